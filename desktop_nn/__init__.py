@@ -1,0 +1,3 @@
+"""desktop-nn: see how neural networks learn."""
+
+__version__ = "0.1.0"

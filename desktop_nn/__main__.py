@@ -1,0 +1,3 @@
+from desktop_nn.cli import main
+
+raise SystemExit(main())

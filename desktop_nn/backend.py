@@ -1,0 +1,133 @@
+"""Choose the array library: NumPy on the CPU or CuPy on an NVIDIA GPU.
+
+This is the only module that imports cupy. Everything else takes ``backend.xp`` and writes
+array code once for both.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+
+DeviceChoice = Literal["auto", "cpu", "gpu"]
+
+
+class BackendError(RuntimeError):
+    """The requested device cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module and the device it runs on.
+
+    Attributes:
+        xp: ``numpy`` or ``cupy``.
+        name: ``"numpy"`` or ``"cupy"``.
+        device_name: e.g. ``"CPU"`` or ``"NVIDIA H100 80GB HBM3"``.
+        memory_bytes: device memory in bytes (0 when unknown, e.g. for the CPU).
+        reason: a human sentence saying why this backend was chosen.
+    """
+
+    xp: ModuleType
+    name: str
+    device_name: str
+    memory_bytes: int
+    reason: str
+    _extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.name == "cupy"
+
+    @property
+    def label(self) -> str:
+        """Short text for a status bar: ``"NVIDIA H100 - CuPy"`` or ``"CPU - NumPy (...)"``."""
+        if self.is_gpu:
+            return f"{self.device_name} - CuPy"
+        return f"CPU - NumPy ({self.reason})"
+
+    def asarray(self, a: Any, dtype: Any = None) -> Any:
+        """Copy a host array (or anything array-like) onto this backend's device."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_host(self, a: Any) -> np.ndarray:
+        """Return a NumPy array for a device array (no copy when already on the host)."""
+        if self.is_gpu and not isinstance(a, np.ndarray):
+            return a.get()
+        return np.asarray(a)
+
+    def to_float(self, a: Any) -> float:
+        """A 0-d device array (or a number) as a Python float."""
+        return float(self.to_host(a))
+
+    def synchronize(self) -> None:
+        """Wait until queued device work is done (no-op on the CPU); use before timing."""
+        if self.is_gpu:
+            self.xp.cuda.Device().synchronize()
+
+
+def cpu_backend(reason: str = "chosen") -> Backend:
+    return Backend(xp=np, name="numpy", device_name="CPU", memory_bytes=0, reason=reason)
+
+
+def _try_cupy() -> tuple[ModuleType | None, str]:
+    """Import CuPy and look for a device; return (cupy or None, reason)."""
+    if os.environ.get("DESKTOP_NN_DISABLE_GPU"):
+        return None, "GPU disabled by DESKTOP_NN_DISABLE_GPU"
+    try:
+        cp = importlib.import_module("cupy")
+    except ImportError:
+        return None, "CuPy not installed"
+    except Exception as exc:  # a broken CUDA install raises all sorts of errors
+        return None, f"CuPy failed to import: {exc}"
+    try:
+        count = cp.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return None, f"no CUDA device found ({exc.__class__.__name__}: {exc})"
+    if count < 1:
+        return None, "no CUDA device found"
+    return cp, ""
+
+
+def _gpu_backend(cp: ModuleType) -> Backend:
+    dev = cp.cuda.Device()
+    props = cp.cuda.runtime.getDeviceProperties(dev.id)
+    name = props["name"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    memory = int(props.get("totalGlobalMem", 0))
+    return Backend(
+        xp=cp,
+        name="cupy",
+        device_name=name,
+        memory_bytes=memory,
+        reason=f"{name}, {memory / 2**30:.0f} GiB (CuPy {cp.__version__})",
+    )
+
+
+def select_backend(choice: DeviceChoice | str = "auto") -> Backend:
+    """Return the backend for ``choice``.
+
+    ``"auto"`` takes CuPy when it imports and sees a CUDA device, else NumPy, with the reason;
+    ``"cpu"`` always NumPy; ``"gpu"`` CuPy or a :class:`BackendError` saying what is missing.
+    """
+    choice = str(choice).lower()
+    if choice == "cpu":
+        return cpu_backend("chosen")
+    if choice not in ("auto", "gpu"):
+        raise BackendError(f"unknown device {choice!r}: use auto, cpu or gpu")
+    cp, why_not = _try_cupy()
+    if cp is not None:
+        return _gpu_backend(cp)
+    if choice == "gpu":
+        raise BackendError(f"GPU requested but unavailable: {why_not}. Use --device cpu or auto.")
+    return cpu_backend(why_not)
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    return _try_cupy()[0] is not None

@@ -1,0 +1,94 @@
+"""Parameter updates from gradients. L2 is already in dW (Network.backward adds lambda/n W).
+
+    sgd       W -= lr dW
+    momentum  v = beta v + (1 - beta) dW;  W -= lr v                  (the course notes' form)
+    adam      v = b1 v + (1 - b1) dW;  s = b2 s + (1 - b2) dW^2;
+              W -= lr * v_hat / (sqrt(s_hat) + eps), with bias corrections v_hat = v / (1 - b1^t)
+All updates are in place, so the arrays keep their dtype and device.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from desktop_nn.nn.network import Gradients, Network
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+class Optimizer:
+    """Plain gradient descent; subclasses keep state per parameter."""
+
+    name = "sgd"
+
+    def __init__(self, lr: float) -> None:
+        if not lr > 0:
+            raise ValueError(f"learning rate must be positive, got {lr}")
+        self.lr = float(lr)
+        self.t = 0
+
+    def step(self, net: Network, grads: Gradients) -> None:
+        self.t += 1
+        for params, deltas in ((net.W, grads.dW), (net.b, grads.db)):
+            for i, (p, g) in enumerate(zip(params, deltas, strict=True)):
+                self._update(id(params), i, p, g)
+
+    def _update(self, group: int, i: int, p: Any, g: Any) -> None:
+        p -= self.lr * g
+
+    def state_dict(self) -> dict:
+        return {"name": self.name, "lr": self.lr, "t": self.t}
+
+
+class Momentum(Optimizer):
+    name = "momentum"
+
+    def __init__(self, lr: float, beta: float = 0.9) -> None:
+        super().__init__(lr)
+        self.beta = float(beta)
+        self.v: dict[tuple[int, int], Any] = {}
+
+    def _update(self, group: int, i: int, p: Any, g: Any) -> None:
+        v = self.v.get((group, i))
+        if v is None:
+            v = self.v[(group, i)] = p * 0
+        v *= self.beta
+        v += (1.0 - self.beta) * g
+        p -= self.lr * v
+
+
+class Adam(Optimizer):
+    name = "adam"
+
+    def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.v: dict[tuple[int, int], Any] = {}
+        self.s: dict[tuple[int, int], Any] = {}
+
+    def _update(self, group: int, i: int, p: Any, g: Any) -> None:
+        key = (group, i)
+        if key not in self.v:
+            self.v[key], self.s[key] = p * 0, p * 0
+        v, s = self.v[key], self.s[key]
+        v *= self.beta1
+        v += (1.0 - self.beta1) * g
+        s *= self.beta2
+        s += (1.0 - self.beta2) * (g * g)
+        # Fold both bias corrections into one step size (as PyTorch does).
+        step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
+        eps_hat = self.eps * math.sqrt(1.0 - self.beta2**self.t)
+        p -= step * v / (s**0.5 + eps_hat)
+
+
+def make_optimizer(name: str, lr: float, **kwargs: float) -> Optimizer:
+    name = name.lower()
+    if name == "sgd":
+        return Optimizer(lr)
+    if name == "momentum":
+        return Momentum(lr, **kwargs)
+    if name == "adam":
+        return Adam(lr, **kwargs)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
