@@ -19,8 +19,8 @@ from desktop_nn.nn.activations import Activation, _xp
 Array = Any
 
 COSTS = ("cross-entropy", "quadratic")
-_ALIASES = {"cross_entropy": "cross-entropy", "ce": "cross-entropy", "crossentropy": "cross-entropy",
-            "mse": "quadratic", "quad": "quadratic"}
+_ALIASES = {"cross_entropy": "cross-entropy", "ce": "cross-entropy",
+            "crossentropy": "cross-entropy", "mse": "quadratic", "quad": "quadratic"}
 
 
 def normalise_cost_name(name: str) -> str:

@@ -217,6 +217,7 @@ class Network:
                    n: int | None = None) -> Array:
         """J on the batch (0-d device array): data cost + lambda / (2n) sum ||W[l]||_F^2."""
         last = caches[-1]
+        Y = self.xp.asarray(Y, dtype=self.dtype)
         J = self.cost.value(last.z, last.a, Y, self.activations[-1])
         if l2:
             n = n or last.z.shape[1]

@@ -1,0 +1,326 @@
+"""Command line: desktop-nn [gui] | train | gradcheck | bench.
+
+Exit codes: 0 success; 1 a check failed (gradcheck above tolerance) or training stopped on
+NaN/inf; 2 bad arguments or unusable input (the message names the file and the problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from desktop_nn import __version__
+from desktop_nn.backend import BackendError, select_backend
+from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
+from desktop_nn.nn.costs import VALID_PAIRS
+from desktop_nn.nn.init import BIAS_INITS, INITS
+from desktop_nn.nn.network import DTYPES, Network, NetworkSpec
+from desktop_nn.nn.optimizers import OPTIMIZERS
+
+GRADCHECK_TOLERANCE = 1e-7
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+def _int_list(text: str) -> list[int]:
+    if not text.strip():
+        return []
+    try:
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
+            from None
+
+
+def _name_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _add_network_args(p: argparse.ArgumentParser, default_output: str | None,
+                      default_bias_init: str = "zeros") -> None:
+    g = p.add_argument_group("network")
+    g.add_argument("--layers", type=_int_list, default=None,
+                   help="hidden layer sizes, comma separated (e.g. 30 or 20,7,5; '' for none)")
+    g.add_argument("--activations", type=_name_list, default=None,
+                   help="hidden activations, one or one per layer: "
+                   + ", ".join(HIDDEN_ACTIVATIONS))
+    g.add_argument("--output", default=default_output, choices=sorted(VALID_PAIRS),
+                   help="output activation (default: sigmoid for 2 classes, softmax for more)")
+    g.add_argument("--cost", default="cross-entropy", choices=["cross-entropy", "quadratic"])
+    g.add_argument("--init", default="he", choices=INITS)
+    g.add_argument("--bias-init", default=default_bias_init, choices=BIAS_INITS,
+                   help=f"bias initialisation (default {default_bias_init})")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
+    g.add_argument("--dtype", default=None, choices=DTYPES)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="desktop-nn",
+        description="See how neural networks learn: hand-written backprop on NumPy / CuPy.",
+        epilog="Run 'desktop-nn COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"desktop-nn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a network on a data set (.npz, or 'sample')",
+                       description="Train a fully-connected network. DATA is an .npz with X "
+                       "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test]; "
+                       "'sample' is the bundled MNIST digits sample.")
+    t.add_argument("data", metavar="DATA")
+    _add_network_args(t, default_output=None)
+    g = t.add_argument_group("training")
+    g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float, default=0.1, help="learning rate")
+    g.add_argument("--epochs", type=int, default=10)
+    g.add_argument("--batch-size", type=int, default=64, help="0 = full batch")
+    g.add_argument("--l2", type=float, default=0.0,
+                   help="L2 strength lambda; the cost gains lambda/(2n) sum ||W||^2")
+    g.add_argument("--val-split", type=float, default=0.1,
+                   help="share of training data held out for validation when DATA has no X_val")
+    g.add_argument("--no-shuffle", action="store_true", help="keep the examples in file order")
+    g.add_argument("--patience", type=int, default=0, help="early stopping (0 = off)")
+    g.add_argument("--report-every", type=int, default=10, help="steps between diagnostics")
+    o = t.add_argument_group("output")
+    o.add_argument("--save", metavar="MODEL.npz", help="save the trained model here")
+    o.add_argument("--metrics", metavar="FILE.jsonl", help="write the run history as JSON lines")
+    o.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    c = sub.add_parser("gradcheck", help="check backprop against finite differences",
+                       description="Compare backprop gradients with two-sided finite "
+                       "differences (float64) on a small random problem; exit 1 if any "
+                       f"layer's relative error exceeds {GRADCHECK_TOLERANCE:g}.")
+    # Random biases keep ReLU pre-activations off their kink at exactly 0 (see gradcheck.py).
+    _add_network_args(c, default_output="sigmoid", default_bias_init="normal")
+    c.add_argument("--inputs", type=int, default=4, help="n_x of the random problem")
+    c.add_argument("--outputs", type=int, default=None, help="output units (default 1, or 3 "
+                   "for softmax)")
+    c.add_argument("--examples", type=int, default=6, help="m of the random problem")
+    c.add_argument("--l2", type=float, default=0.0)
+    c.add_argument("--order", type=int, default=4, choices=[2, 4],
+                   help="2: (J(+eps) - J(-eps)) / 2eps as in the notes; 4: the symmetric "
+                   "five-point stencil, far less rounding on tiny gradients (default)")
+    c.add_argument("--eps", type=float, default=None,
+                   help="finite-difference step (default 1e-5 for order 2, 1e-4 for order 4)")
+    c.add_argument("--all", action="store_true",
+                   help="check every hidden activation x output x cost combination")
+    c.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("bench", help="time training against a reference (PyTorch) in one run")
+    from desktop_nn.bench import add_bench_arguments
+
+    add_bench_arguments(b)
+    sub.add_parser("gui", help="start the desktop app (the default with no command)")
+    return parser
+
+
+# ---------------------------------------------------------------------------- gradcheck
+def _gradcheck_case(hidden: list[int], acts: list[str], output: str, cost: str, args
+                    ) -> dict:
+    from desktop_nn.nn.gradcheck import gradcheck
+
+    n_out = args.outputs or (3 if output == "softmax" else 1)
+    spec = NetworkSpec(args.inputs, hidden, acts or ["tanh"], n_out, output, cost, args.init,
+                       args.bias_init)
+    net = Network(spec, select_backend("cpu"), dtype="float64", seed=args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    X = rng.standard_normal((args.inputs, args.examples))
+    if output in ("sigmoid", "softmax") and n_out > 1 and output == "softmax":
+        Y = np.eye(n_out)[:, rng.integers(0, n_out, args.examples)]
+    elif output == "sigmoid":
+        Y = rng.integers(0, 2, (n_out, args.examples)).astype(np.float64)
+    else:
+        Y = rng.standard_normal((n_out, args.examples))
+    eps = args.eps or (1e-5 if args.order == 2 else 1e-4)
+    checks = gradcheck(net, X, Y, l2=args.l2, n=max(args.examples, 1) * 2, eps=eps,
+                       order=args.order)
+    worst = max(c.relative_error for c in checks)
+    return {"hidden": hidden, "activations": spec.hidden_activations, "output": output,
+            "cost": cost, "errors": [c.relative_error for c in checks], "worst": worst,
+            "kinks": sum(c.kinks for c in checks), "ok": worst <= GRADCHECK_TOLERANCE}
+
+
+def cmd_gradcheck(args) -> int:
+    hidden = args.layers if args.layers is not None else [5, 4]
+    if args.all:
+        cases = [(hidden, [a] * len(hidden), out, cost)
+                 for a, (out, costs) in itertools.product(HIDDEN_ACTIVATIONS, VALID_PAIRS.items())
+                 for cost in costs]
+    else:
+        acts = args.activations or ["tanh"]
+        cases = [(hidden, acts, args.output, args.cost)]
+    rows = []
+    for h, acts, out, cost in cases:
+        try:
+            rows.append(_gradcheck_case(h, acts, out, cost, args))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    ok = all(r["ok"] for r in rows)
+    if args.json:
+        print(json.dumps({"tolerance": GRADCHECK_TOLERANCE, "ok": ok, "cases": rows}))
+    else:
+        print(f"{'hidden':<12} {'activations':<22} {'output':<8} {'cost':<14} "
+              f"{'worst rel. error':>16}  per layer")
+        for r in rows:
+            per = " ".join(f"{e:.1e}" for e in r["errors"])
+            mark = "ok" if r["ok"] else "FAIL"
+            print(f"{','.join(map(str, r['hidden'])) or '-':<12} "
+                  f"{','.join(r['activations']) or '-':<22} {r['output']:<8} {r['cost']:<14} "
+                  f"{r['worst']:>16.2e}  {per}  {mark}")
+        print(f"{sum(r['ok'] for r in rows)} of {len(rows)} within {GRADCHECK_TOLERANCE:g}")
+        if any(r["kinks"] and not r["ok"] for r in rows):
+            print("note: some ReLU pre-activations sit within eps of the kink at 0, where finite "
+                  "differences are not the derivative; try --bias-init normal or another --seed")
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------------------- train
+class _Progress:
+    """A one-line progress bar on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def step(self, report) -> None:
+        if not self.enabled or not self.tty:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        frac = report.step / max(report.total_steps, 1)
+        bar = "#" * int(30 * frac)
+        sys.stderr.write(f"\r[{bar:<30}] epoch {report.epoch} step {report.step}/"
+                         f"{report.total_steps} cost {report.batch_cost:.4f} "
+                         f"{report.examples_per_s:,.0f} ex/s")
+        sys.stderr.flush()
+
+    def epoch(self, report) -> None:
+        if not self.enabled:
+            return
+        val = "" if math.isnan(report.val_cost) else \
+            f"  val cost {report.val_cost:.4f} acc {report.val_accuracy:.2%}"
+        sys.stderr.write(("\r" if self.tty else "") + f"epoch {report.epoch:>3}: train cost "
+                         f"{report.train_cost:.4f} acc {report.train_accuracy:.2%}{val}"
+                         f"  ({report.seconds:.1f} s){' ' * 10}\n")
+        sys.stderr.flush()
+
+
+def cmd_train(args) -> int:
+    from desktop_nn.data.dataset import stratified_split
+    from desktop_nn.data.npz_data import DataFileError, load_npz_dataset
+    from desktop_nn.train.trainer import TrainConfig, Trainer, summary
+
+    try:
+        data = load_npz_dataset(args.data)
+    except DataFileError as exc:
+        raise UsageError(str(exc)) from None
+    train, val = data.train, data.val
+    if val is None and args.val_split > 0:
+        tr_idx, va_idx = stratified_split(train.labels(), args.val_split, args.seed)
+        train, val = train.subset(tr_idx), train.subset(va_idx)
+    n_out = train.Y.shape[0]
+    output = args.output or ("sigmoid" if n_out == 1 else "softmax")
+    hidden = args.layers if args.layers is not None else [30]
+    try:
+        backend = select_backend(args.device)
+        spec = NetworkSpec(train.n_x, hidden, args.activations or ["relu"], n_out, output,
+                           args.cost, args.init, args.bias_init)
+        config = TrainConfig(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+                             optimizer=args.optimizer, l2=args.l2, seed=args.seed,
+                             shuffle=not args.no_shuffle, report_every=args.report_every,
+                             patience=args.patience)
+        config.validate()
+        net = Network(spec, backend, dtype=args.dtype or "float32", seed=args.seed)
+    except (ValueError, BackendError) as exc:
+        raise UsageError(str(exc)) from None
+
+    progress = _Progress(enabled=not args.quiet)
+    if not args.quiet:
+        sys.stderr.write(f"device: {backend.label}\nnetwork: {spec.sizes} "
+                         f"{spec.activations} cost {spec.cost}, {spec.parameter_count():,} "
+                         f"parameters; {train.m} training, {val.m if val else 0} validation "
+                         f"examples\n")
+    trainer = Trainer(net, train.X, train.Y, config,
+                      X_val=val.X if val is not None and val.m else None,
+                      Y_val=val.Y if val is not None and val.m else None,
+                      on_step=progress.step, on_epoch=progress.epoch)
+    result = trainer.run()
+    if not args.quiet:
+        sys.stderr.write(f"{result.message}\n")
+    test_acc = None
+    if data.test is not None:
+        test_acc = trainer.evaluate(data.test.X, data.test.Y).accuracy
+    info = summary(result, trainer)
+    if args.metrics:
+        trainer.history.save_jsonl(args.metrics)
+    if args.save:
+        from desktop_nn.io.model_file import ModelFile, save_model
+
+        info_for_file = dict(info, test_accuracy=test_acc, data=str(args.data))
+        save_model(args.save, ModelFile(network=net, class_names=data.class_names,
+                                        input_shape=data.input_shape, training=info_for_file,
+                                        normalisation={"kind": "scale", "factor": 1 / 255}
+                                        if data.source == "sample" else None))
+        if not args.quiet:
+            sys.stderr.write(f"saved {args.save}\n")
+    if args.json:
+        out = {
+            "train_accuracy": info["train_accuracy"],
+            "val_accuracy": info["val_accuracy"],
+            "test_accuracy": test_acc,
+            "final_cost": None if not math.isfinite(result.final_cost) else result.final_cost,
+            "epochs": result.epochs,
+            "steps": result.steps,
+            "seconds": info["seconds"],
+            "device": backend.label,
+            "stopped": result.stopped,
+        }
+        print(json.dumps(out))
+    return 1 if result.stopped == "nan" else 0
+
+
+def cmd_gui(args) -> int:
+    try:
+        from desktop_nn.gui.app import main as gui_main  # the desktop app (its own issue)
+    except ImportError:
+        build_parser().print_help()
+        return 0
+    return gui_main()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "gradcheck":
+            return cmd_gradcheck(args)
+        if args.command == "bench":
+            from desktop_nn.bench import run_bench
+
+            return run_bench(args)
+        return cmd_gui(args)
+    except UsageError as exc:
+        print(f"desktop-nn: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("desktop-nn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

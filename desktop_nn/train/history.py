@@ -1,0 +1,157 @@
+"""Run history: step and epoch records kept in memory with a bounded size, exportable as CSV
+and JSON lines.
+
+Step records are decimated: when more than ``max_step_points`` are kept, every other one is
+dropped and from then on only every second report is recorded (the stride doubles), so a run of
+a million steps keeps at most ``max_step_points`` points spread evenly over the whole run.
+Epoch records are few and all kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from desktop_nn.nn.diagnostics import LayerStats
+
+
+@dataclass
+class StepReport:
+    """One mini-batch step, with the per-layer diagnostics of that step. Plain host numbers."""
+
+    epoch: int
+    step: int
+    batch_cost: float
+    layers: list[LayerStats]
+    examples_seen: int
+    elapsed_s: float
+    examples_per_s: float
+    total_steps: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["type"] = "step"
+        return d
+
+
+@dataclass
+class EpochReport:
+    """End of an epoch: cost and accuracy on the training and validation sets (NaN when absent)."""
+
+    epoch: int
+    step: int
+    train_cost: float
+    train_accuracy: float
+    val_cost: float = math.nan
+    val_accuracy: float = math.nan
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["type"] = "epoch"
+        return d
+
+
+def _json_number(x: float) -> float | None:
+    """JSON has no NaN: write null."""
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float):
+        return _json_number(obj)
+    return obj
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and os.replace (never half a file)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+@dataclass
+class History:
+    max_step_points: int = 20_000
+    steps: list[StepReport] = field(default_factory=list)
+    epochs: list[EpochReport] = field(default_factory=list)
+    stride: int = 1
+    _seen: int = 0
+
+    def add_step(self, report: StepReport) -> None:
+        self._seen += 1
+        if (self._seen - 1) % self.stride:
+            return
+        self.steps.append(report)
+        if len(self.steps) > self.max_step_points:
+            self.steps = self.steps[::2]
+            self.stride *= 2
+
+    def add_epoch(self, report: EpochReport) -> None:
+        self.epochs.append(report)
+
+    def clear(self) -> None:
+        self.steps.clear()
+        self.epochs.clear()
+        self.stride, self._seen = 1, 0
+
+    # ------------------------------------------------------------------ export
+    def to_jsonl(self) -> str:
+        """One JSON object per line: every epoch record, then the kept step records."""
+        lines = [json.dumps(_clean(r.to_dict())) for r in self.epochs]
+        lines += [json.dumps(_clean(r.to_dict())) for r in self.steps]
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    def steps_csv(self) -> str:
+        """Step records as CSV, one column per layer quantity (grad_norm_W_1, ...)."""
+        n_layers = max((len(r.layers) for r in self.steps), default=0)
+        per_layer = ["grad_norm_W", "grad_norm_b", "update_ratio", "saturation"]
+        header = ["epoch", "step", "batch_cost", "examples_seen", "elapsed_s"]
+        header += [f"{q}_{l}" for l in range(1, n_layers + 1) for q in per_layer]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(header)
+        for r in self.steps:
+            row = [r.epoch, r.step, r.batch_cost, r.examples_seen, round(r.elapsed_s, 6)]
+            for s in r.layers:
+                row += [s.grad_norm_W, s.grad_norm_b, s.update_ratio, s.saturation]
+            w.writerow(row)
+        return buf.getvalue()
+
+    def epochs_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        cols = ["epoch", "step", "train_cost", "train_accuracy", "val_cost", "val_accuracy",
+                "seconds"]
+        w.writerow(cols)
+        for r in self.epochs:
+            w.writerow([getattr(r, c) for c in cols])
+        return buf.getvalue()
+
+    def save_jsonl(self, path: str | os.PathLike) -> Path:
+        return atomic_write_text(path, self.to_jsonl())
+
+    def save_csv(self, path: str | os.PathLike, kind: str = "steps") -> Path:
+        """``kind`` "steps" or "epochs"."""
+        text = self.steps_csv() if kind == "steps" else self.epochs_csv()
+        return atomic_write_text(path, text)

@@ -1,0 +1,393 @@
+"""The training loop, shared by the CLI, the tests and the GUI worker.
+
+    for each epoch: shuffle (seeded) -> for each mini-batch:
+        forward (caches) -> cost -> backward -> NaN guard -> optimiser step
+        -> every ``report_every`` steps: LayerStats -> StepReport to the listeners
+    -> EpochReport (train / validation cost and accuracy) -> early stopping
+
+``run()`` blocks; other threads control it with ``pause()``, ``resume()``, ``step()`` and
+``stop()``. Listeners receive plain host numbers only, never device arrays.
+
+Data are stored example-major on the device, XT (m, n_x), so a mini-batch is a row gather and
+its transpose is the (n_x, batch) column block the math expects, with no strided copy.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from desktop_nn.nn.diagnostics import layer_stats
+from desktop_nn.nn.network import Gradients, LayerCache, Network, labels_from_outputs
+from desktop_nn.nn.optimizers import Optimizer, make_optimizer
+from desktop_nn.train.history import EpochReport, History, StepReport
+
+Array = Any
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of a run. ``batch_size`` 0 means full batch."""
+
+    lr: float = 0.1
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    l2: float = 0.0
+    seed: int = 0
+    shuffle: bool = True
+    report_every: int = 10
+    patience: int = 0
+    evaluate: bool = True  # train / validation cost and accuracy at each epoch's end
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+
+    def validate(self) -> None:
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 0:
+            raise ValueError(f"batch size must be >= 0 (0 = full batch), got {self.batch_size}")
+        if self.l2 < 0:
+            raise ValueError(f"L2 strength must be >= 0, got {self.l2}")
+        if self.report_every < 1:
+            raise ValueError(f"report_every must be >= 1, got {self.report_every}")
+        if self.patience < 0:
+            raise ValueError(f"patience must be >= 0, got {self.patience}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """How a run ended. ``stopped``: completed | stopped | nan | early_stopping."""
+
+    stopped: str
+    message: str
+    epochs: int
+    steps: int
+    seconds: float
+    final_cost: float
+    nan_step: int | None = None
+    nan_layer: int | None = None
+
+
+@dataclass
+class Evaluation:
+    cost: float
+    accuracy: float
+
+
+@dataclass
+class _Data:
+    XT: Array  # (m, n_x) on the device
+    YT: Array  # (m, n_y) on the device
+
+    @property
+    def m(self) -> int:
+        return int(self.XT.shape[0])
+
+
+class Trainer:
+    """Trains ``network`` on (X_train, Y_train), columns as examples: X (n_x, m), Y (n_y, m)."""
+
+    def __init__(
+        self,
+        network: Network,
+        X_train: Array,
+        Y_train: Array,
+        config: TrainConfig | None = None,
+        X_val: Array | None = None,
+        Y_val: Array | None = None,
+        on_step: Callable[[StepReport], None] | None = None,
+        on_epoch: Callable[[EpochReport], None] | None = None,
+        history: History | None = None,
+    ) -> None:
+        self.network = network
+        self.config = config or TrainConfig()
+        self.config.validate()
+        self.train = self._to_device(X_train, Y_train, "training")
+        self.val = self._to_device(X_val, Y_val, "validation") if X_val is not None else None
+        self.on_step = on_step
+        self.on_epoch = on_epoch
+        self.history = history if history is not None else History()
+        self.optimizer: Optimizer = self._make_optimizer()
+        self.rng = np.random.default_rng(self.config.seed)
+        self.epoch = 0  # epochs completed
+        self.step_count = 0  # optimiser steps taken
+        self.examples_seen = 0
+        self.last_result: TrainResult | None = None
+        self._cond = threading.Condition()
+        self._paused = False
+        self._stop = False
+        self._steps_allowed = 0
+        self._running = False
+
+    # ------------------------------------------------------------------ set-up
+    def _to_device(self, X: Array, Y: Array, what: str) -> _Data:
+        net = self.network
+        if Y is None:
+            raise ValueError(f"{what} labels Y are missing")
+        X = net.as_input(X)
+        Y = net.xp.asarray(Y, dtype=net.dtype)
+        if Y.ndim == 1:
+            Y = Y.reshape(1, -1)
+        n_out = net.spec.output_size
+        if Y.shape != (n_out, X.shape[1]):
+            raise ValueError(f"{what} Y has shape {Y.shape}, expected ({n_out}, {X.shape[1]}) "
+                             f"for {X.shape[1]} examples and {n_out} outputs")
+        if X.shape[1] == 0:
+            raise ValueError(f"the {what} set is empty")
+        xp = net.xp
+        return _Data(XT=xp.ascontiguousarray(X.T), YT=xp.ascontiguousarray(Y.T))
+
+    def _make_optimizer(self) -> Optimizer:
+        c = self.config
+        kwargs: dict[str, float] = {}
+        if c.optimizer == "momentum":
+            kwargs = {"beta": c.momentum}
+        elif c.optimizer == "adam":
+            kwargs = {"beta1": c.beta1, "beta2": c.beta2}
+        return make_optimizer(c.optimizer, c.lr, **kwargs)
+
+    @property
+    def batch_size(self) -> int:
+        bs = self.config.batch_size
+        return self.train.m if bs <= 0 or bs > self.train.m else bs
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.train.m / self.batch_size)
+
+    # ------------------------------------------------------------------ control (any thread)
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Take exactly one more step, then stay paused."""
+        with self._cond:
+            self._paused = True
+            self._steps_allowed += 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    def _wait_for_go(self) -> tuple[bool, bool]:
+        """Block while paused. Returns (go on?, is this a single step?)."""
+        with self._cond:
+            while self._paused and not self._stop and self._steps_allowed == 0:
+                self._cond.wait()
+            if self._stop:
+                return False, False
+            if self._paused:
+                self._steps_allowed -= 1
+                return True, True
+            return True, False
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, epochs: int | None = None, start_paused: bool = False) -> TrainResult:
+        """Train for ``epochs`` more epochs (default: config.epochs). Blocks until done."""
+        epochs = self.config.epochs if epochs is None else epochs
+        with self._cond:
+            self._stop = False
+            self._paused = start_paused
+        self._running = True
+        try:
+            # Divergence is handled by the NaN guard: NumPy's overflow warnings are noise here.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                result = self._run(epochs)
+        finally:
+            self._running = False
+        self.last_result = result
+        return result
+
+    def _batches(self):
+        """Yield (XT_batch (b, n_x), YT_batch (b, n_y)) for one epoch."""
+        m, bs = self.train.m, self.batch_size
+        if self.config.shuffle and bs < m:
+            perm = self.network.xp.asarray(self.rng.permutation(m))
+            for i in range(0, m, bs):
+                idx = perm[i:i + bs]
+                yield self.train.XT[idx], self.train.YT[idx]
+        else:
+            for i in range(0, m, bs):
+                yield self.train.XT[i:i + bs], self.train.YT[i:i + bs]
+
+    def _run(self, epochs: int) -> TrainResult:
+        t0 = time.perf_counter()
+        target_epoch = self.epoch + epochs
+        total_steps = self.step_count + epochs * self.steps_per_epoch
+        last_cost = math.nan
+        best = (math.inf, None, 0)  # (monitored cost, parameters, epoch)
+        bad_epochs = 0
+        status, message = "completed", f"trained {epochs} epochs"
+        while self.epoch < target_epoch:
+            for xb_t, yb_t in self._batches():
+                go, single = self._wait_for_go()
+                if not go:
+                    status, message = "stopped", f"stopped by the user at step {self.step_count}"
+                    break
+                fail = self._train_step(xb_t.T, yb_t.T, single, t0, total_steps)
+                if isinstance(fail, TrainResult):
+                    fail.seconds = time.perf_counter() - t0
+                    return fail
+                last_cost = fail
+            else:
+                self.epoch += 1
+                report = self._epoch_report(t0)
+                monitored = report.val_cost if self.val is not None else report.train_cost
+                if self.config.patience:
+                    if monitored < best[0]:
+                        best, bad_epochs = (monitored, self.network.get_parameters(), self.epoch), 0
+                    else:
+                        bad_epochs += 1
+                        if bad_epochs >= self.config.patience:
+                            self.network.set_parameters(*best[1])
+                            status = "early_stopping"
+                            message = (f"no improvement for {bad_epochs} epochs; "
+                                       f"kept the weights of epoch {best[2]}")
+                            break
+                continue
+            break
+        return TrainResult(stopped=status, message=message, epochs=self.epoch,
+                           steps=self.step_count, seconds=time.perf_counter() - t0,
+                           final_cost=last_cost)
+
+    def _train_step(self, xb: Array, yb: Array, force_report: bool, t0: float,
+                    total_steps: int) -> float | TrainResult:
+        """One optimiser step on a batch xb (n_x, b), yb (n_y, b). Returns the batch cost, or a
+        TrainResult when the cost or a gradient is not finite (the weights are left untouched)."""
+        net, c = self.network, self.config
+        _, caches = net.forward(xb)
+        cost = net.cost_value(caches, yb, c.l2, self.train.m)
+        grads = net.backward(caches, yb, c.l2, self.train.m)
+        # One host sync per step: the cost and every gradient's sum of squares, summed.
+        guard = cost + sum((g * g).sum() for g in grads.dW) + sum((g * g).sum() for g in grads.db)
+        guard_value = net.backend.to_float(guard)
+        if not math.isfinite(guard_value):
+            return self._nan_result(caches, grads)
+        self.optimizer.step(net, grads)
+        self.step_count += 1
+        self.examples_seen += int(xb.shape[1])
+        cost_value = net.backend.to_float(cost)
+        if force_report or self.step_count % c.report_every == 0:
+            elapsed = time.perf_counter() - t0
+            report = StepReport(
+                epoch=self.epoch + 1, step=self.step_count, batch_cost=cost_value,
+                layers=layer_stats(net, caches, grads, c.lr), examples_seen=self.examples_seen,
+                elapsed_s=elapsed, examples_per_s=self.examples_seen / elapsed if elapsed else 0.0,
+                total_steps=total_steps)
+            self.history.add_step(report)
+            if self.on_step:
+                self.on_step(report)
+        return cost_value
+
+    def _nan_result(self, caches: list[LayerCache], grads: Gradients) -> TrainResult:
+        """Say where the first non-finite number appeared; the weights are the last good ones."""
+        xp = self.network.xp
+        where = "the cost"
+        layer = None
+        for l, cache in enumerate(caches, start=1):
+            if not bool(xp.isfinite(cache.z).all()) or not bool(xp.isfinite(cache.a).all()):
+                where, layer = f"the forward pass of layer {l} (Z or A)", l
+                break
+        else:
+            for l in range(len(grads.dW), 0, -1):
+                if not (bool(xp.isfinite(grads.dW[l - 1]).all())
+                        and bool(xp.isfinite(grads.db[l - 1]).all())):
+                    where, layer = f"the gradients of layer {l}", l
+                    break
+        step = self.step_count + 1
+        msg = (f"training stopped: a NaN or infinite value appeared in {where} at step {step} "
+               f"(epoch {self.epoch + 1}); the weights of step {self.step_count} are kept. "
+               f"Try a smaller learning rate.")
+        return TrainResult(stopped="nan", message=msg, epochs=self.epoch, steps=self.step_count,
+                           seconds=0.0, final_cost=math.nan, nan_step=step, nan_layer=layer)
+
+    def _epoch_report(self, t0: float) -> EpochReport:
+        if not self.config.evaluate:
+            report = EpochReport(self.epoch, self.step_count, math.nan, math.nan,
+                                 seconds=time.perf_counter() - t0)
+            self.history.add_epoch(report)
+            if self.on_epoch:
+                self.on_epoch(report)
+            return report
+        tr = self.evaluate_data(self.train)
+        va = Evaluation(math.nan, math.nan)
+        if self.val is not None:
+            va = self.evaluate_data(self.val)
+        report = EpochReport(epoch=self.epoch, step=self.step_count, train_cost=tr.cost,
+                             train_accuracy=tr.accuracy, val_cost=va.cost,
+                             val_accuracy=va.accuracy, seconds=time.perf_counter() - t0)
+        self.history.add_epoch(report)
+        if self.on_epoch:
+            self.on_epoch(report)
+        return report
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, X: Array, Y: Array) -> Evaluation:
+        """Cost (with the L2 term of the training set) and accuracy on X (n_x, m), Y (n_y, m)."""
+        return self.evaluate_data(self._to_device(X, Y, "evaluation"))
+
+    def evaluate_data(self, data: _Data, chunk: int = 8192) -> Evaluation:
+        net = self.network
+        xp = net.xp
+        total_cost = xp.zeros((), dtype=xp.float64)
+        correct = xp.zeros((), dtype=xp.int64)
+        for i in range(0, data.m, chunk):
+            x, y = data.XT[i:i + chunk].T, data.YT[i:i + chunk].T
+            _, caches = net.forward(x)
+            total_cost += net.cost.value(caches[-1].z, caches[-1].a, y, net.activations[-1]) \
+                * x.shape[1]
+            correct += (labels_from_outputs(caches[-1].a) == labels_from_outputs(y)).sum()
+        cost = net.backend.to_float(total_cost) / data.m
+        if self.config.l2:
+            cost += self.config.l2 / (2 * self.train.m) * sum(
+                net.backend.to_float((W * W).sum()) for W in net.W)
+        return Evaluation(cost=cost, accuracy=int(net.backend.to_host(correct)) / data.m)
+
+
+def summary(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
+    """Plain dict of a finished run (for JSON output and model files)."""
+    last = trainer.history.epochs[-1] if trainer.history.epochs else None
+    return {
+        "stopped": result.stopped,
+        "message": result.message,
+        "epochs": result.epochs,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "final_cost": result.final_cost,
+        "train_accuracy": last.train_accuracy if last else None,
+        "val_accuracy": last.val_accuracy if last and trainer.val is not None else None,
+        "config": trainer.config.to_dict(),
+    }
+
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "Evaluation", "summary"]

@@ -1,0 +1,40 @@
+"""Shared fixtures. Tests never need ../shared: data are generated here."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests skip only where no GPU is present, and run where one is."""
+    from desktop_nn.backend import gpu_available
+
+    if gpu_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device with CuPy on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def blobs():
+    """Two well separated Gaussian blobs: X (2, 200), Y (1, 200)."""
+    rng = np.random.default_rng(0)
+    m = 200
+    labels = rng.integers(0, 2, m)
+    centres = np.array([[-2.0, -2.0], [2.0, 2.0]])
+    X = (centres[labels] + rng.normal(scale=0.5, size=(m, 2))).T
+    return X, labels.reshape(1, -1).astype(float)
+
+
+@pytest.fixture
+def xor():
+    X = np.array([[0, 0, 1, 1], [0, 1, 0, 1]], dtype=float)
+    Y = np.array([[0, 1, 1, 0]], dtype=float)
+    return X, Y

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from desktop_nn import backend as backend_mod
+from desktop_nn.backend import BackendError, select_backend
+
+
+def test_cpu_backend_is_numpy():
+    b = select_backend("cpu")
+    assert b.xp is np and b.name == "numpy" and not b.is_gpu
+    a = b.asarray([1.0, 2.0], dtype="float32")
+    assert isinstance(b.to_host(a), np.ndarray) and b.to_float(a.sum()) == 3.0
+    b.synchronize()
+
+
+def test_auto_without_cupy_falls_back_with_reason(monkeypatch):
+    monkeypatch.setattr(backend_mod, "_try_cupy", lambda: (None, "CuPy not installed"))
+    b = select_backend("auto")
+    assert b.name == "numpy" and b.reason == "CuPy not installed"
+    assert b.label == "CPU - NumPy (CuPy not installed)"
+
+
+def test_gpu_without_device_raises_clear_error(monkeypatch):
+    monkeypatch.setattr(backend_mod, "_try_cupy", lambda: (None, "no CUDA device found"))
+    with pytest.raises(BackendError, match="no CUDA device found"):
+        select_backend("gpu")
+
+
+def test_unknown_choice():
+    with pytest.raises(BackendError, match="unknown device"):
+        select_backend("tpu")
+
+
+def test_disable_env(monkeypatch):
+    monkeypatch.setenv("DESKTOP_NN_DISABLE_GPU", "1")
+    assert select_backend("auto").reason.startswith("GPU disabled")
+
+
+def test_no_module_outside_backend_imports_cupy():
+    from pathlib import Path
+
+    root = Path(backend_mod.__file__).parent
+    offenders = [p for p in root.rglob("*.py") if p.name != "backend.py"
+                 and ("import cupy" in p.read_text() or "from cupy" in p.read_text())]
+    assert offenders == []
+
+
+@pytest.mark.gpu
+def test_gpu_step_matches_numpy():
+    """One training step on CuPy equals NumPy: 1e-5 in float32, 1e-10 in float64."""
+    from desktop_nn.nn.network import Network, NetworkSpec
+    from desktop_nn.train.trainer import TrainConfig, Trainer
+
+    gpu = select_backend("gpu")
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 64))
+    Y = np.eye(3)[:, rng.integers(0, 3, 64)]
+    spec = NetworkSpec(20, [16, 8], ["relu", "sigmoid"], 3, "softmax", "cross-entropy")
+    for dtype, tol in (("float32", 1e-5), ("float64", 1e-10)):
+        nets = [Network(spec, b, dtype=dtype, seed=1) for b in (select_backend("cpu"), gpu)]
+        for net in nets:
+            Trainer(net, X, Y, TrainConfig(lr=0.1, epochs=1, batch_size=16, optimizer="adam",
+                                           l2=0.1)).run()
+        for a, b in zip(nets[0].get_parameters()[0], nets[1].get_parameters()[0], strict=True):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
