@@ -30,11 +30,12 @@ class Optimizer:
 
     def step(self, net: Network, grads: Gradients) -> None:
         self.t += 1
-        for params, deltas in ((net.W, grads.dW), (net.b, grads.db)):
+        # State is keyed by ("W" | "b", layer): stable when the network swaps its lists.
+        for group, params, deltas in (("W", net.W, grads.dW), ("b", net.b, grads.db)):
             for i, (p, g) in enumerate(zip(params, deltas, strict=True)):
-                self._update(id(params), i, p, g)
+                self._update(group, i, p, g)
 
-    def _update(self, group: int, i: int, p: Any, g: Any) -> None:
+    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
         p -= self.lr * g
 
     def state_dict(self) -> dict:
@@ -47,9 +48,9 @@ class Momentum(Optimizer):
     def __init__(self, lr: float, beta: float = 0.9) -> None:
         super().__init__(lr)
         self.beta = float(beta)
-        self.v: dict[tuple[int, int], Any] = {}
+        self.v: dict[tuple[str, int], Any] = {}
 
-    def _update(self, group: int, i: int, p: Any, g: Any) -> None:
+    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
         v = self.v.get((group, i))
         if v is None:
             v = self.v[(group, i)] = p * 0
@@ -65,10 +66,10 @@ class Adam(Optimizer):
                  eps: float = 1e-8) -> None:
         super().__init__(lr)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
-        self.v: dict[tuple[int, int], Any] = {}
-        self.s: dict[tuple[int, int], Any] = {}
+        self.v: dict[tuple[str, int], Any] = {}
+        self.s: dict[tuple[str, int], Any] = {}
 
-    def _update(self, group: int, i: int, p: Any, g: Any) -> None:
+    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
         key = (group, i)
         if key not in self.v:
             self.v[key], self.s[key] = p * 0, p * 0
