@@ -54,9 +54,13 @@ class Sigmoid(Activation):
     def forward(self, z: Array) -> Array:
         # exp(-|z|) never overflows, so z = +-1000 gives 1 and 0 with no warning.
         xp = _xp(z)
-        e = xp.exp(-xp.abs(z))
-        s = 1.0 / (1.0 + e)
-        return xp.where(z >= 0, s, e * s)
+        e = xp.abs(z)
+        xp.negative(e, out=e)
+        xp.exp(e, out=e)  # e^-|z| in (0, 1]
+        s = e + 1.0
+        xp.reciprocal(s, out=s)  # 1 / (1 + e^-|z|) = sigmoid(|z|)
+        e *= s  # e^-|z| / (1 + e^-|z|) = sigmoid(-|z|), accurate even when tiny
+        return xp.where(z >= 0, s, e)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return a * (1.0 - a)

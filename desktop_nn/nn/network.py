@@ -243,10 +243,11 @@ class Network:
         dz = self.cost.delta(last.z, last.a, Y, self.activations[-1])
         for l in range(L - 1, -1, -1):
             cache = caches[l]
-            dW[l] = (dz @ cache.a_prev.T) * inv_m
+            dz_over_m = dz * inv_m  # the 1/m of dW and db, applied once to the small dZ
+            dW[l] = dz_over_m @ cache.a_prev.T
             if decay:
                 dW[l] += decay * self.W[l]
-            db[l] = dz.sum(axis=1, keepdims=True) * inv_m
+            db[l] = dz_over_m.sum(axis=1, keepdims=True)
             if l > 0:
                 da_prev = self.W[l].T @ dz
                 prev = caches[l - 1]

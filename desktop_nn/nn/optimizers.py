@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from desktop_nn.nn.activations import _xp
 from desktop_nn.nn.network import Gradients, Network
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -27,6 +28,7 @@ class Optimizer:
             raise ValueError(f"learning rate must be positive, got {lr}")
         self.lr = float(lr)
         self.t = 0
+        self._buffers: dict[tuple[str, int], Any] = {}
 
     def step(self, net: Network, grads: Gradients) -> None:
         self.t += 1
@@ -36,7 +38,17 @@ class Optimizer:
                 self._update(group, i, p, g)
 
     def _update(self, group: str, i: int, p: Any, g: Any) -> None:
-        p -= self.lr * g
+        step = self._scratch(group, i, p)
+        _xp(p).multiply(g, self.lr, out=step)
+        p -= step
+
+    def _scratch(self, group: str, i: int, p: Any) -> Any:
+        """A reusable buffer shaped like p (allocating big temporaries every step is slow)."""
+        key = (group, i)
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype:
+            buf = self._buffers[key] = p * 0
+        return buf
 
     def state_dict(self) -> dict:
         return {"name": self.name, "lr": self.lr, "t": self.t}
@@ -54,9 +66,13 @@ class Momentum(Optimizer):
         v = self.v.get((group, i))
         if v is None:
             v = self.v[(group, i)] = p * 0
+        buf = self._scratch(group, i, p)
+        xp = _xp(p)
         v *= self.beta
-        v += (1.0 - self.beta) * g
-        p -= self.lr * v
+        xp.multiply(g, 1.0 - self.beta, out=buf)
+        v += buf
+        xp.multiply(v, self.lr, out=buf)
+        p -= buf
 
 
 class Adam(Optimizer):
@@ -74,14 +90,24 @@ class Adam(Optimizer):
         if key not in self.v:
             self.v[key], self.s[key] = p * 0, p * 0
         v, s = self.v[key], self.s[key]
+        buf = self._scratch(group, i, p)
+        xp = _xp(p)
         v *= self.beta1
-        v += (1.0 - self.beta1) * g
+        xp.multiply(g, 1.0 - self.beta1, out=buf)
+        v += buf
         s *= self.beta2
-        s += (1.0 - self.beta2) * (g * g)
-        # Fold both bias corrections into one step size (as PyTorch does).
+        xp.multiply(g, g, out=buf)
+        buf *= 1.0 - self.beta2
+        s += buf
+        # Fold both bias corrections into one step size (as PyTorch does):
+        # lr v_hat / (sqrt(s_hat) + eps) = step * v / (sqrt(s) + eps_hat).
         step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
         eps_hat = self.eps * math.sqrt(1.0 - self.beta2**self.t)
-        p -= step * v / (s**0.5 + eps_hat)
+        xp.sqrt(s, out=buf)
+        buf += eps_hat
+        xp.divide(v, buf, out=buf)
+        buf *= step
+        p -= buf
 
 
 def make_optimizer(name: str, lr: float, **kwargs: float) -> Optimizer:

@@ -232,10 +232,18 @@ class Trainer:
         """Yield (XT_batch (b, n_x), YT_batch (b, n_y)) for one epoch."""
         m, bs = self.train.m, self.batch_size
         if self.config.shuffle and bs < m:
-            perm = self.network.xp.asarray(self.rng.permutation(m))
+            xp = self.network.xp
+            perm = xp.asarray(self.rng.permutation(m))
+            # Gather into buffers reused across batches: a fresh (b, n_x) array per step costs
+            # more than the gather itself (page faults). Each batch is used up before the next.
+            xbuf = xp.empty((bs, self.train.XT.shape[1]), dtype=self.train.XT.dtype)
+            ybuf = xp.empty((bs, self.train.YT.shape[1]), dtype=self.train.YT.dtype)
             for i in range(0, m, bs):
                 idx = perm[i:i + bs]
-                yield self.train.XT[idx], self.train.YT[idx]
+                k = idx.shape[0]
+                xp.take(self.train.XT, idx, axis=0, out=xbuf[:k])
+                xp.take(self.train.YT, idx, axis=0, out=ybuf[:k])
+                yield xbuf[:k], ybuf[:k]
         else:
             for i in range(0, m, bs):
                 yield self.train.XT[i:i + bs], self.train.YT[i:i + bs]
@@ -288,8 +296,10 @@ class Trainer:
         _, caches = net.forward(xb)
         cost = net.cost_value(caches, yb, c.l2, self.train.m)
         grads = net.backward(caches, yb, c.l2, self.train.m)
-        # One host sync per step: the cost and every gradient's sum of squares, summed.
-        guard = cost + sum((g * g).sum() for g in grads.dW) + sum((g * g).sum() for g in grads.db)
+        # NaN guard with one host sync per step. A non-finite value in the forward pass reaches
+        # the cost; one in dZ[l] reaches db[l] = sum(dZ[l]) / m, and dW[l] = dZ[l] A[l-1]^T / m
+        # is finite when both factors are. So the cost plus the (small) db sums cover them all.
+        guard = cost + sum(g.sum() for g in grads.db)
         guard_value = net.backend.to_float(guard)
         if not math.isfinite(guard_value):
             return self._nan_result(caches, grads)
