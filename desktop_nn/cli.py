@@ -135,7 +135,7 @@ def _gradcheck_case(hidden: list[int], acts: list[str], output: str, cost: str, 
     net = Network(spec, select_backend("cpu"), dtype="float64", seed=args.seed)
     rng = np.random.default_rng(args.seed + 1)
     X = rng.standard_normal((args.inputs, args.examples))
-    if output in ("sigmoid", "softmax") and n_out > 1 and output == "softmax":
+    if output == "softmax":
         Y = np.eye(n_out)[:, rng.integers(0, n_out, args.examples)]
     elif output == "sigmoid":
         Y = rng.integers(0, 2, (n_out, args.examples)).astype(np.float64)
@@ -263,6 +263,8 @@ def cmd_train(args) -> int:
     test_acc = None
     if data.test is not None:
         test_acc = trainer.evaluate(data.test.X, data.test.Y).accuracy
+        if not args.quiet:
+            sys.stderr.write(f"test accuracy {test_acc:.2%} ({data.test.m} examples)\n")
     info = summary(result, trainer)
     if args.metrics:
         trainer.history.save_jsonl(args.metrics)

@@ -393,7 +393,7 @@ def summary(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
         "epochs": result.epochs,
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
-        "final_cost": result.final_cost,
+        "final_cost": result.final_cost if math.isfinite(result.final_cost) else None,
         "train_accuracy": last.train_accuracy if last else None,
         "val_accuracy": last.val_accuracy if last and trainer.val is not None else None,
         "config": trainer.config.to_dict(),
