@@ -1,7 +1,8 @@
-"""Command line: desktop-nn [gui] | train | gradcheck | bench.
+"""Command line: desktop-nn [gui] | train | inspect-data | predict | gradcheck | bench.
 
-Exit codes: 0 success; 1 a check failed (gradcheck above tolerance) or training stopped on
-NaN/inf; 2 bad arguments or unusable input (the message names the file and the problem).
+Exit codes: 0 success; 1 a check failed (gradcheck above tolerance), training stopped on
+NaN/inf, or an image could not be predicted; 2 bad arguments or unusable input (the message
+names the file and the problem).
 """
 
 from __future__ import annotations
@@ -72,12 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"desktop-nn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a network on a data set (.npz, or 'sample')",
-                       description="Train a fully-connected network. DATA is an .npz with X "
-                       "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test]; "
-                       "'sample' is the bundled MNIST digits sample.")
+    t = sub.add_parser("train", help="train a network on an image folder, 'sample' or an .npz",
+                       description="Train a fully-connected network. DATA is a folder of images "
+                       "with one subfolder per class (or train/ and test/ folders holding "
+                       "those), 'sample' for the bundled MNIST digits, or an .npz with X "
+                       "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test].")
     t.add_argument("data", metavar="DATA")
     _add_network_args(t, default_output=None)
+    _add_image_args(t)
+    t.add_argument("--test-dir", metavar="DIR", default=None,
+                   help="a folder of test images (same classes), decoded like the training data")
+    t.add_argument("--normalise", choices=["scale", "standardise"], default="scale",
+                   help="pixels / 255 (default), or standardised with training-set statistics")
     g = t.add_argument_group("training")
     g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
     g.add_argument("--lr", type=float, default=0.1, help="learning rate")
@@ -115,6 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--all", action="store_true",
                    help="check every hidden activation x output x cost combination")
     c.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("inspect-data", help="what an image folder holds and how it will load",
+                       description="Load an image folder as training would and report classes, "
+                       "counts, sizes and modes seen, the input shape and n_x, and every "
+                       "skipped file with the reason.")
+    d.add_argument("folder", metavar="DIR", help="image folder, or 'sample'")
+    _add_image_args(d)
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+
+    pr = sub.add_parser("predict", help="classify image files with a saved model",
+                        description="Print each image's class and probabilities, the image "
+                        "preprocessed exactly as the model's training data.")
+    pr.add_argument("model", metavar="MODEL.npz")
+    pr.add_argument("images", metavar="IMAGE", nargs="+")
+    pr.add_argument("--top", type=int, default=3, help="probabilities shown per image")
+    pr.add_argument("--device", default="cpu", choices=["auto", "cpu", "gpu"])
+    pr.add_argument("--json", action="store_true", help="print one JSON object")
 
     b = sub.add_parser("bench", help="time training against a reference (PyTorch) in one run")
     from desktop_nn.bench import add_bench_arguments
@@ -218,19 +242,56 @@ class _Progress:
         sys.stderr.flush()
 
 
+class _LoadProgress:
+    """'loading images 1200/60000' on stderr (a terminal only), at most 10 times a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and done < total):
+            return
+        self.last = now
+        sys.stderr.write(f"\rloading images {done}/{total}" + ("\n" if done >= total else ""))
+        sys.stderr.flush()
+
+
+def _load_options(args):
+    from desktop_nn.data.image_folder import LoadOptions, parse_image_size
+
+    try:
+        size = parse_image_size(args.image_size) if args.image_size else None
+        return LoadOptions(image_size=size, resize=args.resize, color=args.color,
+                           use_cache=not args.no_cache)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _add_image_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("images (when DATA is a folder)")
+    g.add_argument("--image-size", metavar="WxH", default=None,
+                   help="resize every image to this size (default: the most common size)")
+    g.add_argument("--color", choices=["gray", "rgb"], default=None,
+                   help="default: gray when every image is grayscale, else rgb")
+    g.add_argument("--resize", choices=["stretch", "fit"], default="stretch",
+                   help="fit keeps the aspect ratio and pads with black")
+    g.add_argument("--no-cache", action="store_true", help="decode again, ignoring the cache")
+
+
 def cmd_train(args) -> int:
-    from desktop_nn.data.dataset import stratified_split
-    from desktop_nn.data.npz_data import DataFileError, load_npz_dataset
+    from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
     from desktop_nn.train.trainer import TrainConfig, Trainer, summary
 
     try:
-        data = load_npz_dataset(args.data)
-    except DataFileError as exc:
+        loaded = load_training_data(args.data, _load_options(args), args.val_split, args.seed,
+                                    args.normalise, args.test_dir,
+                                    progress=_LoadProgress(not args.quiet))
+    except (DataFileError, FolderError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    data = loaded.prepared
     train, val = data.train, data.val
-    if val is None and args.val_split > 0:
-        tr_idx, va_idx = stratified_split(train.labels(), args.val_split, args.seed)
-        train, val = train.subset(tr_idx), train.subset(va_idx)
     n_out = train.Y.shape[0]
     output = args.output or ("sigmoid" if n_out == 1 else "softmax")
     hidden = args.layers if args.layers is not None else [30]
@@ -249,13 +310,20 @@ def cmd_train(args) -> int:
 
     progress = _Progress(enabled=not args.quiet)
     if not args.quiet:
+        for note in loaded.notes:
+            sys.stderr.write(f"note: {note}\n")
+        if loaded.folder is not None and loaded.folder.skipped:
+            sys.stderr.write(f"skipped {len(loaded.folder.skipped)} files "
+                             f"(desktop-nn inspect-data {args.data} lists them)\n")
+        shape = "" if data.input_shape is None else \
+            " of {}x{}x{}".format(*data.input_shape)
         sys.stderr.write(f"device: {backend.label}\nnetwork: {spec.sizes} "
                          f"{spec.activations} cost {spec.cost}, {spec.parameter_count():,} "
                          f"parameters; {train.m} training, {val.m if val else 0} validation "
-                         f"examples\n")
+                         f"examples{shape}\n")
     trainer = Trainer(net, train.X, train.Y, config,
-                      X_val=val.X if val is not None and val.m else None,
-                      Y_val=val.Y if val is not None and val.m else None,
+                      X_val=val.X if val is not None else None,
+                      Y_val=val.Y if val is not None else None,
                       on_step=progress.step, on_epoch=progress.epoch)
     result = trainer.run()
     if not args.quiet:
@@ -271,11 +339,12 @@ def cmd_train(args) -> int:
     if args.save:
         from desktop_nn.io.model_file import ModelFile, save_model
 
-        info_for_file = dict(info, test_accuracy=test_acc, data=str(args.data))
-        save_model(args.save, ModelFile(network=net, class_names=data.class_names,
-                                        input_shape=data.input_shape, training=info_for_file,
-                                        normalisation={"kind": "scale", "factor": 1 / 255}
-                                        if data.source == "sample" else None))
+        norm = data.normalisation
+        save_model(args.save, ModelFile(
+            network=net, class_names=data.class_names, input_shape=data.input_shape,
+            normalisation=norm.to_model(), norm_mean=norm.mean, norm_std=norm.std,
+            preprocessing=data.preprocessing,
+            training=dict(info, test_accuracy=test_acc, data=str(args.data))))
         if not args.quiet:
             sys.stderr.write(f"saved {args.save}\n")
     if args.json:
@@ -283,7 +352,7 @@ def cmd_train(args) -> int:
             "train_accuracy": info["train_accuracy"],
             "val_accuracy": info["val_accuracy"],
             "test_accuracy": test_acc,
-            "final_cost": None if not math.isfinite(result.final_cost) else result.final_cost,
+            "final_cost": info["final_cost"],
             "epochs": result.epochs,
             "steps": result.steps,
             "seconds": info["seconds"],
@@ -292,6 +361,78 @@ def cmd_train(args) -> int:
         }
         print(json.dumps(out))
     return 1 if result.stopped == "nan" else 0
+
+
+def cmd_inspect_data(args) -> int:
+    from desktop_nn.data.image_folder import FolderError, load_image_folder
+    from desktop_nn.data.sources import resolve
+
+    try:
+        data = load_image_folder(resolve(args.folder), _load_options(args),
+                                 progress=_LoadProgress(not args.json))
+    except FolderError as exc:
+        raise UsageError(str(exc)) from None
+    h, w, c = data.input_shape
+    splits = {s: data.counts(s) for s in ("train", "val", "test") if (data.splits == s).any()}
+    report = {
+        "folder": data.root, "layout": data.layout, "classes": data.class_names,
+        "counts": data.counts(), "n_x": data.n_x, "input_shape": [h, w, c],
+        "loaded": int(data.labels.size),
+        "skipped": [{"path": s.path, "reason": s.reason} for s in data.skipped],
+        "splits": splits, "sizes_seen": data.sizes_seen, "modes_seen": data.modes_seen,
+        "warnings": data.warnings, "from_cache": data.from_cache,
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    print(f"folder: {data.root} ({data.layout} layout{', from cache' if data.from_cache else ''})")
+    print(f"classes ({len(data.class_names)}):")
+    width = max(len(n) for n in data.class_names)
+    for name in data.class_names:
+        per = "  ".join(f"{s} {splits[s][name]}" for s in splits)
+        print(f"  {name:<{width}}  {per}")
+    print("sizes seen: " + ", ".join(f"{k} ({v})" for k, v in list(data.sizes_seen.items())[:8]))
+    print("modes seen: " + ", ".join(f"{k} ({v})" for k, v in data.modes_seen.items()))
+    print(f"input: {w}x{h} {'gray' if c == 1 else 'RGB'} -> n_x = {h} * {w} * {c} = {data.n_x}"
+          f" (channel planes)")
+    print(f"loaded {report['loaded']} images, skipped {len(data.skipped)}")
+    for s in data.skipped:
+        print(f"  skipped {s.path}: {s.reason}")
+    for note in data.warnings:
+        print(f"  note: {note}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from desktop_nn.io.model_file import ModelFileError, load_model
+    from desktop_nn.predict import PredictError, Predictor
+
+    try:
+        predictor = Predictor(load_model(args.model, select_backend(args.device)))
+    except (ModelFileError, PredictError, BackendError) as exc:
+        raise UsageError(str(exc)) from None
+    results, failed = [], 0
+    for path in args.images:
+        try:
+            probs = predictor.predict_file(path)
+        except PredictError as exc:
+            failed += 1
+            results.append({"path": path, "error": str(exc)})
+            continue
+        order = sorted(range(len(probs)), key=lambda i: -probs[i])
+        results.append({"path": path, "class": predictor.class_names[order[0]],
+                        "probabilities": dict(zip(predictor.class_names, probs, strict=True))})
+    if args.json:
+        print(json.dumps({"model": str(args.model), "results": results}, ensure_ascii=False))
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"{r['path']}: error: {r['error']}")
+                continue
+            top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:args.top]
+            shown = "  ".join(f"{name} {p:.3f}" for name, p in top)
+            print(f"{r['path']}: {r['class']}   ({shown})")
+    return 1 if failed else 0
 
 
 def cmd_gui(args) -> int:
@@ -304,6 +445,9 @@ def cmd_gui(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # image decoding uses worker processes (frozen app too)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -311,6 +455,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "gradcheck":
             return cmd_gradcheck(args)
+        if args.command == "inspect-data":
+            return cmd_inspect_data(args)
+        if args.command == "predict":
+            return cmd_predict(args)
         if args.command == "bench":
             from desktop_nn.bench import run_bench
 
@@ -322,6 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("desktop-nn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

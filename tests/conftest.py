@@ -22,6 +22,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory):
+    """Decoded-image caches go to a temporary folder, never the user's cache dir."""
+    os.environ["DESKTOP_NN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture
 def blobs():
     """Two well separated Gaussian blobs: X (2, 200), Y (1, 200)."""

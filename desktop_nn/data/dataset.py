@@ -82,3 +82,109 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int = 0
         held.append(idx[:k])
         train.append(idx[k:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
+
+
+NORMALISATIONS = ("scale", "standardise", "none")
+
+
+@dataclass
+class Normalisation:
+    """How uint8 pixels become network inputs, fitted on the training set only.
+
+    scale:        x = p / 255                                  (inputs in [0, 1])
+    standardise:  x = (p / 255 - mean) / std, per feature; mean, std (n_x, 1) from the
+                  training set (a feature constant in training gets std 1).
+    none:         inputs used as given (arrays from an .npz that are already floats)
+    """
+
+    kind: str = "scale"
+    mean: np.ndarray | None = None  # (n_x, 1) float32
+    std: np.ndarray | None = None  # (n_x, 1) float32
+
+    def __post_init__(self) -> None:
+        if self.kind not in NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {self.kind!r}")
+        if self.kind == "standardise" and (self.mean is None or self.std is None):
+            raise ValueError("standardisation needs the training set's mean and std")
+
+    @classmethod
+    def fit(cls, kind: str, pixels: np.ndarray, chunk: int = 8192) -> Normalisation:
+        """Fit on training pixels (m, n_x) uint8, one image per row."""
+        if kind != "standardise":
+            return cls(kind)
+        n_x = pixels.shape[1]
+        total = np.zeros(n_x)
+        total_sq = np.zeros(n_x)
+        for i in range(0, pixels.shape[0], chunk):  # float64 sums, a chunk at a time
+            block = pixels[i:i + chunk].astype(np.float64) / 255.0
+            total += block.sum(axis=0)
+            total_sq += (block * block).sum(axis=0)
+        m = max(pixels.shape[0], 1)
+        mean = total / m
+        std = np.sqrt(np.maximum(total_sq / m - mean * mean, 0.0))
+        std[std < 1e-6] = 1.0
+        return cls(kind, mean.reshape(-1, 1).astype(np.float32),
+                   std.reshape(-1, 1).astype(np.float32))
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        """(m, n_x) uint8 rows -> X (n_x, m) float32 columns (stored so X.T is contiguous)."""
+        X = pixels.T.astype(np.float32)
+        if self.kind == "none":
+            return X
+        X *= np.float32(1.0 / 255.0)
+        if self.kind == "standardise":
+            X -= self.mean
+            X /= self.std
+        return X
+
+    def to_model(self) -> dict:
+        """The JSON part for a model file (mean / std travel as arrays beside it)."""
+        if self.kind == "none":
+            return {"kind": "none"}
+        return {"kind": self.kind, "factor": 1.0 / 255.0}
+
+    @classmethod
+    def from_model(cls, info: dict | None, mean: np.ndarray | None,
+                   std: np.ndarray | None) -> Normalisation:
+        kind = (info or {}).get("kind", "scale")
+        if kind == "standardize":
+            kind = "standardise"
+        return cls(kind, mean, std)
+
+
+@dataclass
+class PreparedData:
+    """Train / validation / test sets ready for the Trainer, and how they were made."""
+
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    normalisation: Normalisation
+    class_names: list[str]
+    input_shape: tuple[int, int, int] | None
+    preprocessing: dict | None = None
+
+
+def prepare_image_data(data, val_split: float = 0.1, seed: int = 0,
+                       normalisation: str = "scale") -> PreparedData:
+    """Split an :class:`~desktop_nn.data.image_folder.ImageFolderData` (its own val/ and test/
+    folders, else a stratified seeded ``val_split`` of train) and normalise with statistics of
+    the training part only."""
+    n_classes = len(data.class_names)
+    train_idx = data.indices("train")
+    val_idx = data.indices("val")
+    if val_idx.size == 0 and val_split > 0:
+        keep, held = stratified_split(data.labels[train_idx], val_split, seed)
+        train_idx, val_idx = train_idx[keep], train_idx[held]
+    norm = Normalisation.fit(normalisation, data.pixels[train_idx])
+
+    def make(idx: np.ndarray) -> Dataset | None:
+        if idx.size == 0:
+            return None
+        return Dataset(norm.apply(data.pixels[idx]),
+                       targets_from_labels(data.labels[idx], n_classes), list(data.class_names))
+
+    return PreparedData(train=make(train_idx), val=make(val_idx),
+                        test=make(data.indices("test")), normalisation=norm,
+                        class_names=list(data.class_names), input_shape=data.input_shape,
+                        preprocessing=data.preprocessing())

@@ -1,4 +1,4 @@
-"""Data sets stored as .npz arrays (no pickle): the bundled sample and users' own arrays.
+"""Data sets stored as .npz arrays (no pickle), for users who have arrays rather than images.
 
 Accepted keys, X always (n_x, m) with one example per column:
     X, Y                                   one set (split off validation with val_split)
@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from desktop_nn.data.dataset import Dataset, targets_from_labels
-
-SAMPLE_NAME = "sample"
 
 
 class DataFileError(ValueError):
@@ -33,11 +30,7 @@ class NpzData:
     class_names: list[str]
     input_shape: tuple[int, int, int] | None
     source: str
-
-
-def sample_path() -> Path:
-    """The bundled digits sample (1000 training, 200 test MNIST images)."""
-    return Path(str(resources.files("desktop_nn") / "resources" / "samples" / "digits.npz"))
+    scaled_from_uint8: bool = False
 
 
 def _as_targets(y: np.ndarray, n_classes: int, where: str) -> np.ndarray:
@@ -77,10 +70,8 @@ def _features(x: np.ndarray, where: str) -> np.ndarray:
 
 
 def load_npz_dataset(path: str | Path) -> NpzData:
-    """Read a data set .npz (``"sample"`` means the bundled one). Raises DataFileError."""
+    """Read a data set .npz. Raises DataFileError."""
     source = str(path)
-    if source == SAMPLE_NAME:
-        path = sample_path()
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such file")
@@ -135,4 +126,5 @@ def load_npz_dataset(path: str | Path) -> NpzData:
         if len(shape) != 3 or int(np.prod(shape)) != n_x:
             raise DataFileError(f"{path}: input_shape {shape} does not give n_x = {n_x}")
     return NpzData(train=sets["train"], val=sets.get("val"), test=sets.get("test"),
-                   class_names=class_names, input_shape=shape, source=source)
+                   class_names=class_names, input_shape=shape, source=source,
+                   scaled_from_uint8=arrays[present["train"][0]].dtype == np.uint8)

@@ -12,8 +12,9 @@ The JSON header has ``format`` ("desktop-nn-model"), ``format_version`` (1), ``s
 (:meth:`NetworkSpec.to_dict`), ``dtype``, ``class_names`` (list of str or null),
 ``input_shape`` ([H, W, C] or null), ``flatten_order`` (free text saying how an image became a
 column, e.g. "channel-planes"), ``normalisation`` (object or null, e.g.
-``{"kind": "scale", "factor": 0.00392...}``), ``training`` (object or null), ``created`` (ISO
-8601 UTC timestamp) and ``app_version``.
+``{"kind": "scale", "factor": 0.00392...}``), ``training`` (object or null),
+``preprocessing`` (object or null: image size, colour, resize mode, flatten order),
+``created`` (ISO 8601 UTC timestamp) and ``app_version``.
 
 Loading uses ``np.load(path, allow_pickle=False)`` and checks everything; any problem is a
 :class:`ModelFileError` whose message names the file and says what is wrong.
@@ -68,6 +69,9 @@ class ModelFile:
         norm_mean: (n_x, 1) per-input mean for standardisation, or None.
         norm_std: (n_x, 1) per-input standard deviation for standardisation, or None.
         training: JSON-able summary of the training run (epochs, accuracy, ...), or None.
+        preprocessing: JSON-able dict saying how an image file becomes a column, or None:
+            ``{"image_size": [H, W], "color": "gray" | "rgb", "resize": "stretch" | "fit",
+            "flatten_order": "channel-planes"}`` (see desktop_nn.data.image_folder).
         created: ISO timestamp read from the file; ignored by :func:`save_model`, which stamps
             the current time.
         app_version: desktop-nn version that wrote the file; ignored by :func:`save_model`.
@@ -81,6 +85,7 @@ class ModelFile:
     norm_mean: np.ndarray | None = None
     norm_std: np.ndarray | None = None
     training: dict | None = None
+    preprocessing: dict | None = None
     created: str | None = None
     app_version: str | None = None
 
@@ -180,6 +185,7 @@ def _arrays_for(model: ModelFile) -> dict[str, np.ndarray]:
         raise _Invalid("flatten_order must be a string")
     normalisation = _check_dict("normalisation", model.normalisation)
     training = _check_dict("training", model.training)
+    preprocessing = _check_dict("preprocessing", model.preprocessing)
     norm_mean = _check_column(spec, "norm_mean", model.norm_mean)
     norm_std = _check_column(spec, "norm_std", model.norm_std)
 
@@ -208,6 +214,7 @@ def _arrays_for(model: ModelFile) -> dict[str, np.ndarray]:
         "flatten_order": model.flatten_order,
         "normalisation": normalisation,
         "training": training,
+        "preprocessing": preprocessing,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "app_version": desktop_nn.__version__,
     }
@@ -377,6 +384,7 @@ def _model_from(npz: Any, backend: Backend | None) -> ModelFile:
         norm_mean=norm["norm_mean"],
         norm_std=norm["norm_std"],
         training=_check_dict("training", header.get("training")),
+        preprocessing=_check_dict("preprocessing", header.get("preprocessing")),
         created=created if isinstance(created, str) else None,
         app_version=app_version if isinstance(app_version, str) else None,
     )

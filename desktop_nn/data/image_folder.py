@@ -1,0 +1,658 @@
+"""Load a folder of images sorted into one subfolder per class into feature columns.
+
+Layouts, detected automatically:
+    DIR/<class>/<images>                                   ("classes")
+    DIR/train/<class>/... + DIR/test/<class>/... [+ DIR/val/<class>/...]   ("splits")
+Classes are the subfolder names, sorted. Images inside a class folder may sit in subfolders.
+
+Each usable image is decoded with Pillow, converted to gray or RGB (alpha composited on white,
+16-bit scaled to 8-bit, palette and CMYK converted), resized to (H, W) by ``stretch`` or ``fit``
+(keep the aspect ratio, pad with black), and flattened in *channel planes* as in the course
+notes: all red values row by row, then all green, then all blue, so pixel (y, x) of channel c
+is feature c*H*W + y*W + x. A gray image has one plane.
+
+Files that cannot be used are skipped and listed with the reason; a folder that cannot be used
+raises :class:`FolderError` with one clear message. Decoding runs on a thread pool with a
+progress callback and cancellation; decoded arrays are cached in the user cache directory,
+keyed by every file's path, size and mtime and by the options, so reopening is near instant and
+an edited folder is re-read.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import multiprocessing
+import os
+import struct
+import threading
+import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
+SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
+                 "validation": "val", "test": "test", "testing": "test"}
+GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F", "La"})
+RESIZE_MODES = ("stretch", "fit")
+COLORS = ("gray", "rgb")
+FLATTEN_ORDER = "channel-planes"  # feature c*H*W + y*W + x holds pixel (y, x) of channel c
+MAX_PIXELS = 50_000_000  # above this an image is refused as a decompression bomb
+CACHE_VERSION = 1
+PROCESS_THRESHOLD = 2000  # fewer images decode faster in-process than a pool starts
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class FolderError(ValueError):
+    """The folder as a whole cannot be used; the message names it and says why."""
+
+
+class Cancelled(Exception):
+    """Loading was cancelled through the ``cancel`` event."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How images become columns. ``image_size`` is (height, width); None = most common."""
+
+    image_size: tuple[int, int] | None = None
+    resize: str = "stretch"
+    color: str | None = None  # "gray" | "rgb" | None: gray when every image is grayscale
+    max_pixels: int = MAX_PIXELS
+    workers: int | None = None  # decoding processes; None = one per core
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {self.resize!r}")
+        if self.color not in (None, *COLORS):
+            raise ValueError(f"color must be gray, rgb or None (auto), got {self.color!r}")
+        if self.image_size is not None:
+            h, w = self.image_size
+            if h < 1 or w < 1:
+                raise ValueError(f"image size must be positive, got {w}x{h}")
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """``"64x48"`` (WIDTHxHEIGHT, as image sizes are written) or ``"64"`` -> (height, width)."""
+    parts = text.lower().replace(" ", "").split("x")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"image size must look like 64x64 or 64, got {text!r}") from None
+    if len(nums) == 1:
+        nums = nums * 2
+    if len(nums) != 2 or min(nums) < 1:
+        raise ValueError(f"image size must look like 64x64 or 64, got {text!r}")
+    width, height = nums
+    return height, width
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class ImageFile:
+    path: str
+    label: int
+    split: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class FolderScan:
+    """What is in a folder before decoding: candidate images, skipped files, classes."""
+
+    root: Path
+    layout: str
+    class_names: list[str]
+    files: list[ImageFile]
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImageFolderData:
+    """Decoded images of a folder. ``pixels`` (m, n_x) uint8 holds one image per *row* (the
+    compact storage); :meth:`X` gives the (n_x, m) float columns the math uses."""
+
+    root: str
+    layout: str
+    class_names: list[str]
+    input_shape: tuple[int, int, int]  # (H, W, C)
+    options: LoadOptions
+    pixels: np.ndarray  # (m, n_x) uint8
+    labels: np.ndarray  # (m,) int64
+    splits: np.ndarray  # (m,) str: "train" | "val" | "test"
+    paths: list[str]  # (m,) source file of each row, relative to root
+    skipped: list[Skipped]
+    warnings: list[str]
+    sizes_seen: dict[str, int]  # "WxH" -> count
+    modes_seen: dict[str, int]
+    from_cache: bool = False
+
+    @property
+    def n_x(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def color(self) -> str:
+        return "gray" if self.input_shape[2] == 1 else "rgb"
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.splits == split)
+
+    def counts(self, split: str | None = None) -> dict[str, int]:
+        """Images per class (in one split, or all)."""
+        labels = self.labels if split is None else self.labels[self.splits == split]
+        per = np.bincount(labels, minlength=len(self.class_names))
+        return {name: int(n) for name, n in zip(self.class_names, per, strict=True)}
+
+    def preprocessing(self) -> dict:
+        """What a new image needs to become a column like these (saved in model files)."""
+        h, w, c = self.input_shape
+        return {"image_size": [h, w], "color": self.color, "resize": self.options.resize,
+                "flatten_order": FLATTEN_ORDER}
+
+
+# ---------------------------------------------------------------------------- scanning
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
+def _sorted_entries(path: str) -> list[os.DirEntry]:
+    with os.scandir(path) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
+def _subdirs(path: str) -> list[os.DirEntry]:
+    try:
+        entries = _sorted_entries(path)
+    except OSError as exc:
+        raise FolderError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    out = []
+    for e in entries:
+        try:
+            if e.is_dir() and not _is_hidden(e.name):
+                out.append(e)
+        except OSError:
+            continue
+    return out
+
+
+class _Scanner:
+    """Walks class folders, collecting candidate images and the reasons for skipping others.
+    Paths are plain strings: pathlib costs more than the file system on big folders."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.prefix = len(root.rstrip(os.sep)) + 1
+        self.skipped: list[Skipped] = []
+
+    def rel(self, path: str) -> str:
+        return path[self.prefix:] if path.startswith(self.root) else path
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skipped.append(Skipped(self.rel(path), reason))
+
+    def images(self, class_dir: str) -> list[os.DirEntry]:
+        """Candidate image files below ``class_dir`` (recursively, following links, no loops)."""
+        seen: set[str] = set()
+        stack = [class_dir]
+        found = []
+        while stack:
+            d = stack.pop()
+            real = os.path.realpath(d)
+            if real in seen:
+                self.skip(d, "symlink loop: folder already visited")
+                continue
+            seen.add(real)
+            try:
+                entries = _sorted_entries(d)
+            except OSError as exc:
+                self.skip(d, f"folder cannot be read: {exc.strerror or exc}")
+                continue
+            subdirs = []
+            for e in entries:
+                if _is_hidden(e.name):
+                    self.skip(e.path, "hidden or system file")
+                    continue
+                try:
+                    is_dir = e.is_dir()
+                except OSError as exc:
+                    self.skip(e.path, f"unreadable: {exc.strerror or exc}")
+                    continue
+                if is_dir:
+                    subdirs.append(e.path)
+                    continue
+                ext = os.path.splitext(e.name)[1].lower()
+                if ext not in IMAGE_EXTENSIONS:
+                    self.skip(e.path, f"not an image file (extension {ext or 'none'!r})")
+                    continue
+                found.append(e)
+            stack.extend(reversed(subdirs))
+        return found
+
+
+def scan_folder(root: str | os.PathLike, min_classes: int = 2) -> FolderScan:
+    """Find the layout, the classes and the candidate image files of ``root``.
+    A training folder needs ``min_classes`` = 2; a test folder may hold one class."""
+    root_path = Path(root).expanduser()
+    if not root_path.exists():
+        raise FolderError(f"{root_path}: no such folder")
+    if not root_path.is_dir():
+        raise FolderError(f"{root_path}: is not a folder (expected one subfolder per class)")
+    root_s = str(root_path)
+    top = _subdirs(root_s)
+    split_dirs = {SPLIT_ALIASES[d.name.lower()]: d for d in top if d.name.lower() in SPLIT_ALIASES}
+    layout = "splits" if "train" in split_dirs and len(split_dirs) == len(top) else "classes"
+    scanner = _Scanner(root_s)
+    notes: list[str] = []
+    for e in _sorted_entries(root_s):
+        if not _is_hidden(e.name) and not e.is_dir():
+            scanner.skip(e.path, "not inside a class folder")
+
+    by_split: dict[str, dict[str, list[os.DirEntry]]] = {}
+    if layout == "splits":
+        for split, d in split_dirs.items():
+            by_split[split] = {c.name: scanner.images(c.path) for c in _subdirs(d.path)}
+    else:
+        by_split["train"] = {c.name: scanner.images(c.path) for c in top}
+
+    train = by_split["train"]
+    if not train:
+        where = root_path / "train" if layout == "splits" else root_path
+        raise FolderError(f"{where}: no class subfolders found; put the images of each class "
+                          f"in a subfolder named after the class")
+    class_names = sorted(c for c, files in train.items() if files)
+    for c in sorted(train):
+        if not train[c]:
+            notes.append(f"class folder {c!r} has no images and is left out")
+    if not class_names:
+        raise FolderError(f"{root_path}: no images found (looked for "
+                          f"{', '.join(sorted(IMAGE_EXTENSIONS))})")
+    if len(class_names) < min_classes:
+        raise FolderError(f"{root_path}: only one class ({class_names[0]!r}) has images; a "
+                          f"classifier needs at least two class subfolders")
+    index = {c: i for i, c in enumerate(class_names)}
+    files: list[ImageFile] = []
+    for split in ("train", "val", "test"):
+        for c, entries in sorted(by_split.get(split, {}).items()):
+            if c not in index:
+                for e in entries:
+                    scanner.skip(e.path, f"class {c!r} has no training images")
+                continue
+            for e in entries:
+                try:
+                    st = e.stat()  # follows links: a loop or a dangling link fails here
+                except OSError as exc:
+                    scanner.skip(e.path, f"unreadable: {exc.strerror or exc}")
+                    continue
+                files.append(ImageFile(e.path, index[c], split, st.st_size, st.st_mtime_ns))
+    return FolderScan(root_path, layout, class_names, files, scanner.skipped, notes)
+
+
+# ---------------------------------------------------------------------------- decoding
+class _Refused(Exception):
+    """An image that is refused; the message is the skip reason."""
+
+
+def _open_checked(path: str, max_pixels: int) -> Image.Image:
+    """Open lazily (header only) and refuse decompression bombs before any decoding."""
+    img = Image.open(path)
+    w, h = img.size
+    if w * h > max_pixels:
+        img.close()
+        raise _Refused(f"decompression bomb: {w}x{h} pixels is over the limit of "
+                       f"{max_pixels:,}")
+    return img
+
+
+def _to_mode(img: Image.Image, color: str) -> Image.Image:
+    """Gray ("L") or RGB, 8 bits, alpha composited on white."""
+    mode = img.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        # 16-bit data scaled to 8 bits (65535 -> 255); float data taken as 0..255
+        scale = 255.0 / 65535.0 if mode != "F" else 1.0
+        img = Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), "L")
+        mode = "L"
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba).convert("RGB")
+    target = "L" if color == "gray" else "RGB"
+    return img if img.mode == target else img.convert(target)
+
+
+def _resize(img: Image.Image, height: int, width: int, mode: str) -> Image.Image:
+    if img.size == (width, height):
+        return img
+    if mode == "stretch":
+        return img.resize((width, height), Image.Resampling.BILINEAR)
+    fitted = ImageOps.contain(img, (width, height), Image.Resampling.BILINEAR)
+    canvas = Image.new(img.mode, (width, height), 0)
+    canvas.paste(fitted, ((width - fitted.width) // 2, (height - fitted.height) // 2))
+    return canvas
+
+
+def flatten_planes(a: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, C) uint8 -> (H*W*C,) in channel planes (all of channel 0 first)."""
+    if a.ndim == 2:
+        return a.reshape(-1)
+    return np.ascontiguousarray(a.transpose(2, 0, 1)).reshape(-1)
+
+
+def unflatten_planes(v: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Inverse of :func:`flatten_planes`: (n_x,) -> (H, W, C)."""
+    h, w, c = shape
+    return np.asarray(v).reshape(c, h, w).transpose(1, 2, 0)
+
+
+def _reason(exc: BaseException) -> str:
+    """The skip reason for an exception raised while opening or decoding an image."""
+    if isinstance(exc, _Refused):
+        return str(exc)
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"decompression bomb: {exc}"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a readable image (Pillow cannot identify it)"
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    text = text or exc.__class__.__name__
+    if "truncated" in text:
+        return f"truncated image: {text}"
+    return f"corrupt or unreadable image: {text}"
+
+
+_DECODE_ERRORS = (_Refused, Image.DecompressionBombError, OSError, SyntaxError, ValueError,
+                  EOFError, IndexError, struct.error)
+
+
+def _decode(path: str, image_size: tuple[int, int] | None, color: str | None, resize: str,
+            max_pixels: int) -> tuple[np.ndarray | None, tuple[int, int, str]]:
+    """Decode one file: (flattened pixels or None, (width, height, mode) as stored)."""
+    with _open_checked(path, max_pixels) as img:
+        info = (img.width, img.height, img.mode)
+        if image_size is None:
+            return None, info
+        img.load()
+        out = _resize(_to_mode(img, color or "rgb"), *image_size, resize)
+        return flatten_planes(np.asarray(out, dtype=np.uint8)), info
+
+
+def decode_image(path: str | os.PathLike, image_size: tuple[int, int], color: str,
+                 resize: str = "stretch", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """One image file -> (n_x,) uint8 in channel planes. Raises ValueError with the reason."""
+    try:
+        return _decode(str(path), image_size, color, resize, max_pixels)[0]
+    except _DECODE_ERRORS as exc:
+        raise ValueError(_reason(exc)) from None
+
+
+def _decode_chunk(paths: list[str], image_size: tuple[int, int] | None, color: str | None,
+                  resize: str, max_pixels: int) -> tuple[np.ndarray | None, list, list]:
+    """Worker: decode ``paths`` -> (pixels (k, n_x) uint8 or None, infos, errors).
+    With ``image_size`` None only the headers are read."""
+    n_x = 0 if image_size is None else image_size[0] * image_size[1] * (
+        1 if color == "gray" else 3)
+    pixels = np.zeros((len(paths), n_x), dtype=np.uint8) if n_x else None
+    infos: list = [None] * len(paths)
+    errors: list = [None] * len(paths)
+    with warnings.catch_warnings():
+        # Pillow warns on big images before we can refuse them; the refusal is the message.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        for i, path in enumerate(paths):
+            try:
+                row, infos[i] = _decode(path, image_size, color, resize, max_pixels)
+                if pixels is not None:
+                    pixels[i] = row
+            except _DECODE_ERRORS as exc:
+                errors[i] = _reason(exc)
+    return pixels, infos, errors
+
+
+class _Pool:
+    """Runs _decode_chunk over chunks of paths: in worker processes for big folders (Pillow
+    spends most of its time on small images in Python, so threads would serialise on the
+    GIL), in this thread for small ones. Reports progress and honours cancellation."""
+
+    def __init__(self, workers: int | None, n_files: int) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.processes = self.workers > 1 and n_files >= PROCESS_THRESHOLD
+        self.executor = None
+
+    def __enter__(self) -> _Pool:
+        if self.processes:
+            ctx = multiprocessing.get_context("spawn")  # safe beside Qt threads, all platforms
+            self.executor = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, paths: list[str], args: tuple, progress: ProgressCallback | None,
+            cancel: threading.Event | None, done_before: int, total: int) -> list:
+        chunk = max(32, min(1024, len(paths) // (self.workers * 8) or 32))
+        starts = list(range(0, len(paths), chunk))
+        results: list = [None] * len(starts)
+        done = done_before
+
+        def check_cancel() -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("loading cancelled")
+
+        if self.executor is None:
+            for k, s in enumerate(starts):
+                check_cancel()
+                results[k] = _decode_chunk(paths[s:s + chunk], *args)
+                done += len(results[k][1])
+                if progress is not None:
+                    progress(done, total)
+            return results
+        try:
+            futures = {self.executor.submit(_decode_chunk, paths[s:s + chunk], *args): k
+                       for k, s in enumerate(starts)}
+            pending = set(futures)
+            while pending:
+                check_cancel()
+                finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    results[futures[f]] = f.result()
+                    done += len(results[futures[f]][1])
+                if finished and progress is not None:
+                    progress(done, total)
+        except BrokenProcessPool:
+            # Worker processes could not start (e.g. a script without the
+            # `if __name__ == "__main__":` guard that "spawn" needs): decode here instead.
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
+            return self.run(paths, args, progress, cancel, done_before, total)
+        return results
+
+
+def _most_common_size(infos: Iterable) -> tuple[int, int]:
+    """(height, width) seen most often (ties: the larger)."""
+    counts = collections.Counter((h, w) for w, h, _ in infos)
+    return max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+
+def _all_gray(infos: Iterable) -> bool:
+    return all(mode in GRAY_MODES for _, _, mode in infos)
+
+
+def load_image_folder(
+    root: str | os.PathLike,
+    options: LoadOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    min_classes: int = 2,
+) -> ImageFolderData:
+    """Scan, decode (in parallel) and flatten every usable image below ``root``.
+
+    ``progress(done, total)`` is called from the loading thread as chunks finish; setting
+    ``cancel`` stops the work and raises :class:`Cancelled`. Raises :class:`FolderError` when
+    the folder cannot be used.
+    """
+    options = options or LoadOptions()
+    scan = scan_folder(root, min_classes)
+    cache_path = None
+    if options.use_cache:
+        cache_path = Path(cache_dir or default_cache_dir()) / f"{_cache_key(scan, options)}.npz"
+        cached = _read_cache(cache_path, scan, options)
+        if cached is not None:
+            if progress is not None:
+                progress(len(scan.files), len(scan.files))
+            return cached
+
+    paths = [f.path for f in scan.files]
+    n = len(paths)
+    # Guess the target size and colour from a sample of headers, decode everything in one
+    # pass while recording each image's real size and mode, and decode again only when the
+    # whole folder disagrees with the guess (its most common size or colour differ).
+    size, color = options.image_size, options.color
+    if size is None or color is None:
+        sample = paths[:: max(1, n // 256)]
+        infos = [i for i in _decode_chunk(sample, None, None, "stretch", options.max_pixels)[1]
+                 if i is not None]
+        if infos:
+            size = size or _most_common_size(infos)
+            color = color or ("gray" if _all_gray(infos) else "rgb")
+        else:
+            size, color = size or (1, 1), color or "gray"
+    args = (options.resize, options.max_pixels)
+    with _Pool(options.workers, n) as pool:
+        chunks = pool.run(paths, (size, color, *args), progress, cancel, 0, n)
+        infos = [i for c in chunks for i in c[1]]
+        readable = [i for i in infos if i is not None]
+        if not readable:
+            first = next((e for c in chunks for e in c[2] if e), "no reason")
+            raise FolderError(f"{scan.root}: none of its {n} image files could be read "
+                              f"(first problem: {first})")
+        true_size = options.image_size or _most_common_size(readable)
+        true_color = options.color or ("gray" if _all_gray(readable) else "rgb")
+        if (true_size, true_color) != (size, color):
+            size, color = true_size, true_color
+            chunks = pool.run(paths, (size, color, *args), progress, cancel, n, 2 * n)
+    errors = [e for c in chunks for e in c[2]]
+    pixels = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
+    keep = np.array([e is None for e in errors], dtype=bool)
+    decode_skipped = [Skipped(_rel(p, scan.root), e)
+                      for p, e in zip(paths, errors, strict=True) if e is not None]
+    if not keep.all():
+        pixels = pixels[keep]
+    kept = [f for f, k in zip(scan.files, keep, strict=True) if k]
+    modes = collections.Counter(mode for _, _, mode in readable)
+    sizes = collections.Counter(f"{w}x{h}" for w, h, _ in readable)
+    data = ImageFolderData(
+        root=str(scan.root), layout=scan.layout, class_names=scan.class_names,
+        input_shape=(size[0], size[1], 1 if color == "gray" else 3), options=options,
+        pixels=pixels, labels=np.array([f.label for f in kept], dtype=np.int64),
+        splits=np.array([f.split for f in kept], dtype="U5"),
+        paths=[_rel(f.path, scan.root) for f in kept],
+        skipped=scan.skipped + decode_skipped, warnings=list(scan.warnings),
+        sizes_seen=dict(sizes.most_common()), modes_seen=dict(modes.most_common()))
+    if not kept:
+        raise FolderError(f"{scan.root}: none of its images could be decoded "
+                          f"(first problem: {decode_skipped[0].reason})")
+    empty = [c for c, k in data.counts("train").items() if k == 0]
+    if len(data.class_names) - len(empty) < min_classes:
+        raise FolderError(f"{scan.root}: fewer than two classes have usable training images "
+                          f"(none usable in: {', '.join(empty)})")
+    for c in empty:
+        data.warnings.append(f"class {c!r}: none of its images could be used")
+    if cache_path is not None:
+        _write_cache(cache_path, data, decode_skipped)
+    return data
+
+
+def _rel(path: str, root: Path) -> str:
+    root_s = str(root)
+    return path[len(root_s) + 1:] if path.startswith(root_s + os.sep) else path
+
+
+# ---------------------------------------------------------------------------- cache
+def default_cache_dir() -> Path:
+    """``$DESKTOP_NN_CACHE_DIR`` or the platform's user cache dir, ``image-folders`` below."""
+    env = os.environ.get("DESKTOP_NN_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("desktop-nn", appauthor=False)) / "image-folders"
+
+
+def _cache_key(scan: FolderScan, options: LoadOptions) -> str:
+    """Hash of the options and of every candidate file's path, size and mtime."""
+    h = hashlib.sha256()
+    opts = {k: v for k, v in asdict(options).items() if k not in ("workers", "use_cache")}
+    h.update(json.dumps([CACHE_VERSION, str(scan.root.resolve()), opts,
+                         scan.class_names]).encode())
+    for f in scan.files:
+        h.update(f"{f.path}\0{f.size}\0{f.mtime_ns}\0{f.label}\0{f.split}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def _read_cache(path: Path, scan: FolderScan, options: LoadOptions) -> ImageFolderData | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+            pixels, labels, splits = z["pixels"], z["labels"], z["splits"]
+            paths = [str(p) for p in z["paths"]]
+    except Exception:  # a damaged cache entry is rebuilt, never trusted
+        return None
+    if meta.get("version") != CACHE_VERSION:
+        return None
+    skipped = list(scan.skipped) + [Skipped(**s) for s in meta["decode_skipped"]]
+    return ImageFolderData(
+        root=str(scan.root), layout=scan.layout, class_names=list(meta["class_names"]),
+        input_shape=tuple(meta["input_shape"]), options=options, pixels=pixels, labels=labels,
+        splits=splits.astype(str), paths=paths, skipped=skipped,
+        warnings=list(meta["warnings"]), sizes_seen=meta["sizes_seen"],
+        modes_seen=meta["modes_seen"], from_cache=True)
+
+
+def _write_cache(path: Path, data: ImageFolderData, decode_skipped: list[Skipped],
+                 keep: int = 20) -> None:
+    """Write atomically; keep the ``keep`` most recent entries. Failure only costs speed.
+    Only the decoding's skips are stored: the scan's are found again on every load."""
+    meta = {"version": CACHE_VERSION, "class_names": data.class_names,
+            "input_shape": list(data.input_shape), "warnings": data.warnings,
+            "sizes_seen": data.sizes_seen, "modes_seen": data.modes_seen,
+            "decode_skipped": [asdict(s) for s in decode_skipped]}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            np.savez(f, pixels=data.pixels, labels=data.labels, splits=data.splits.astype("U5"),
+                     paths=np.array(data.paths, dtype=str),
+                     meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
+        os.replace(tmp, path)
+        entries = sorted(path.parent.glob("*.npz"), key=lambda p: p.stat().st_mtime,
+                         reverse=True)
+        for old in entries[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass

@@ -1,0 +1,134 @@
+"""Where training data come from: an image folder, the bundled sample, or an .npz of arrays.
+
+One entry point, :func:`load_training_data`, used by the CLI and the app alike, returns the
+train / validation / test sets ready for the Trainer plus how they were made (for model files).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from desktop_nn.data.dataset import (
+    Dataset,
+    Normalisation,
+    PreparedData,
+    prepare_image_data,
+    stratified_split,
+    targets_from_labels,
+)
+from desktop_nn.data.image_folder import (
+    FolderError,
+    ImageFolderData,
+    LoadOptions,
+    ProgressCallback,
+    Skipped,
+    load_image_folder,
+)
+from desktop_nn.data.npz_data import DataFileError, load_npz_dataset
+
+SAMPLE_NAME = "sample"
+
+
+def sample_path() -> Path:
+    """The bundled digits sample: an image folder, 1000 training and 200 test MNIST images."""
+    return Path(str(resources.files("desktop_nn") / "resources" / "samples" / "digits"))
+
+
+def resolve(data: str | os.PathLike) -> Path:
+    """``"sample"`` -> the bundled sample folder; anything else as a path."""
+    return sample_path() if str(data) == SAMPLE_NAME else Path(data).expanduser()
+
+
+@dataclass
+class LoadedData:
+    prepared: PreparedData
+    folder: ImageFolderData | None  # None for .npz data
+    test_folder: ImageFolderData | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_training_data(
+    data: str | os.PathLike,
+    options: LoadOptions | None = None,
+    val_split: float = 0.1,
+    seed: int = 0,
+    normalisation: str = "scale",
+    test_dir: str | os.PathLike | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> LoadedData:
+    """Load ``data`` (folder, ``"sample"`` or ``.npz``) and split / normalise it.
+
+    Raises :class:`FolderError` or :class:`DataFileError` with a message naming the path.
+    """
+    path = resolve(data)
+    if path.is_file() or path.suffix.lower() == ".npz":
+        if test_dir is not None:
+            raise DataFileError(f"{test_dir}: --test-dir goes with an image folder; put "
+                                f"X_test / Y_test in {path.name} instead")
+        return LoadedData(prepared=_prepare_npz(path, val_split, seed), folder=None)
+    folder = load_image_folder(path, options, progress=progress, cancel=cancel)
+    prepared = prepare_image_data(folder, val_split, seed, normalisation)
+    loaded = LoadedData(prepared=prepared, folder=folder, notes=list(folder.warnings))
+    if test_dir is not None:
+        test = load_test_folder(test_dir, folder, cancel=cancel)
+        prepared.test = Dataset(prepared.normalisation.apply(test.pixels),
+                                targets_from_labels(test.labels, len(folder.class_names)),
+                                list(folder.class_names))
+        loaded.test_folder = test
+        loaded.notes += test.warnings
+    return loaded
+
+
+def load_test_folder(test_dir: str | os.PathLike, train: ImageFolderData,
+                     cancel: threading.Event | None = None) -> ImageFolderData:
+    """A separate test folder, decoded exactly like ``train`` (size, colour, resize) and with
+    its labels mapped onto the training classes by name."""
+    h, w, c = train.input_shape
+    opts = LoadOptions(image_size=(h, w), color="gray" if c == 1 else "rgb",
+                       resize=train.options.resize, max_pixels=train.options.max_pixels,
+                       use_cache=train.options.use_cache)
+    test = load_image_folder(test_dir, opts, cancel=cancel, min_classes=1)
+    index = {name: i for i, name in enumerate(train.class_names)}
+    keep = np.array([test.class_names[lab] in index for lab in test.labels], dtype=bool)
+    for name in test.class_names:
+        if name not in index:
+            test.warnings.append(f"{test_dir}: class {name!r} is not a training class; "
+                                 f"its images are left out")
+    for p, k, lab in zip(test.paths, keep, test.labels, strict=True):
+        if not k:
+            test.skipped.append(Skipped(p, f"class {test.class_names[lab]!r} is not a "
+                                           f"training class"))
+    if not keep.any():
+        raise FolderError(f"{test_dir}: none of its classes ({', '.join(test.class_names)}) "
+                          f"is a training class ({', '.join(train.class_names)})")
+    test.labels = np.array([index[test.class_names[lab]] for lab in test.labels[keep]],
+                           dtype=np.int64)
+    test.pixels = test.pixels[keep]
+    test.splits = np.full(test.labels.shape, "test", dtype="U5")
+    test.paths = [p for p, k in zip(test.paths, keep, strict=True) if k]
+    test.class_names = list(train.class_names)
+    return test
+
+
+def _prepare_npz(path: Path, val_split: float, seed: int) -> PreparedData:
+    npz = load_npz_dataset(path)
+    train, val = npz.train, npz.val
+    if val is None and val_split > 0:
+        keep, held = stratified_split(train.labels(), val_split, seed)
+        train, val = train.subset(keep), train.subset(held)
+        if val.m == 0:
+            val = None
+    kind = "scale" if npz.scaled_from_uint8 else "none"
+    return PreparedData(train=train, val=val, test=npz.test, normalisation=Normalisation(kind),
+                        class_names=npz.class_names, input_shape=npz.input_shape)
+
+
+__all__ = ["DataFileError", "FolderError", "LoadedData", "SAMPLE_NAME", "load_training_data",
+           "load_test_folder", "resolve", "sample_path"]

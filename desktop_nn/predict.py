@@ -1,0 +1,58 @@
+"""Predict the class of new image files with a saved model, preprocessing each image exactly as
+the model's training data were: same size, colour, resize mode, flatten order and scaling."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from desktop_nn.data.dataset import Normalisation
+from desktop_nn.data.image_folder import FLATTEN_ORDER, decode_image
+from desktop_nn.io.model_file import ModelFile
+
+
+class PredictError(ValueError):
+    """An image or a model that cannot be used for prediction; the message says why."""
+
+
+class Predictor:
+    def __init__(self, model: ModelFile) -> None:
+        pre = model.preprocessing
+        if not pre:
+            raise PredictError("this model was trained on arrays, not on an image folder, so "
+                               "it does not know how to read image files")
+        if pre.get("flatten_order", FLATTEN_ORDER) != FLATTEN_ORDER:
+            raise PredictError(f"unknown flatten order {pre.get('flatten_order')!r}")
+        self.model = model
+        self.net = model.network
+        self.image_size = tuple(int(v) for v in pre["image_size"])
+        self.color = pre["color"]
+        self.resize = pre.get("resize", "stretch")
+        self.normalisation = Normalisation.from_model(model.normalisation, model.norm_mean,
+                                                      model.norm_std)
+        n_out = self.net.spec.output_size
+        self.class_names = model.class_names or [str(i) for i in range(max(n_out, 2))]
+
+    def columns(self, paths: list[str | os.PathLike]) -> np.ndarray:
+        """X (n_x, k) for k image files, preprocessed like the training data."""
+        rows = np.empty((len(paths), self.net.spec.input_size), dtype=np.uint8)
+        for i, path in enumerate(paths):
+            try:
+                rows[i] = decode_image(path, self.image_size, self.color, self.resize)
+            except ValueError as exc:
+                raise PredictError(f"{path}: {exc}") from None
+            except FileNotFoundError:
+                raise PredictError(f"{path}: no such file") from None
+        return self.normalisation.apply(rows)
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """(n_classes, k) class probabilities; one sigmoid output a gives [1 - a, a]."""
+        A = self.net.backend.to_host(self.net.predict_proba(X)).astype(np.float64)
+        if A.shape[0] == 1:
+            A = np.vstack([1.0 - A, A])
+        return A
+
+    def predict_file(self, path: str | os.PathLike) -> list[float]:
+        """Class probabilities of one image file, in the order of ``class_names``."""
+        return self.probabilities(self.columns([path]))[:, 0].tolist()
