@@ -373,6 +373,8 @@ def _reason(exc: BaseException) -> str:
         return f"decompression bomb: {exc}"
     if isinstance(exc, UnidentifiedImageError):
         return "not a readable image (Pillow cannot identify it)"
+    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+        return f"unreadable: {exc.strerror}"
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     text = text or exc.__class__.__name__
     if "truncated" in text:
