@@ -321,10 +321,13 @@ def cmd_train(args) -> int:
                          f"{spec.activations} cost {spec.cost}, {spec.parameter_count():,} "
                          f"parameters; {train.m} training, {val.m if val else 0} validation "
                          f"examples{shape}\n")
-    trainer = Trainer(net, train.X, train.Y, config,
-                      X_val=val.X if val is not None else None,
-                      Y_val=val.Y if val is not None else None,
-                      on_step=progress.step, on_epoch=progress.epoch)
+    try:
+        trainer = Trainer(net, train.X, train.Y, config,
+                          X_val=val.X if val is not None else None,
+                          Y_val=val.Y if val is not None else None,
+                          on_step=progress.step, on_epoch=progress.epoch)
+    except ValueError as exc:
+        raise UsageError(f"{args.data}: {exc}") from None
     result = trainer.run()
     if not args.quiet:
         sys.stderr.write(f"{result.message}\n")

@@ -68,7 +68,8 @@ def targets_from_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
 def stratified_split(labels: np.ndarray, fraction: float, seed: int = 0
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, held_out): ``fraction`` of each class held out, at least one per class
-    with two or more examples; seeded, so the same seed gives the same split."""
+    with two or more examples and never a class's last one; seeded, so the same seed gives the
+    same split."""
     if not 0 <= fraction < 1:
         raise ValueError(f"the validation fraction must be in [0, 1), got {fraction}")
     rng = np.random.default_rng(seed)
@@ -79,6 +80,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int = 0
         k = int(round(fraction * idx.size))
         if fraction > 0 and k == 0 and idx.size >= 2:
             k = 1
+        k = min(k, idx.size - 1)  # every class keeps at least one training example
         held.append(idx[:k])
         train.append(idx[k:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))

@@ -238,7 +238,8 @@ class _Scanner:
                 if is_dir:
                     subdirs.append(e.path)
                     continue
-                ext = os.path.splitext(e.name)[1].lower()
+                dot = e.name.rfind(".")
+                ext = e.name[dot:].lower() if dot > 0 else ""
                 if ext not in IMAGE_EXTENSIONS:
                     self.skip(e.path, f"not an image file (extension {ext or 'none'!r})")
                     continue
