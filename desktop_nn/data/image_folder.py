@@ -46,7 +46,7 @@ RESIZE_MODES = ("stretch", "fit")
 COLORS = ("gray", "rgb")
 FLATTEN_ORDER = "channel-planes"  # feature c*H*W + y*W + x holds pixel (y, x) of channel c
 MAX_PIXELS = 50_000_000  # above this an image is refused as a decompression bomb
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: gray palettes count as gray
 PROCESS_THRESHOLD = 2000  # fewer images decode faster in-process than a pool starts
 
 ProgressCallback = Callable[[int, int], None]
@@ -322,6 +322,20 @@ def _open_checked(path: str, max_pixels: int) -> Image.Image:
     return img
 
 
+def _is_gray(img: Image.Image) -> bool:
+    """Whether an image holds gray levels only: a gray mode, or a palette of grays (a GIF or
+    PNG saved from a gray image reads back as mode "P")."""
+    if img.mode in GRAY_MODES:
+        return True
+    if img.mode != "P":
+        return False
+    palette = img.getpalette("RGB")
+    if not palette:
+        return False
+    rgb = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    return bool(np.all(rgb[:, 0] == rgb[:, 1]) and np.all(rgb[:, 1] == rgb[:, 2]))
+
+
 def _to_mode(img: Image.Image, color: str) -> Image.Image:
     """Gray ("L") or RGB, 8 bits, alpha composited on white."""
     mode = img.mode
@@ -388,15 +402,28 @@ _DECODE_ERRORS = (_Refused, Image.DecompressionBombError, OSError, SyntaxError, 
 
 
 def _decode(path: str, image_size: tuple[int, int] | None, color: str | None, resize: str,
-            max_pixels: int) -> tuple[np.ndarray | None, tuple[int, int, str]]:
-    """Decode one file: (flattened pixels or None, (width, height, mode) as stored)."""
+            max_pixels: int) -> tuple[np.ndarray | None, tuple[int, int, str, bool]]:
+    """Decode one file: (flattened pixels or None, (width, height, mode, is gray)).
+
+    "Is gray" comes from the header alone when only the header is read (``image_size`` None),
+    and from the pixels once decoded: formats without a gray mode (WebP, most JPEG photos of
+    gray scenes) hold gray images as RGB with three equal planes."""
     with _open_checked(path, max_pixels) as img:
-        info = (img.width, img.height, img.mode)
+        gray = _is_gray(img)
         if image_size is None:
-            return None, info
+            return None, (img.width, img.height, img.mode, gray)
         img.load()
-        out = _resize(_to_mode(img, color or "rgb"), *image_size, resize)
-        return flatten_planes(np.asarray(out, dtype=np.uint8)), info
+        if gray:
+            out = _resize(_to_mode(img, color or "rgb"), *image_size, resize)
+            a = np.asarray(out, dtype=np.uint8)
+        else:
+            out = _resize(_to_mode(img, "rgb"), *image_size, resize)
+            a = np.asarray(out, dtype=np.uint8)
+            gray = bool(np.array_equal(a[..., 0], a[..., 1])
+                        and np.array_equal(a[..., 1], a[..., 2]))
+            if color == "gray":
+                a = np.asarray(out.convert("L"), dtype=np.uint8)
+        return flatten_planes(a), (img.width, img.height, img.mode, gray)
 
 
 def decode_image(path: str | os.PathLike, image_size: tuple[int, int], color: str,
@@ -492,12 +519,12 @@ class _Pool:
 
 def _most_common_size(infos: Iterable) -> tuple[int, int]:
     """(height, width) seen most often (ties: the larger)."""
-    counts = collections.Counter((h, w) for w, h, _ in infos)
+    counts = collections.Counter((h, w) for w, h, *_ in infos)
     return max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
 
 
 def _all_gray(infos: Iterable) -> bool:
-    return all(mode in GRAY_MODES for _, _, mode in infos)
+    return all(gray for *_, gray in infos)
 
 
 def load_image_folder(
@@ -551,7 +578,14 @@ def load_image_folder(
                               f"(first problem: {first})")
         true_size = options.image_size or _most_common_size(readable)
         true_color = options.color or ("gray" if _all_gray(readable) else "rgb")
-        if (true_size, true_color) != (size, color):
+        if true_size == size and (color, true_color) == ("rgb", "gray"):
+            # Every image turned out gray: the red plane of a gray image is its gray level
+            # (the luma weights sum to one), so keep it rather than decode again.
+            color = "gray"
+            plane = size[0] * size[1]
+            chunks = [(c[0][:, :plane].copy() if c[0] is not None else None, *c[1:])
+                      for c in chunks]
+        elif (true_size, true_color) != (size, color):
             size, color = true_size, true_color
             chunks = pool.run(paths, (size, color, *args), progress, cancel, n, 2 * n)
     errors = [e for c in chunks for e in c[2]]
@@ -562,8 +596,8 @@ def load_image_folder(
     if not keep.all():
         pixels = pixels[keep]
     kept = [f for f, k in zip(scan.files, keep, strict=True) if k]
-    modes = collections.Counter(mode for _, _, mode in readable)
-    sizes = collections.Counter(f"{w}x{h}" for w, h, _ in readable)
+    modes = collections.Counter(mode for _, _, mode, _ in readable)
+    sizes = collections.Counter(f"{w}x{h}" for w, h, *_ in readable)
     data = ImageFolderData(
         root=str(scan.root), layout=scan.layout, class_names=scan.class_names,
         input_shape=(size[0], size[1], 1 if color == "gray" else 3), options=options,
