@@ -166,14 +166,14 @@ def test_file_that_cannot_be_opened_is_skipped_as_unreadable(tmp_path, monkeypat
     # Running as root, chmod cannot make a file unreadable: make open() refuse instead.
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     secret = str(root / "a" / "img_001.png")
-    real_open = Image.open
+    real_read = image_folder._read_bytes
 
-    def guarded_open(path, *args, **kw):
+    def guarded_read(path):
         if str(path) == secret:
             raise PermissionError(13, "Permission denied", secret)
-        return real_open(path, *args, **kw)
+        return real_read(path)
 
-    monkeypatch.setattr(image_folder.Image, "open", guarded_open)
+    monkeypatch.setattr(image_folder, "_read_bytes", guarded_read)
     data = load(root)
     assert reasons(data) == {"a/img_001.png": "unreadable: Permission denied"}
     assert data.counts() == {"a": 1, "b": 2}
@@ -496,7 +496,7 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path, cache):
 def test_cache_keeps_a_bounded_number_of_entries(tmp_path, cache, monkeypatch):
     real_write = image_folder._write_cache
     monkeypatch.setattr(image_folder, "_write_cache",
-                        lambda path, data, skipped: real_write(path, data, skipped, keep=2))
+                        lambda *args: real_write(*args, keep=2))
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     for n in (1, 2, 3, 4):
         load(root, cache, image_size=(n, n))

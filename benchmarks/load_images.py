@@ -1,0 +1,128 @@
+"""Loading an image folder: desktop-nn cold and cached against a plain serial Pillow loop.
+
+Make the MNIST training set as 60000 PNG files, then time it:
+
+    python ../shared/tools/idx_to_folders.py ../shared/data/mnist /tmp/mnist
+    python benchmarks/load_images.py /tmp/mnist/train
+
+Every figure is the best of ``--repeats`` runs, all measured in this run on the same files
+(the first, discarded pass warms the OS file cache so that every contender reads from memory):
+
+- serial: ``Image.open``, convert, ``np.asarray`` into a preallocated (m, n_x) uint8 array, one
+  file after the other in this process (what a newcomer would write);
+- cold: :func:`load_image_folder` with an empty cache (scan, decode in worker processes, write
+  the cache entry);
+- cached: the same call again (scan, check the key, read the cache entry);
+- peak memory: the largest Python/NumPy heap of this process (tracemalloc) while loading cold
+  and turning the pixels into the float32 X (n_x, m) the network trains on, divided by the size
+  of that X. Each worker process holds one chunk of at most 1024 images at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from desktop_nn.data.dataset import prepare_image_data
+from desktop_nn.data.image_folder import LoadOptions, load_image_folder, scan_folder
+
+
+def serial_pillow(paths: list[str], shape: tuple[int, int], color: str) -> np.ndarray:
+    """The reference: decode ``paths`` one after the other -> (m, n_x) uint8."""
+    h, w = shape
+    mode = "L" if color == "gray" else "RGB"
+    out = np.empty((len(paths), h * w * (1 if mode == "L" else 3)), dtype=np.uint8)
+    for i, p in enumerate(paths):
+        with Image.open(p) as img:
+            img = img.convert(mode)
+            if img.size != (w, h):
+                img = img.resize((w, h))
+            out[i] = np.asarray(img).reshape(-1)
+    return out
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", help="image folder, e.g. /tmp/mnist/train")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="decoding processes (default: one per core)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    scan = scan_folder(args.folder)
+    paths = [f.path for f in scan.files]
+    with tempfile.TemporaryDirectory() as tmp:
+        # discarded pass: warms the OS file cache and finds the size and colour
+        first = load_image_folder(args.folder, LoadOptions(workers=args.workers),
+                                  cache_dir=Path(tmp) / "warm")
+        shape, color = first.input_shape[:2], first.color
+        del first
+
+        serial, cold, cached = [], [], []
+        for r in range(args.repeats):
+            t, ref = timed(lambda: serial_pillow(paths, shape, color))
+            serial.append(t)
+            load = functools.partial(load_image_folder, args.folder,
+                                     LoadOptions(workers=args.workers),
+                                     cache_dir=Path(tmp) / f"run{r}")
+            t, data = timed(load)
+            cold.append(t)
+            t, again = timed(load)
+            cached.append(t)
+            assert again.from_cache and not data.from_cache
+            if not data.skipped and not np.array_equal(data.pixels, ref):
+                raise SystemExit("desktop-nn and the serial loop decoded different pixels")
+            del ref, data, again
+
+        tracemalloc.start()
+        data = load_image_folder(args.folder, LoadOptions(workers=args.workers),
+                                 cache_dir=Path(tmp) / "memory")
+        prepared = prepare_image_data(data, val_split=0)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        x_bytes = prepared.train.X.nbytes
+
+    result = {
+        "folder": str(args.folder), "images": len(paths), "input_shape": list(data.input_shape),
+        "cpu_count": os.cpu_count(), "workers": args.workers or os.cpu_count(),
+        "repeats": args.repeats,
+        "serial_s": min(serial), "cold_s": min(cold), "cached_s": min(cached),
+        "cold_speedup_vs_serial": min(serial) / min(cold),
+        "cached_speedup_vs_cold": min(cold) / min(cached),
+        "peak_bytes": peak, "X_bytes": x_bytes, "peak_over_X": peak / x_bytes,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    mb = 2.0**20
+    print(f"{result['images']} images {data.input_shape}, {result['workers']} workers, "
+          f"best of {args.repeats}")
+    print(f"  serial Pillow loop  {result['serial_s']:7.2f} s")
+    print(f"  desktop-nn cold     {result['cold_s']:7.2f} s   "
+          f"{result['cold_speedup_vs_serial']:.2f}x the serial loop")
+    print(f"  desktop-nn cached   {result['cached_s']:7.2f} s   "
+          f"{result['cached_speedup_vs_cold']:.1f}x faster than cold")
+    print(f"  peak memory         {peak / mb:7.1f} MB   {result['peak_over_X']:.2f}x the final X "
+          f"({x_bytes / mb:.1f} MB float32)")
+    return 0
+
+
+if __name__ == "__main__":  # the guard that worker processes ("spawn") need
+    sys.exit(main())
