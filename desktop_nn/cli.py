@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop_nn.bench import add_bench_arguments
 
     add_bench_arguments(b)
-    sub.add_parser("gui", help="start the desktop app (the default with no command)")
+    gui = sub.add_parser("gui", help="start the desktop app (the default with no command)")
+    gui.add_argument("data", nargs="?", default=None,
+                     help="image folder to open (default: the last one, or the sample)")
     return parser
 
 
@@ -439,12 +441,9 @@ def cmd_predict(args) -> int:
 
 
 def cmd_gui(args) -> int:
-    try:
-        from desktop_nn.gui.app import main as gui_main  # the desktop app (its own issue)
-    except ImportError:
-        build_parser().print_help()
-        return 0
-    return gui_main()
+    from desktop_nn.gui.app import main as gui_main
+
+    return gui_main(data=getattr(args, "data", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

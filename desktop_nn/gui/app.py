@@ -1,0 +1,46 @@
+"""QApplication set-up and the app's entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from desktop_nn import __version__
+
+_app: QApplication | None = None  # kept alive for windows made outside main()
+
+
+def ensure_app(argv: list[str] | None = None) -> QApplication:
+    """The running QApplication, created (with the app's names) when there is none."""
+    global _app
+    app = QApplication.instance()
+    if app is None:
+        app = _app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("desktop-nn")
+    app.setOrganizationName("desktop-nn")
+    app.setApplicationVersion(__version__)
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    return app
+
+
+def create_main_window(settings: QSettings | None = None, data: str | None = None):
+    """Build the fully wired main window without entering the event loop: the bundled sample
+    (or the last folder, or ``data``) loaded or loading, the training worker ready."""
+    from desktop_nn.gui.main_window import MainWindow
+
+    ensure_app()
+    window = MainWindow(settings)
+    if data is not None:
+        window.data_panel.folder_edit.setText(data)
+    window.load_initial_data()
+    return window
+
+
+def main(argv: list[str] | None = None, data: str | None = None) -> int:
+    app = ensure_app(argv)
+    window = create_main_window(data=data)
+    window.show()
+    return app.exec()

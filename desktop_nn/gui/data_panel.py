@@ -1,0 +1,343 @@
+"""The data panel: choose an image folder (or drop one), loading options, background loading
+with progress and Cancel, then classes with counts, thumbnails, n_x and the skipped files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_nn.data.dataset import labels_of
+from desktop_nn.data.image_folder import LoadOptions, parse_image_size, unflatten_planes
+from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
+from desktop_nn.gui.worker import Job
+
+THUMBNAILS_PER_CLASS = 4
+
+
+def to_qimage(pixels: np.ndarray, shape: tuple[int, int, int]) -> QImage:
+    """One flattened image (n_x,) uint8 in channel planes -> a QImage (copied)."""
+    h, w, c = shape
+    a = np.ascontiguousarray(unflatten_planes(pixels, shape))
+    if c == 1:
+        img = QImage(a.tobytes(), w, h, w, QImage.Format.Format_Grayscale8)
+    else:
+        img = QImage(a.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888)
+    return img.copy()
+
+
+class DataPanel(QWidget):
+    """Emits ``loaded(LoadedData)`` once a folder has loaded, ``load_failed(str)`` with the
+    reason when it cannot be used; ``busy_changed(bool)`` while loading."""
+
+    loaded = Signal(object)
+    load_failed = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dataPanel")
+        self.setAcceptDrops(True)
+        self.job: Job | None = None
+        self.data: LoadedData | None = None
+
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setObjectName("dataFolderEdit")
+        self.folder_edit.setPlaceholderText("image folder (one subfolder per class), or sample")
+        self.folder_edit.returnPressed.connect(self.load)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setObjectName("browseDataButton")
+        self.browse_button.clicked.connect(self.browse)
+        self.load_button = QPushButton("Load")
+        self.load_button.setObjectName("loadDataButton")
+        self.load_button.clicked.connect(self.load)
+
+        self.size_edit = QLineEdit("auto")
+        self.size_edit.setObjectName("imageSizeEdit")
+        self.size_edit.setToolTip("WIDTHxHEIGHT, e.g. 28x28, or auto (the most common size)")
+        self.color_combo = QComboBox()
+        self.color_combo.setObjectName("colorCombo")
+        self.color_combo.addItems(["auto", "gray", "rgb"])
+        self.resize_combo = QComboBox()
+        self.resize_combo.setObjectName("resizeCombo")
+        self.resize_combo.addItems(["stretch", "fit"])
+        self.val_spin = QDoubleSpinBox()
+        self.val_spin.setObjectName("valSplitSpin")
+        self.val_spin.setRange(0.0, 0.9)
+        self.val_spin.setSingleStep(0.05)
+        self.val_spin.setValue(0.1)
+        self.val_spin.setToolTip("Share of the training images held out for validation "
+                                 "(stratified) when the folder has no val/ folder")
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("dataProgress")
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelLoadButton")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
+        self.message = QLabel()
+        self.message.setObjectName("dataMessageLabel")
+        self.message.setWordWrap(True)
+        self.summary = QLabel("No data loaded")
+        self.summary.setObjectName("nxLabel")
+        self.summary.setWordWrap(True)
+
+        self.class_table = QTableWidget(0, 4)
+        self.class_table.setObjectName("classTable")
+        self.class_table.setHorizontalHeaderLabels(["Class", "Train", "Validation", "Test"])
+        self.class_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.class_table.verticalHeader().hide()
+        self.class_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.thumbnails = QListWidget()
+        self.thumbnails.setObjectName("thumbnailList")
+        self.thumbnails.setViewMode(QListWidget.ViewMode.IconMode)
+        self.thumbnails.setIconSize(QSize(40, 40))
+        self.thumbnails.setMovement(QListWidget.Movement.Static)
+        self.thumbnails.setMaximumHeight(150)
+        self.skipped_table = QTableWidget(0, 2)
+        self.skipped_table.setObjectName("skippedTable")
+        self.skipped_table.setHorizontalHeaderLabels(["Skipped file", "Reason"])
+        self.skipped_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.skipped_table.verticalHeader().hide()
+        self.skipped_table.horizontalHeader().setStretchLastSection(True)
+        self.skipped_table.setMaximumHeight(120)
+
+        row = QHBoxLayout()
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(self.browse_button)
+        row.addWidget(self.load_button)
+        form = QFormLayout()
+        form.addRow("Image size", self.size_edit)
+        form.addRow("Colour", self.color_combo)
+        form.addRow("Resize", self.resize_combo)
+        form.addRow("Validation split", self.val_spin)
+        busy = QHBoxLayout()
+        busy.addWidget(self.progress, 1)
+        busy.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addLayout(form)
+        layout.addLayout(busy)
+        layout.addWidget(self.message)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.class_table, 2)
+        layout.addWidget(self.thumbnails, 1)
+        layout.addWidget(self.skipped_table, 1)
+
+    # ------------------------------------------------------------------ options
+    def options(self) -> LoadOptions:
+        """The loading options; raises ValueError naming a bad field."""
+        text = self.size_edit.text().strip().lower()
+        size = None if text in ("", "auto") else parse_image_size(text)
+        color = self.color_combo.currentText()
+        return LoadOptions(image_size=size, resize=self.resize_combo.currentText(),
+                           color=None if color == "auto" else color)
+
+    def state(self) -> dict:
+        return {"folder": self.folder_edit.text(), "size": self.size_edit.text(),
+                "color": self.color_combo.currentText(),
+                "resize": self.resize_combo.currentText(), "val_split": self.val_spin.value()}
+
+    def set_state(self, state: dict) -> None:
+        self.folder_edit.setText(str(state.get("folder", "")))
+        self.size_edit.setText(str(state.get("size", "auto")))
+        for combo, key in ((self.color_combo, "color"), (self.resize_combo, "resize")):
+            if combo.findText(str(state.get(key))) >= 0:
+                combo.setCurrentText(str(state.get(key)))
+        try:
+            self.val_spin.setValue(float(state.get("val_split", 0.1)))
+        except (TypeError, ValueError):
+            pass
+
+    # ------------------------------------------------------------------ loading
+    def browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open an image folder",
+                                                  self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+            self.load()
+
+    def is_loading(self) -> bool:
+        return self.job is not None
+
+    def load(self, folder: str | None = None, synchronous: bool = False) -> None:
+        """Load ``folder`` (default: the edit's text) in the background.
+        ``synchronous`` loads in this thread (the bundled sample at start-up: a fraction of a
+        second, so the window opens with data)."""
+        if folder is not None:
+            self.folder_edit.setText(folder)
+        source = self.folder_edit.text().strip() or SAMPLE_NAME
+        try:
+            options = self.options()
+        except ValueError as exc:
+            self._fail(f"Image size: {exc}")
+            self.size_edit.setFocus()
+            return
+        if self.job is not None:
+            self.job.cancel()
+        val_split = self.val_spin.value()
+
+        def work(job: Job) -> LoadedData:
+            return load_training_data(source, options, val_split=val_split,
+                                      progress=job.report_progress, cancel=job.cancel_event)
+
+        self.message.setText(f"Loading {source}…")
+        self.message.setStyleSheet("")
+        if synchronous:
+            try:
+                self._loaded(load_training_data(source, options, val_split=val_split))
+            except (ValueError, OSError) as exc:
+                self._fail(str(exc))
+            return
+        job = Job(work, "dataLoadJob")
+        # bound methods, not lambdas: their slots then run in the GUI thread (queued)
+        job.progress.connect(self._progress)
+        job.succeeded.connect(self._job_succeeded)
+        job.failed.connect(self._job_failed)
+        job.cancelled.connect(self._job_cancelled)
+        job.done.connect(self._job_done)
+        self.job = job
+        self._set_busy(True)
+        job.start()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    # A superseded job (a new load started meanwhile) is ignored: only self.job counts.
+    def _job_succeeded(self, data: LoadedData) -> None:
+        if self.sender() is self.job:
+            self._loaded(data)
+
+    def _job_failed(self, message: str) -> None:
+        if self.sender() is self.job:
+            self._fail(message)
+
+    def _job_cancelled(self) -> None:
+        if self.sender() is self.job:
+            self._set_message("Loading cancelled.")
+
+    def _job_done(self) -> None:
+        job = self.sender()
+        if isinstance(job, Job):
+            job.wait(2000)  # the thread is quitting: no real wait
+        if job is self.job:
+            self.job = None
+            self._set_busy(False)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.load_button.setEnabled(not busy)
+        self.progress.setRange(0, 0)
+        self.busy_changed.emit(busy)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def _set_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #c0392b;" if error else "")
+
+    def _fail(self, message: str) -> None:
+        self._set_message(message, error=True)
+        self.load_failed.emit(message)
+
+    def _loaded(self, data: LoadedData) -> None:
+        self.data = data
+        self._show(data)
+        self.loaded.emit(data)
+
+    # ------------------------------------------------------------------ display
+    def _show(self, loaded: LoadedData) -> None:
+        prepared, folder = loaded.prepared, loaded.folder
+        name = SAMPLE_NAME if folder is None else Path(folder.root).name
+        shape = prepared.input_shape
+        shape_text = "" if shape is None else f"{shape[1]}x{shape[0]}x{shape[2]} images, "
+        n_val = prepared.val.m if prepared.val is not None else 0
+        n_test = prepared.test.m if prepared.test is not None else 0
+        self.summary.setText(f"{name}: {shape_text}n_x = {prepared.train.n_x}; "
+                             f"{prepared.train.m} training, {n_val} validation, "
+                             f"{n_test} test examples")
+        notes = list(loaded.notes)
+        if folder is not None and folder.skipped:
+            notes.insert(0, f"{len(folder.skipped)} files skipped (listed below)")
+        self._set_message("; ".join(notes) if notes else "Loaded.")
+
+        classes = prepared.class_names
+        counts = [prepared.train.Y, prepared.val.Y if prepared.val else None,
+                  prepared.test.Y if prepared.test else None]
+        per = [_class_counts(Y, len(classes)) for Y in counts]
+        self.class_table.setRowCount(len(classes))
+        for r, c in enumerate(classes):
+            values = [c] + [str(p[r]) if p is not None else "-" for p in per]
+            for col, text in enumerate(values):
+                self.class_table.setItem(r, col, QTableWidgetItem(text))
+
+        self.thumbnails.clear()
+        if folder is not None:
+            for label, cname in enumerate(classes):
+                rows = np.flatnonzero(folder.labels == label)[:THUMBNAILS_PER_CLASS]
+                for i in rows:
+                    icon = QIcon(QPixmap.fromImage(to_qimage(folder.pixels[i],
+                                                             folder.input_shape)))
+                    item = QListWidgetItem(icon, cname)
+                    item.setToolTip(folder.paths[i])
+                    self.thumbnails.addItem(item)
+
+        skipped = folder.skipped if folder is not None else []
+        self.skipped_table.setRowCount(len(skipped))
+        for r, s in enumerate(skipped):
+            self.skipped_table.setItem(r, 0, QTableWidgetItem(s.path))
+            self.skipped_table.setItem(r, 1, QTableWidgetItem(s.reason))
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if _dropped_folder(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        folder = _dropped_folder(event.mimeData())
+        if folder is not None:
+            event.acceptProposedAction()
+            self.load(folder)
+
+
+def _dropped_folder(mime) -> str | None:
+    if not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        path = url.toLocalFile()
+        if path and Path(path).is_dir():
+            return path
+    return None
+
+
+def _class_counts(Y: np.ndarray | None, n_classes: int) -> list[int] | None:
+    if Y is None:
+        return None
+    return np.bincount(labels_of(Y), minlength=n_classes).tolist()

@@ -1,0 +1,102 @@
+"""Bounded arrays of a run's reports, ready to plot: fixed memory whatever the run's length.
+
+The live plots redraw from these at most ~30 times a second; a plot library takes NumPy arrays,
+so the reports are stored column-wise once rather than converted on every redraw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from desktop_nn.train.history import EpochReport, StepReport
+
+STEP_FIELDS = ("grad_norm_W", "grad_norm_b", "update_ratio", "saturation")
+
+
+class StepSeries:
+    """Per-step values: ``step`` (n,), ``cost`` (n,), and per layer ``layers[field]`` (L, n).
+
+    Holds at most ``capacity`` points: when full, every other point is dropped and only every
+    ``stride``-th later report is kept (the older part of the curve gets coarser, never the
+    memory bigger)."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        if capacity < 2:
+            raise ValueError("capacity must be at least 2")
+        self.capacity = capacity
+        self.clear()
+
+    def clear(self) -> None:
+        self.n = 0
+        self.stride = 1
+        self._seen = 0
+        self.n_layers = 0
+        self._step = np.zeros(self.capacity)
+        self._cost = np.zeros(self.capacity)
+        self._layers: dict[str, np.ndarray] = {}
+
+    def add(self, report: StepReport) -> None:
+        self._seen += 1
+        if (self._seen - 1) % self.stride:
+            return
+        if not self._layers:
+            self.n_layers = len(report.layers)
+            self._layers = {f: np.zeros((self.n_layers, self.capacity)) for f in STEP_FIELDS}
+        if self.n == self.capacity:
+            self._decimate()
+        i = self.n
+        self._step[i] = report.step
+        self._cost[i] = report.batch_cost
+        for f in STEP_FIELDS:
+            column = self._layers[f]
+            for stats in report.layers:
+                column[stats.layer - 1, i] = getattr(stats, f)
+        self.n += 1
+
+    def _decimate(self) -> None:
+        half = self.capacity // 2
+        for a in (self._step, self._cost):
+            a[:half] = a[: 2 * half : 2]
+        for a in self._layers.values():
+            a[:, :half] = a[:, : 2 * half : 2]
+        self.n = half
+        self.stride *= 2
+
+    @property
+    def step(self) -> np.ndarray:
+        return self._step[: self.n]
+
+    @property
+    def cost(self) -> np.ndarray:
+        return self._cost[: self.n]
+
+    def layer_values(self, field: str) -> np.ndarray:
+        """(L, n) values of ``field`` (one of STEP_FIELDS) for each layer."""
+        if field not in STEP_FIELDS:
+            raise ValueError(f"unknown field {field!r}; expected one of {STEP_FIELDS}")
+        if not self._layers:
+            return np.zeros((0, 0))
+        return self._layers[field][:, : self.n]
+
+
+class EpochSeries:
+    """Per-epoch values (few: kept whole)."""
+
+    def __init__(self) -> None:
+        self.reports: list[EpochReport] = []
+
+    def clear(self) -> None:
+        self.reports.clear()
+
+    def add(self, report: EpochReport) -> None:
+        self.reports.append(report)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([getattr(r, name) for r in self.reports], dtype=float)
+
+
+def finite_or_nan(a: np.ndarray) -> np.ndarray:
+    """``a`` with infinities replaced by NaN (a plot skips NaN but would rescale to inf)."""
+    return np.where(np.isfinite(a), a, math.nan)
