@@ -44,3 +44,27 @@ def xor():
     X = np.array([[0, 0, 1, 1], [0, 1, 0, 1]], dtype=float)
     Y = np.array([[0, 1, 1, 0]], dtype=float)
     return X, Y
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Window settings in a private INI file, never the user's."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """The real main window with the bundled sample loaded; closed (training stopped) after
+    the test, which fails if a training or loading thread is still alive."""
+    from desktop_nn.gui import create_main_window
+
+    w = create_main_window(settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+    assert w.training_job is None or not w.training_job.is_running()
+    assert w.data_panel.job is None or not w.data_panel.job.is_running()

@@ -97,19 +97,14 @@ def test_gradcheck_fails_when_backprop_is_wrong(capsys, monkeypatch):
     assert out["ok"] is False and out["cases"][0]["worst"] > 1e-3
 
 
-def test_no_arguments_prints_help_or_starts_gui(capsys, monkeypatch):
-    import builtins
+def test_no_arguments_starts_the_app(monkeypatch):
+    import desktop_nn.gui.app as app
 
-    real_import = builtins.__import__
-
-    def no_gui(name, *args, **kwargs):
-        if name == "desktop_nn.gui.app":
-            raise ImportError("no gui")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_gui)
+    calls = []
+    monkeypatch.setattr(app, "main", lambda data=None: calls.append(data) or 0)
     assert main([]) == 0
-    assert "gradcheck" in capsys.readouterr().out
+    assert main(["gui", "some/folder"]) == 0
+    assert calls == [None, "some/folder"]
 
 
 def test_module_entry_point():

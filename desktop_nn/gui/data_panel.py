@@ -65,13 +65,13 @@ class DataPanel(QWidget):
         self.folder_edit = QLineEdit()
         self.folder_edit.setObjectName("dataFolderEdit")
         self.folder_edit.setPlaceholderText("image folder (one subfolder per class), or sample")
-        self.folder_edit.returnPressed.connect(self.load)
+        self.folder_edit.returnPressed.connect(self.load_from_edit)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.setObjectName("browseDataButton")
         self.browse_button.clicked.connect(self.browse)
         self.load_button = QPushButton("Load")
         self.load_button.setObjectName("loadDataButton")
-        self.load_button.clicked.connect(self.load)
+        self.load_button.clicked.connect(self.load_from_edit)
 
         self.size_edit = QLineEdit("auto")
         self.size_edit.setObjectName("imageSizeEdit")
@@ -178,7 +178,11 @@ class DataPanel(QWidget):
                                                   self.folder_edit.text())
         if folder:
             self.folder_edit.setText(folder)
-            self.load()
+            self.load_from_edit()
+
+    def load_from_edit(self) -> None:
+        """Load the folder named in the edit (a slot: clicked(bool) must not reach load())."""
+        self.load()
 
     def is_loading(self) -> bool:
         return self.job is not None

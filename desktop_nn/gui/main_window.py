@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self._make_actions()
 
         p = self.training_panel
-        p.start_button.clicked.connect(self.start)
+        p.start_button.clicked.connect(self.start_clicked)
         p.pause_button.clicked.connect(self.toggle_pause)
         p.step_button.clicked.connect(self.step)
         p.stop_button.clicked.connect(self.stop)
@@ -273,6 +273,9 @@ class MainWindow(QMainWindow):
         self._update_controls()
         self.training_started.emit()
         return True
+
+    def start_clicked(self) -> None:
+        self.start()
 
     def start_or_pause(self) -> None:
         if not self.is_training():

@@ -14,11 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from desktop_nn.data.image_folder import Cancelled  # a job's function raises it when cancelled
 from desktop_nn.train.history import EpochReport, StepReport
-
-
-class Cancelled(Exception):
-    """Raised by a job's function when it was asked to stop early."""
 
 
 class Job(QObject):

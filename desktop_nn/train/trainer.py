@@ -131,6 +131,7 @@ class Trainer:
         self._stop = False
         self._steps_allowed = 0
         self._running = False
+        self._waiting = False
 
     # ------------------------------------------------------------------ set-up
     def _to_device(self, X: Array, Y: Array, what: str) -> _Data:
@@ -199,11 +200,18 @@ class Trainer:
     def is_running(self) -> bool:
         return self._running
 
+    @property
+    def is_waiting(self) -> bool:
+        """Paused and blocked between two steps (no step in progress)."""
+        return self._waiting
+
     def _wait_for_go(self) -> tuple[bool, bool]:
         """Block while paused. Returns (go on?, is this a single step?)."""
         with self._cond:
             while self._paused and not self._stop and self._steps_allowed == 0:
+                self._waiting = True
                 self._cond.wait()
+            self._waiting = False
             if self._stop:
                 return False, False
             if self._paused:

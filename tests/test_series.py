@@ -1,0 +1,60 @@
+"""Bounded plot series: memory fixed whatever the run's length, values where they belong."""
+
+import numpy as np
+import pytest
+
+from desktop_nn.nn.diagnostics import LayerStats
+from desktop_nn.train.history import EpochReport, StepReport
+from desktop_nn.train.series import EpochSeries, StepSeries, finite_or_nan
+
+
+def report(step: int, n_layers: int = 2) -> StepReport:
+    layers = [LayerStats(l, grad_norm_W=step + l / 10, grad_norm_b=2.0 * l,
+                         update_ratio=1e-3 * l, saturation=0.1 * l)
+              for l in range(1, n_layers + 1)]
+    return StepReport(epoch=1, step=step, batch_cost=1.0 / step, layers=layers,
+                      examples_seen=step, elapsed_s=1.0, examples_per_s=1.0, total_steps=0)
+
+
+def test_values_land_per_layer():
+    s = StepSeries(capacity=8)
+    for k in (1, 2, 3):
+        s.add(report(k))
+    np.testing.assert_array_equal(s.step, [1, 2, 3])
+    np.testing.assert_allclose(s.cost, [1, 0.5, 1 / 3])
+    np.testing.assert_allclose(s.layer_values("grad_norm_W"), [[1.1, 2.1, 3.1], [1.2, 2.2, 3.2]])
+    np.testing.assert_allclose(s.layer_values("saturation")[:, 0], [0.1, 0.2])
+    with pytest.raises(ValueError, match="unknown field"):
+        s.layer_values("nope")
+
+
+def test_a_long_run_stays_within_capacity_and_covers_the_run():
+    s = StepSeries(capacity=64)
+    r = report(1)
+    for k in range(1, 100_001):
+        r.step = k  # one report object reused: the series copies the numbers
+        s.add(r)
+    assert 32 <= s.n <= 64 and s._step.size == 64
+    assert s.step[0] == 1 and s.step[-1] > 95_000
+    assert np.all(np.diff(s.step) == s.stride)  # evenly spread over the whole run
+
+
+def test_decimation_keeps_every_other_point_and_then_every_stride():
+    s = StepSeries(capacity=4)
+    for k in range(1, 11):
+        s.add(report(k))
+    # 1..4 fill it; 5 halves it to [1, 3] with stride 2, then 5, 7 fill it; 9 halves to [1, 5]
+    # with stride 4, then 9 is kept (k = 10 is not a multiple of the stride)
+    np.testing.assert_array_equal(s.step, [1, 5, 9])
+    assert s.stride == 4
+    assert s._step.size == 4  # never grew
+
+
+def test_epoch_series_and_finite():
+    e = EpochSeries()
+    e.add(EpochReport(1, 10, 0.5, 0.8))
+    e.add(EpochReport(2, 20, 0.4, 0.9, val_cost=0.45, val_accuracy=0.85))
+    np.testing.assert_array_equal(e.column("step"), [10, 20])
+    assert np.isnan(e.column("val_cost")[0])
+    np.testing.assert_array_equal(finite_or_nan(np.array([1.0, np.inf, -np.inf])),
+                                  [1.0, np.nan, np.nan])
