@@ -363,3 +363,15 @@ def test_damaged_settings_are_ignored(qtbot, settings):
     qtbot.addWidget(w)
     assert w.designer.layers() == [(30, "sigmoid")]
     w.close()
+
+
+def test_screenshot_of_a_trained_run(qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    from desktop_nn.gui.screenshot import render_screenshot
+
+    path = render_screenshot(tmp_path / "shot.png", epochs=1, width=1000, height=700)
+    image = QImage(str(path))
+    assert (image.width(), image.height()) == (1000, 700)
+    colours = {image.pixel(x, y) for x in range(0, 1000, 37) for y in range(0, 700, 29)}
+    assert len(colours) > 20  # a real window with plots, not a blank rectangle

@@ -22,7 +22,11 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("desktop-nn")
     app.setOrganizationName("desktop-nn")
     app.setApplicationVersion(__version__)
-    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    # no antialiasing: in software rendering it makes a redraw several times slower
+    pg.setConfigOptions(antialias=False, background="w", foreground="k")
+    # The training thread holds the GIL between NumPy calls; hand it over every 1 ms (Python's
+    # default is 5 ms) so the GUI thread, which re-acquires it after each Qt call, stays lively.
+    sys.setswitchinterval(0.001)
     return app
 
 

@@ -40,7 +40,7 @@ def _plot(name: str, title: str, x: str, y: str) -> pg.PlotWidget:
     w = pg.PlotWidget(title=title)
     w.setObjectName(name)
     w.setBackground("w")
-    w.showGrid(x=True, y=True, alpha=0.25)
+    # no grid: in software rendering its lines cost more than the curves
     w.setLabel("bottom", x)
     w.setLabel("left", y)
     w.getPlotItem().setClipToView(True)
@@ -152,25 +152,40 @@ class LivePlots(QWidget):
         for r in epochs:
             self.epochs.add(r)
 
-    def refresh(self, force: bool = False) -> None:
-        """Push the series into the curves (one redraw)."""
+    def refresh(self, force: bool = False, only: int | None = None) -> None:
+        """Push the series into the curves: every plot, or only plot number ``only`` (0 cost,
+        1 accuracy, 2 gradient, 3 saturation), so a caller can spread one redraw over
+        several event-loop turns."""
         self.redraws += 1
-        s = self.steps
-        x = s.step
-        self.step_cost.setData(x, finite_or_nan(s.cost))
-        e = self.epochs
+        parts = (self._refresh_cost, self._refresh_accuracy, self._refresh_gradient,
+                 self._refresh_saturation)
+        for k, part in enumerate(parts):
+            if only is None or only == k:
+                part()
+
+    def _refresh_cost(self) -> None:
+        s, e = self.steps, self.epochs
+        self.step_cost.setData(s.step, finite_or_nan(s.cost))
         ex = e.column("step")
         self.epoch_train_cost.setData(ex, finite_or_nan(e.column("train_cost")))
         self.epoch_val_cost.setData(ex, finite_or_nan(e.column("val_cost")))
+
+    def _refresh_accuracy(self) -> None:
+        e = self.epochs
         epoch = e.column("epoch")
         self.train_acc.setData(epoch, finite_or_nan(e.column("train_accuracy")))
         self.val_acc.setData(epoch, finite_or_nan(e.column("val_accuracy")))
-        field = GRADIENT_MODES[self.gradient_mode.currentText()]
-        values = s.layer_values(field)
+
+    def _refresh_gradient(self) -> None:
+        s = self.steps
+        values = s.layer_values(GRADIENT_MODES[self.gradient_mode.currentText()])
         for l, curve in enumerate(self.gradient_curves):
             if l < values.shape[0]:
-                curve.setData(x, _positive(values[l]))
-        sat = s.layer_values("saturation")
+                curve.setData(s.step, _positive(values[l]))
+
+    def _refresh_saturation(self) -> None:
+        s = self.steps
+        x, sat = s.step, s.layer_values("saturation")
         if self.saturation_mode.currentText() == "lines":
             for l, curve in enumerate(self.saturation_curves):
                 if l < sat.shape[0]:

@@ -39,7 +39,6 @@ class Job(QObject):
         self.thread_.setObjectName(f"{name}Thread")
         self.moveToThread(self.thread_)
         self.thread_.started.connect(self._run)
-        self.done.connect(self.thread_.quit)
         self._finished = threading.Event()
 
     def start(self) -> None:
@@ -72,6 +71,9 @@ class Job(QObject):
         finally:
             self._finished.set()
             self.done.emit()
+            # Directly, not through a signal: a queued quit would wait for the GUI thread,
+            # which may itself be waiting for this thread (closing the window).
+            self.thread_.quit()
 
 
 def _message(exc: BaseException) -> str:
