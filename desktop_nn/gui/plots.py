@@ -144,7 +144,7 @@ class LivePlots(QWidget):
             self.saturation_curves.append(self.saturation_plot.plot([], [], pen=layer_pen(l),
                                                                     name=name))
         self._saturation_mode_changed()
-        self.refresh(force=True)
+        self.refresh()
 
     def add(self, steps: list, epochs: list) -> None:
         for r in steps:
@@ -152,7 +152,7 @@ class LivePlots(QWidget):
         for r in epochs:
             self.epochs.add(r)
 
-    def refresh(self, force: bool = False, only: int | None = None) -> None:
+    def refresh(self, only: int | None = None) -> None:
         """Push the series into the curves: every plot, or only plot number ``only`` (0 cost,
         1 accuracy, 2 gradient, 3 saturation), so a caller can spread one redraw over
         several event-loop turns."""
