@@ -203,3 +203,19 @@ def test_bad_shapes_are_refused(blobs):
         Trainer(net, X, np.vstack([Y, Y]))
     with pytest.raises(ValueError, match="learning rate"):
         Trainer(net, X, Y, TrainConfig(lr=-1))
+
+
+def test_pause_and_stop_asked_before_the_run_begins_are_honoured(xor):
+    from desktop_nn.nn.network import Network, NetworkSpec
+    from desktop_nn.train.trainer import TrainConfig, Trainer
+
+    X, Y = xor
+    net = Network(NetworkSpec(2, [2], ["tanh"], 1, "sigmoid"), dtype="float64")
+    trainer = Trainer(net, X, Y, TrainConfig(epochs=5, batch_size=0))
+    trainer.pause()
+    trainer.step()
+    trainer.stop()
+    result = trainer.run()
+    assert result.stopped == "stopped" and trainer.step_count == 0
+    assert trainer.run().stopped == "completed"  # flags cleared when the run ended
+    assert trainer.step_count == 5

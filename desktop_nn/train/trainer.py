@@ -221,17 +221,22 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def run(self, epochs: int | None = None, start_paused: bool = False) -> TrainResult:
-        """Train for ``epochs`` more epochs (default: config.epochs). Blocks until done."""
+        """Train for ``epochs`` more epochs (default: config.epochs). Blocks until done.
+
+        A pause, step or stop asked for before the run begins (another thread may start it a
+        moment later) is honoured; the run clears them when it ends."""
         epochs = self.config.epochs if epochs is None else epochs
         with self._cond:
-            self._stop = False
-            self._paused = start_paused
+            self._paused = self._paused or start_paused
         self._running = True
         try:
             # Divergence is handled by the NaN guard: NumPy's overflow warnings are noise here.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 result = self._run(epochs)
         finally:
+            with self._cond:
+                self._stop = self._paused = False
+                self._steps_allowed = 0
             self._running = False
         self.last_result = result
         return result
