@@ -10,9 +10,10 @@ Every figure is the best of ``--repeats`` runs, all measured in this run on the 
 
 - serial: ``Image.open``, convert, ``np.asarray`` into a preallocated (m, n_x) uint8 array, one
   file after the other in this process (what a newcomer would write);
-- cold: :func:`load_image_folder` with an empty cache (scan, decode in worker processes, write
-  the cache entry);
-- cached: the same call again (scan, check the key, read the cache entry);
+- cold: :func:`load_image_folder` with an empty cache (scan, decode in worker processes; the
+  cache entry is written on a background thread once the data are returned);
+- cached: the same call again (wait for that entry if it is still being written, scan, check
+  every file's size and mtime, read the entry);
 - peak memory: the largest Python/NumPy heap of this process (tracemalloc) while loading cold
   and turning the pixels into the float32 X (n_x, m) the network trains on, divided by the size
   of that X. Each worker process holds one chunk of at most 1024 images at a time.

@@ -485,6 +485,7 @@ def test_different_options_do_not_share_a_cache_entry(tmp_path, cache):
 def test_damaged_cache_entry_is_rebuilt(tmp_path, cache):
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     good = load(root, cache)
+    image_folder.wait_for_cache_writes()
     (entry,) = cache.glob("*.npz")
     entry.write_bytes(b"PK\x03\x04 damaged")
     again = load(root, cache)
@@ -500,6 +501,7 @@ def test_cache_keeps_a_bounded_number_of_entries(tmp_path, cache, monkeypatch):
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     for n in (1, 2, 3, 4):
         load(root, cache, image_size=(n, n))
+        image_folder.wait_for_cache_writes()
     assert len(list(cache.glob("*.npz"))) == 2
     assert not list(cache.glob(".*.tmp"))
 
@@ -562,3 +564,61 @@ def test_worker_processes_give_the_same_result_as_in_process(tmp_path, monkeypat
     assert serial.paths == parallel.paths
     assert reasons(serial) == reasons(parallel)
     assert calls[-1] == 62
+
+
+def test_the_cache_entry_is_written_after_the_data_are_returned(tmp_path, cache, monkeypatch):
+    root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
+    release = threading.Event()
+    real_write = image_folder._write_cache
+
+    def slow_write(*args):
+        release.wait(10)
+        real_write(*args)
+
+    monkeypatch.setattr(image_folder, "_write_cache", slow_write)
+    first = load(root, cache)  # returns while the entry is still being written
+    assert not list(cache.glob("*.npz")) and not first.from_cache
+    assert not first.pixels.flags.writeable  # the writer reads them: nobody may edit them
+    threading.Timer(0.2, release.set).start()
+    second = load(root, cache)  # waits for the entry rather than decoding again
+    assert second.from_cache
+    np.testing.assert_array_equal(first.pixels, second.pixels)
+
+
+def test_workers_start_during_the_scan_only_for_a_folder_never_cached(tmp_path, cache,
+                                                                       monkeypatch):
+    root = make_folder(tmp_path / "d", {"a": 3, "b": 3, "c": 3})
+    monkeypatch.setattr(image_folder, "PROCESS_THRESHOLD", 3)
+    started_after_classes = []
+    real_start, real_scan = image_folder._Pool.start, image_folder.scan_folder
+    scanned = []
+
+    def start(pool):
+        started_after_classes.append(len(scanned))
+        real_start(pool)
+
+    def scan(root, min_classes=2, on_found=None):
+        def found(n):
+            scanned.append(n)
+            if on_found is not None:
+                on_found(n)
+        return real_scan(root, min_classes, found)
+
+    monkeypatch.setattr(image_folder._Pool, "start", start)
+    monkeypatch.setattr(image_folder, "scan_folder", scan)
+    load(root, cache, workers=2)
+    # started once 3 files were found (after the first of three classes), not after the scan
+    assert started_after_classes[0] == 1 and scanned == [3, 6, 9]
+    image_folder.wait_for_cache_writes()
+    started_after_classes.clear()
+    scanned.clear()
+    assert load(root, cache, workers=2).from_cache
+    assert started_after_classes == []  # a cached reload starts no process
+
+
+def test_a_file_whose_content_is_not_what_its_extension_says_is_read(tmp_path):
+    root = make_folder(tmp_path / "d", {"a": 2, "b": 2}, size=(4, 4))
+    write_bytes(root / "a" / "really_a_jpeg.png", jpeg_bytes(gray(200, (4, 4))))
+    data = load(root)
+    assert "a/really_a_jpeg.png" not in reasons(data)
+    assert abs(int(row_of(data, "a/really_a_jpeg.png").mean()) - 200) <= 3

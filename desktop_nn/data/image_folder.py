@@ -12,8 +12,8 @@ notes: all red values row by row, then all green, then all blue, so pixel (y, x)
 is feature c*H*W + y*W + x. A gray image has one plane.
 
 Files that cannot be used are skipped and listed with the reason; a folder that cannot be used
-raises :class:`FolderError` with one clear message. Decoding runs on a thread pool with a
-progress callback and cancellation; decoded arrays are cached in the user cache directory,
+raises :class:`FolderError` with one clear message. Big folders decode in worker processes with
+a progress callback and cancellation; decoded arrays are cached in the user cache directory,
 keyed by every file's path, size and mtime and by the options, so reopening is near instant and
 an edited folder is re-read.
 """
@@ -38,7 +38,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+# extension -> the Pillow format tried first (a file whose content disagrees is still read)
+FORMAT_OF_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
+                       ".gif": "GIF", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+IMAGE_EXTENSIONS = frozenset(FORMAT_OF_EXTENSION)
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}
@@ -197,10 +200,12 @@ class _Scanner:
     """Walks class folders, collecting candidate images and the reasons for skipping others.
     Paths are plain strings: pathlib costs more than the file system on big folders."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, on_found: Callable[[int], None] | None = None) -> None:
         self.root = root
         self.prefix = len(root.rstrip(os.sep)) + 1
         self.skipped: list[Skipped] = []
+        self.on_found = on_found
+        self.found = 0
 
     def rel(self, path: str) -> str:
         return path[self.prefix:] if path.startswith(self.root) else path
@@ -245,12 +250,17 @@ class _Scanner:
                     continue
                 found.append(e)
             stack.extend(reversed(subdirs))
+        self.found += len(found)
+        if self.on_found is not None:
+            self.on_found(self.found)
         return found
 
 
-def scan_folder(root: str | os.PathLike, min_classes: int = 2) -> FolderScan:
+def scan_folder(root: str | os.PathLike, min_classes: int = 2,
+                on_found: Callable[[int], None] | None = None) -> FolderScan:
     """Find the layout, the classes and the candidate image files of ``root``.
-    A training folder needs ``min_classes`` = 2; a test folder may hold one class."""
+    A training folder needs ``min_classes`` = 2; a test folder may hold one class.
+    ``on_found(n)`` is told the number of candidate files found so far, after each class."""
     root_path = Path(root).expanduser()
     if not root_path.exists():
         raise FolderError(f"{root_path}: no such folder")
@@ -260,7 +270,7 @@ def scan_folder(root: str | os.PathLike, min_classes: int = 2) -> FolderScan:
     top = _subdirs(root_s)
     split_dirs = {SPLIT_ALIASES[d.name.lower()]: d for d in top if d.name.lower() in SPLIT_ALIASES}
     layout = "splits" if "train" in split_dirs and len(split_dirs) == len(top) else "classes"
-    scanner = _Scanner(root_s)
+    scanner = _Scanner(root_s, on_found)
     notes: list[str] = []
     for e in _sorted_entries(root_s):
         if not _is_hidden(e.name) and not e.is_dir():
@@ -320,19 +330,29 @@ def _open_checked(path: str, max_pixels: int, header_only: bool = False
     """Open lazily (header only) and refuse decompression bombs before any decoding -> (the
     image, the file's stat). A file to decode is read whole first: one read call instead of
     Pillow's many small ones saves a tenth of the time on small images."""
-    source: str | io.BytesIO = path
-    st = None
+    data, st = None, None
     if not header_only:
         data, st = _read_bytes(path)
-        if data is not None:
-            source = io.BytesIO(data)
-    img = Image.open(source)
+    img = _open_hinted(path, data)
     w, h = img.size
     if w * h > max_pixels:
         img.close()
         raise _Refused(f"decompression bomb: {w}x{h} pixels is over the limit of "
                        f"{max_pixels:,}")
     return img, st
+
+
+def _open_hinted(path: str, data: bytes | None) -> Image.Image:
+    """Image.open trying the extension's format first: it skips Pillow's probing of every
+    other format (a tenth of the time on small images). A file whose content is another
+    format than its extension says is still identified, by the full probe."""
+    hint = FORMAT_OF_EXTENSION.get(os.path.splitext(path)[1].lower())
+    if hint is not None:
+        try:
+            return Image.open(io.BytesIO(data) if data is not None else path, formats=(hint,))
+        except UnidentifiedImageError:
+            pass
+    return Image.open(io.BytesIO(data) if data is not None else path)
 
 
 def _is_gray(img: Image.Image) -> bool:
@@ -493,28 +513,44 @@ def _decode_chunk(paths: list[str], image_size: tuple[int, int] | None, color: s
     return pixels, infos, errors, np.array(stats, dtype=np.int64).reshape(-1, 2)
 
 
+def _ready() -> int:
+    """A no-op run in each new worker process so that it starts (imports) ahead of the work."""
+    return os.getpid()
+
+
 class _Pool:
     """Runs _decode_chunk over chunks of paths: in worker processes for big folders (Pillow
     spends most of its time on small images in Python, so threads would serialise on the
-    GIL), in this thread for small ones. Reports progress and honours cancellation."""
+    GIL), in this thread for small ones. Reports progress and honours cancellation.
 
-    def __init__(self, workers: int | None, n_files: int) -> None:
+    The processes start on :meth:`start`, which the loader calls as soon as the scan has
+    found enough files, so that they import NumPy and Pillow while the scan goes on."""
+
+    def __init__(self, workers: int | None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
-        self.processes = self.workers > 1 and n_files >= PROCESS_THRESHOLD
-        self.executor = None
+        self.executor: ProcessPoolExecutor | None = None
+        self.broken = False
 
-    def __enter__(self) -> _Pool:
-        if self.processes:
+    def start(self) -> None:
+        if self.executor is None and self.workers > 1 and not self.broken:
             ctx = multiprocessing.get_context("spawn")  # safe beside Qt threads, all platforms
             self.executor = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            for _ in range(self.workers):  # one task each spawns every process now
+                self.executor.submit(_ready)
+
+    def __enter__(self) -> _Pool:
         return self
 
     def __exit__(self, *exc) -> None:
         if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            # the processes exit on their own once told; nothing to wait for
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
 
     def run(self, paths: list[str], args: tuple, progress: ProgressCallback | None,
             cancel: threading.Event | None, done_before: int, total: int) -> list:
+        if len(paths) >= PROCESS_THRESHOLD:
+            self.start()
         chunk = max(32, min(1024, len(paths) // (self.workers * 8) or 32))
         starts = list(range(0, len(paths), chunk))
         results: list = [None] * len(starts)
@@ -548,7 +584,7 @@ class _Pool:
             # Worker processes could not start (e.g. a script without the
             # `if __name__ == "__main__":` guard that "spawn" needs): decode here instead.
             self.executor.shutdown(wait=False, cancel_futures=True)
-            self.executor = None
+            self.executor, self.broken = None, True
             return self.run(paths, args, progress, cancel, done_before, total)
         return results
 
@@ -578,16 +614,36 @@ def load_image_folder(
     the folder cannot be used.
     """
     options = options or LoadOptions()
-    scan = scan_folder(root, min_classes)
-    cache_path = None
-    if options.use_cache:
-        cache_path = Path(cache_dir or default_cache_dir()) / f"{_cache_key(scan, options)}.npz"
-        cached = _read_cache(cache_path, scan, options)
-        if cached is not None:
-            if progress is not None:
-                progress(len(scan.files), len(scan.files))
-            return cached
+    cache = Path(cache_dir or default_cache_dir()) if options.use_cache else None
+    with _Pool(options.workers) as pool:
+        # A folder never cached before is decoded: start the worker processes as soon as the
+        # scan has found enough files, so that they start up while it goes on.
+        decode_ahead = cache is None or not _has_cache_entry(cache, root)
 
+        def found(n: int) -> None:
+            if decode_ahead and n >= PROCESS_THRESHOLD:
+                pool.start()
+
+        scan = scan_folder(root, min_classes, on_found=found)
+        cache_path = None
+        if cache is not None:
+            cache_path = cache / _cache_name(scan, options)
+            cached = _read_cache(cache_path, scan, options)
+            if cached is not None:
+                if progress is not None:
+                    progress(len(scan.files), len(scan.files))
+                return cached
+        data, decode_skipped, file_stats = _decode_folder(
+            scan, options, pool, progress, cancel, min_classes)
+    if cache_path is not None:
+        _write_cache_in_background(cache_path, data, decode_skipped, file_stats)
+    return data
+
+
+def _decode_folder(scan: FolderScan, options: LoadOptions, pool: _Pool,
+                   progress: ProgressCallback | None, cancel: threading.Event | None,
+                   min_classes: int) -> tuple[ImageFolderData, list[Skipped], np.ndarray]:
+    """Decode every file of ``scan`` -> (the data, the decoding's skips, (m_files, 2) stats)."""
     paths = [f.path for f in scan.files]
     n = len(paths)
     # Guess the target size and colour from a sample of headers, decode everything in one
@@ -604,26 +660,25 @@ def load_image_folder(
         else:
             size, color = size or (1, 1), color or "gray"
     args = (options.resize, options.max_pixels)
-    with _Pool(options.workers, n) as pool:
-        chunks = pool.run(paths, (size, color, *args), progress, cancel, 0, n)
-        infos = [i for c in chunks for i in c[1]]
-        readable = [i for i in infos if i is not None]
-        if not readable:
-            first = next((e for c in chunks for e in c[2] if e), "no reason")
-            raise FolderError(f"{scan.root}: none of its {n} image files could be read "
-                              f"(first problem: {first})")
-        true_size = options.image_size or _most_common_size(readable)
-        true_color = options.color or ("gray" if _all_gray(readable) else "rgb")
-        if true_size == size and (color, true_color) == ("rgb", "gray"):
-            # Every image turned out gray: the red plane of a gray image is its gray level
-            # (the luma weights sum to one), so keep it rather than decode again.
-            color = "gray"
-            plane = size[0] * size[1]
-            chunks = [(c[0][:, :plane].copy() if c[0] is not None else None, *c[1:])
-                      for c in chunks]
-        elif (true_size, true_color) != (size, color):
-            size, color = true_size, true_color
-            chunks = pool.run(paths, (size, color, *args), progress, cancel, n, 2 * n)
+    chunks = pool.run(paths, (size, color, *args), progress, cancel, 0, n)
+    infos = [i for c in chunks for i in c[1]]
+    readable = [i for i in infos if i is not None]
+    if not readable:
+        first = next((e for c in chunks for e in c[2] if e), "no reason")
+        raise FolderError(f"{scan.root}: none of its {n} image files could be read "
+                          f"(first problem: {first})")
+    true_size = options.image_size or _most_common_size(readable)
+    true_color = options.color or ("gray" if _all_gray(readable) else "rgb")
+    if true_size == size and (color, true_color) == ("rgb", "gray"):
+        # Every image turned out gray: the red plane of a gray image is its gray level
+        # (the luma weights sum to one), so keep it rather than decode again.
+        color = "gray"
+        plane = size[0] * size[1]
+        chunks = [(c[0][:, :plane].copy() if c[0] is not None else None, *c[1:])
+                  for c in chunks]
+    elif (true_size, true_color) != (size, color):
+        size, color = true_size, true_color
+        chunks = pool.run(paths, (size, color, *args), progress, cancel, n, 2 * n)
     errors = [e for c in chunks for e in c[2]]
     file_stats = np.concatenate([c[3] for c in chunks])
     pixels = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
@@ -633,6 +688,7 @@ def load_image_folder(
                       for p, e in zip(paths, errors, strict=True) if e is not None]
     if not keep.all():
         pixels = pixels[keep]
+    pixels.flags.writeable = False  # shared with the cache writer; nothing edits pixels
     kept = [f for f, k in zip(scan.files, keep, strict=True) if k]
     modes = collections.Counter(mode for _, _, mode, _ in readable)
     sizes = collections.Counter(f"{w}x{h}" for w, h, *_ in readable)
@@ -653,9 +709,7 @@ def load_image_folder(
                           f"(none usable in: {', '.join(empty)})")
     for c in empty:
         data.warnings.append(f"class {c!r}: none of its images could be used")
-    if cache_path is not None:
-        _write_cache(cache_path, data, decode_skipped, file_stats)
-    return data
+    return data, decode_skipped, file_stats
 
 
 def _relative_to(root: Path) -> Callable[[str], str]:
@@ -676,6 +730,29 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("desktop-nn", appauthor=False)) / "image-folders"
 
 
+def _root_tag(root: str | os.PathLike) -> str:
+    """The start of every cache entry's name for the folder ``root``."""
+    resolved = str(Path(root).expanduser().resolve())
+    return hashlib.sha256(resolved.encode()).hexdigest()[:12]
+
+
+def _cache_name(scan: FolderScan, options: LoadOptions) -> str:
+    return f"{_root_tag(scan.root)}-{_cache_key(scan, options)}.npz"
+
+
+def _has_cache_entry(cache: Path, root: str | os.PathLike) -> bool:
+    """Whether some entry (any options, any file list) exists or is being written for
+    ``root``: when none does, a load will decode."""
+    tag = _root_tag(root)
+    with _writes_lock:
+        if any(p.name.startswith(tag) for p in _writes):
+            return True
+    try:
+        return any(cache.glob(f"{tag}-*.npz"))
+    except OSError:
+        return False
+
+
 def _cache_key(scan: FolderScan, options: LoadOptions) -> str:
     """Hash of the options and of every candidate file's path, class and split. Sizes and
     mtimes are stored in the entry and checked when it is read (see :func:`_read_cache`)."""
@@ -688,7 +765,44 @@ def _cache_key(scan: FolderScan, options: LoadOptions) -> str:
     return h.hexdigest()[:32]
 
 
+_writes: dict[Path, threading.Thread] = {}  # cache entries being written
+_writes_lock = threading.Lock()
+
+
+def wait_for_cache_writes() -> None:
+    """Block until every cache entry being written in the background is on disk."""
+    with _writes_lock:
+        threads = list(_writes.values())
+    for t in threads:
+        t.join()
+
+
+def _write_cache_in_background(path: Path, data: ImageFolderData,
+                               decode_skipped: list[Skipped], file_stats: np.ndarray) -> None:
+    """Write the entry on a thread so that the caller has its data without waiting. The
+    thread is not a daemon: the interpreter finishes the entry before it exits."""
+    def write() -> None:
+        try:
+            _write_cache(path, data, decode_skipped, file_stats)
+        finally:
+            with _writes_lock:
+                _writes.pop(path, None)
+
+    with _writes_lock:
+        previous = _writes.get(path)
+    if previous is not None:
+        previous.join()
+    thread = threading.Thread(target=write, name="desktop-nn cache write")
+    with _writes_lock:
+        _writes[path] = thread
+    thread.start()
+
+
 def _read_cache(path: Path, scan: FolderScan, options: LoadOptions) -> ImageFolderData | None:
+    with _writes_lock:
+        pending = _writes.get(path)
+    if pending is not None:
+        pending.join()
     if not path.exists():
         return None
     try:
@@ -701,6 +815,7 @@ def _read_cache(path: Path, scan: FolderScan, options: LoadOptions) -> ImageFold
             if not np.array_equal(z["file_stats"], stats.reshape(-1, 2)):
                 return None
             pixels, labels, splits = z["pixels"], z["labels"], z["splits"]
+            pixels.flags.writeable = False  # as after a cold load
             paths = [str(p) for p in z["paths"]]
     except Exception:  # a damaged cache entry is rebuilt, never trusted
         return None
