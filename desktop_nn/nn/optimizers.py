@@ -12,10 +12,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from desktop_nn.nn.activations import _xp
 from desktop_nn.nn.network import Gradients, Network
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+def _to_host(a: Any) -> np.ndarray:
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
 
 
 class Optimizer:
@@ -53,6 +59,42 @@ class Optimizer:
     def state_dict(self) -> dict:
         return {"name": self.name, "lr": self.lr, "t": self.t}
 
+    def _state_groups(self) -> dict[str, dict[tuple[str, int], Any]]:
+        """The per-parameter state to keep across a save and reopen (none for plain SGD)."""
+        return {}
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Host copies of the per-parameter state, named "<state>/<W|b>/<layer index>"."""
+        out = {}
+        for name, group in self._state_groups().items():
+            for (kind, i), a in group.items():
+                out[f"{name}/{kind}/{i}"] = np.array(_to_host(a))
+        return out
+
+    def load_state(self, state: dict, arrays: dict[str, np.ndarray], net: Network) -> None:
+        """Restore :meth:`state_dict` and :meth:`state_arrays` onto ``net``'s device.
+        Raises ValueError when they belong to another optimiser or network."""
+        if state.get("name") != self.name:
+            raise ValueError(f"the saved optimiser state is for {state.get('name')!r}, "
+                             f"not {self.name!r}")
+        groups = self._state_groups()
+        params = {"W": net.W, "b": net.b}
+        restored: dict[str, dict[tuple[str, int], Any]] = {name: {} for name in groups}
+        for key, a in arrays.items():
+            try:
+                name, kind, index = key.split("/")
+                p = params[kind][int(index)]
+            except (ValueError, KeyError, IndexError):
+                raise ValueError(f"unexpected optimiser state {key!r}") from None
+            if name not in groups or a.shape != p.shape:
+                raise ValueError(f"optimiser state {key!r} has shape {a.shape}, expected "
+                                 f"{p.shape}")
+            restored[name][(kind, int(index))] = net.xp.asarray(a, dtype=p.dtype)
+        self.t = int(state.get("t", 0))
+        for name, group in groups.items():
+            group.clear()
+            group.update(restored[name])
+
 
 class Momentum(Optimizer):
     name = "momentum"
@@ -61,6 +103,9 @@ class Momentum(Optimizer):
         super().__init__(lr)
         self.beta = float(beta)
         self.v: dict[tuple[str, int], Any] = {}
+
+    def _state_groups(self) -> dict[str, dict[tuple[str, int], Any]]:
+        return {"v": self.v}
 
     def _update(self, group: str, i: int, p: Any, g: Any) -> None:
         v = self.v.get((group, i))
@@ -84,6 +129,9 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.v: dict[tuple[str, int], Any] = {}
         self.s: dict[tuple[str, int], Any] = {}
+
+    def _state_groups(self) -> dict[str, dict[tuple[str, int], Any]]:
+        return {"v": self.v, "s": self.s}
 
     def _update(self, group: str, i: int, p: Any, g: Any) -> None:
         key = (group, i)

@@ -169,6 +169,36 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return math.ceil(self.train.m / self.batch_size)
 
+    # ------------------------------------------------------------------ checkpoint
+    def checkpoint(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What continuing this run later needs beyond the weights: (JSON-able state, host
+        arrays of the optimiser's per-parameter state). Take it while the run is not training
+        (between runs, or paused). Continuing from it at an epoch boundary gives the same
+        weights as training straight through: the shuffling generator is kept too."""
+        state = {"epoch": self.epoch, "step_count": self.step_count,
+                 "examples_seen": self.examples_seen,
+                 "rng": self.rng.bit_generator.state,
+                 "optimizer": self.optimizer.state_dict()}
+        return state, self.optimizer.state_arrays()
+
+    def restore(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from :meth:`checkpoint`'s output. Raises ValueError when it does not fit
+        (another optimiser, other shapes) or is malformed; the trainer is then unchanged."""
+        try:
+            rng = np.random.default_rng()
+            rng.bit_generator.state = state["rng"]
+            counters = {k: int(state[k]) for k in ("epoch", "step_count", "examples_seen")}
+            optimizer = self._make_optimizer()
+            optimizer.load_state(state["optimizer"], arrays, self.network)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"the saved training state cannot be used: {exc}") from None
+        if any(v < 0 for v in counters.values()):
+            raise ValueError("the saved training state has negative counters")
+        self.rng, self.optimizer = rng, optimizer
+        self.epoch = counters["epoch"]
+        self.step_count = counters["step_count"]
+        self.examples_seen = counters["examples_seen"]
+
     # ------------------------------------------------------------------ control (any thread)
     def pause(self) -> None:
         with self._cond:

@@ -1,0 +1,93 @@
+"""Continuing a saved run: weights + trainer state give the same weights as training straight
+through, for every optimiser; bad state files are refused with a message naming the file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from desktop_nn.io.model_file import ModelFile, load_model, save_model
+from desktop_nn.io.trainer_state import (
+    TrainerStateError,
+    load_trainer_state,
+    save_trainer_state,
+)
+from desktop_nn.nn.network import Network, NetworkSpec
+from desktop_nn.train.trainer import TrainConfig, Trainer
+
+SPEC = NetworkSpec(2, [5, 4], ["tanh", "relu"], 1, "sigmoid", "cross-entropy", "he")
+
+
+def config(optimizer: str, epochs: int) -> TrainConfig:
+    lr = 0.01 if optimizer == "adam" else 0.1
+    return TrainConfig(lr=lr, epochs=epochs, batch_size=16, optimizer=optimizer, seed=3,
+                       l2=0.01)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_save_reopen_and_continue_equals_training_straight_through(blobs, tmp_path, optimizer):
+    X, Y = blobs
+    straight = Network(SPEC, seed=7, dtype="float64")
+    Trainer(straight, X, Y, config(optimizer, 4)).run()
+
+    first = Network(SPEC, seed=7, dtype="float64")
+    trainer = Trainer(first, X, Y, config(optimizer, 2))
+    trainer.run()
+    save_model(tmp_path / "m.npz", ModelFile(network=first))
+    save_trainer_state(tmp_path / "m.state.npz", *trainer.checkpoint())
+    del first, trainer
+
+    reopened = load_model(tmp_path / "m.npz").network
+    again = Trainer(reopened, X, Y, config(optimizer, 2))
+    again.restore(*load_trainer_state(tmp_path / "m.state.npz"))
+    assert again.epoch == 2
+    again.run()
+    for a, b in zip(straight.get_parameters()[0] + straight.get_parameters()[1],
+                    reopened.get_parameters()[0] + reopened.get_parameters()[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert again.epoch == 4 and again.optimizer.t == 4 * again.steps_per_epoch
+
+
+def test_without_the_state_continuing_differs(blobs):
+    """The state matters: a fresh trainer on the same weights reshuffles and forgets Adam."""
+    X, Y = blobs
+    straight = Network(SPEC, seed=7, dtype="float64")
+    Trainer(straight, X, Y, config("adam", 4)).run()
+    net = Network(SPEC, seed=7, dtype="float64")
+    Trainer(net, X, Y, config("adam", 2)).run()
+    Trainer(net, X, Y, config("adam", 2)).run()
+    assert not np.array_equal(straight.get_parameters()[0][0], net.get_parameters()[0][0])
+
+
+def test_state_for_another_optimiser_or_shape_is_refused(blobs):
+    X, Y = blobs
+    net = Network(SPEC, seed=0)
+    t = Trainer(net, X, Y, config("adam", 1))
+    t.run()
+    state, arrays = t.checkpoint()
+    other = Trainer(Network(SPEC, seed=0), X, Y, config("momentum", 1))
+    with pytest.raises(ValueError, match="adam"):
+        other.restore(state, arrays)
+    wider = NetworkSpec(2, [6, 4], ["tanh", "relu"], 1, "sigmoid", "cross-entropy", "he")
+    fresh = Trainer(Network(wider, seed=0), X, Y, config("adam", 1))
+    with pytest.raises(ValueError, match="shape"):
+        fresh.restore(state, arrays)
+    assert fresh.epoch == 0 and fresh.optimizer.t == 0  # unchanged after a refusal
+
+
+def test_bad_state_files_are_refused_naming_the_file(tmp_path):
+    missing = tmp_path / "none.state.npz"
+    with pytest.raises(TrainerStateError, match="none.state.npz: no such file"):
+        load_trainer_state(missing)
+    junk = tmp_path / "junk.state.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(TrainerStateError, match="junk.state.npz: damaged"):
+        load_trainer_state(junk)
+    other = tmp_path / "other.npz"
+    np.savez(other, W1=np.zeros(3))
+    with pytest.raises(TrainerStateError, match="other.npz: not a desktop-nn training state"):
+        load_trainer_state(other)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, state=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(TrainerStateError, match="pickled.npz"):
+        load_trainer_state(pickled)
