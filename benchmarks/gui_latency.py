@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         timer.stop()
         redraws = window.plots.redraws - redraws0
         steps = window.trainer.step_count
+        window.projects.ask_unsaved = lambda name: "discard"  # no modal question
         window.close()
 
     late_ms = np.maximum(np.array(gaps) - 0.010, 0) * 1000

@@ -21,11 +21,10 @@ from desktop_nn import __version__
 from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
+from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
 from desktop_nn.nn.init import BIAS_INITS, INITS
 from desktop_nn.nn.network import DTYPES, Network, NetworkSpec
 from desktop_nn.nn.optimizers import OPTIMIZERS
-
-GRADCHECK_TOLERANCE = 1e-7
 
 
 class UsageError(Exception):

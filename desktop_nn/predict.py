@@ -4,6 +4,7 @@ the model's training data were: same size, colour, resize mode, flatten order an
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,16 +35,25 @@ class Predictor:
         n_out = self.net.spec.output_size
         self.class_names = model.class_names or [str(i) for i in range(max(n_out, 2))]
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        h, w = self.image_size
+        return h, w, 1 if self.color == "gray" else 3
+
+    def decode(self, path: str | os.PathLike) -> np.ndarray:
+        """One image file -> (n_x,) uint8 pixels in channel planes, as the model reads them."""
+        try:
+            return decode_image(path, self.image_size, self.color, self.resize)
+        except ValueError as exc:
+            raise PredictError(f"{path}: {exc}") from None
+        except FileNotFoundError:
+            raise PredictError(f"{path}: no such file") from None
+
     def columns(self, paths: list[str | os.PathLike]) -> np.ndarray:
         """X (n_x, k) for k image files, preprocessed like the training data."""
         rows = np.empty((len(paths), self.net.spec.input_size), dtype=np.uint8)
         for i, path in enumerate(paths):
-            try:
-                rows[i] = decode_image(path, self.image_size, self.color, self.resize)
-            except ValueError as exc:
-                raise PredictError(f"{path}: {exc}") from None
-            except FileNotFoundError:
-                raise PredictError(f"{path}: no such file") from None
+            rows[i] = self.decode(path)
         return self.normalisation.apply(rows)
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
@@ -56,3 +66,41 @@ class Predictor:
     def predict_file(self, path: str | os.PathLike) -> list[float]:
         """Class probabilities of one image file, in the order of ``class_names``."""
         return self.probabilities(self.columns([path]))[:, 0].tolist()
+
+
+@dataclass
+class FilePrediction:
+    """One file's outcome: class probabilities (in the order of the class names) and the
+    image as the network sees it, (n_x,) uint8 in channel planes of ``input_shape`` (H, W, C),
+    or the reason it could not be read."""
+
+    path: str
+    probabilities: list[float] | None = None
+    pixels: np.ndarray | None = None
+    input_shape: tuple[int, int, int] | None = None
+    error: str | None = None
+
+    @property
+    def predicted(self) -> int | None:
+        return None if self.probabilities is None else int(np.argmax(self.probabilities))
+
+
+def predict_files(predictor: Predictor, paths: list[str | os.PathLike]) -> list[FilePrediction]:
+    """Predict every file; a file that cannot be read gets its reason, the others still go."""
+    out: list[FilePrediction] = []
+    good: list[tuple[FilePrediction, np.ndarray]] = []
+    for path in paths:
+        try:
+            row = predictor.decode(path)
+        except PredictError as exc:
+            out.append(FilePrediction(str(path), error=str(exc)))
+            continue
+        item = FilePrediction(str(path), pixels=row, input_shape=predictor.input_shape)
+        out.append(item)
+        good.append((item, row))
+    if good:
+        rows = np.stack([row for _, row in good])
+        P = predictor.probabilities(predictor.normalisation.apply(rows))
+        for k, (item, _) in enumerate(good):
+            item.probabilities = P[:, k].tolist()
+    return out

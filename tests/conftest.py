@@ -28,6 +28,12 @@ def _private_cache_dir(tmp_path_factory):
     os.environ["DESKTOP_NN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
 
 
+@pytest.fixture(autouse=True)
+def _private_recovery_dir(tmp_path, monkeypatch):
+    """Autosaves go to the test's folder, never the user's data dir."""
+    monkeypatch.setenv("DESKTOP_NN_RECOVERY_DIR", str(tmp_path / "recovery"))
+
+
 @pytest.fixture
 def blobs():
     """Two well separated Gaussian blobs: X (2, 200), Y (1, 200)."""
@@ -68,3 +74,14 @@ def window(qtbot, settings):
     w.close()
     assert w.training_job is None or not w.training_job.is_running()
     assert w.data_panel.job is None or not w.data_panel.job.is_running()
+
+
+@pytest.fixture(autouse=True)
+def _no_modal_questions(monkeypatch):
+    """A modal question would wait forever offscreen: unsaved changes are discarded, no
+    recovery is taken and no file is chosen unless a test says otherwise."""
+    from desktop_nn.gui import projects
+
+    monkeypatch.setattr(projects.ProjectController, "_ask_unsaved", lambda self, name: "discard")
+    monkeypatch.setattr(projects.ProjectController, "_ask_recover", lambda self, info: False)
+    monkeypatch.setattr(projects.ProjectController, "_ask_path", lambda self, save: None)

@@ -139,6 +139,24 @@ class Normalisation:
             X /= self.std
         return X
 
+    def invert(self, X: np.ndarray) -> np.ndarray:
+        """Undo :meth:`apply` for display: X (n_x, k) columns -> (k, n_x) uint8 rows.
+
+        scale: p = 255 x; standardise: p = 255 (x std + mean); rounded and clipped to 0..255.
+        none: there is nothing to undo, so values all within [0, 1] are read as p / 255 (arrays
+        saved pre-scaled) and anything else as pixel values."""
+        P = np.asarray(X, dtype=np.float32).T.astype(np.float32)
+        if self.kind == "standardise":
+            P = P * self.std.reshape(1, -1) + self.mean.reshape(1, -1)
+        if self.kind == "none":
+            finite = P[np.isfinite(P)]
+            if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
+                P = P * np.float32(255.0)
+        else:
+            P = P * np.float32(255.0)
+        P = np.nan_to_num(P, nan=0.0, posinf=255.0, neginf=0.0)
+        return np.clip(np.rint(P), 0, 255).astype(np.uint8)
+
     def to_model(self) -> dict:
         """The JSON part for a model file (mean / std travel as arrays beside it)."""
         if self.kind == "none":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop_nn import __version__
@@ -47,4 +47,6 @@ def main(argv: list[str] | None = None, data: str | None = None) -> int:
     app = ensure_app(argv)
     window = create_main_window(data=data)
     window.show()
+    # after the window is up: offer the autosave of a session that crashed
+    QTimer.singleShot(0, window.projects.offer_recovery)
     return app.exec()

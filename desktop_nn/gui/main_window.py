@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -20,18 +23,31 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_nn.backend import BackendError, select_backend
+from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
 from desktop_nn.gui.data_panel import DataPanel
 from desktop_nn.gui.designer import NetworkDesigner
 from desktop_nn.gui.diagram import NetworkDiagram
+from desktop_nn.gui.evaluation_view import EvaluationView
+from desktop_nn.gui.math_view import CheckProblem, MathView
 from desktop_nn.gui.plots import LivePlots
+from desktop_nn.gui.predict_view import PredictView
+from desktop_nn.gui.projects import ProjectController
+from desktop_nn.gui.runs_view import RunsView
 from desktop_nn.gui.training_panel import TrainingPanel
+from desktop_nn.gui.weights_view import WeightsView
 from desktop_nn.gui.worker import Job, ReportBuffer
+from desktop_nn.inspect.evaluation import images_from_columns
+from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
 from desktop_nn.nn.network import Network
+from desktop_nn.predict import PredictError, Predictor
+from desktop_nn.train.runs import Run, RunLog, describe
 from desktop_nn.train.trainer import Trainer, TrainResult
 
 REFRESH_MS = 33  # at most ~30 redraws a second, whatever the step rate
 REPORTS_PER_EPOCH = 500  # diagnostics at most this often per epoch (every step when fewer)
+INSPECT_MS = 1000  # the Weights tab follows a training run at this rate
+GRADCHECK_EXAMPLES = 64  # columns handed to the gradient check (it uses up to 16 of them)
 
 
 class MainWindow(QMainWindow):
@@ -54,17 +70,40 @@ class MainWindow(QMainWindow):
         self._trainer_key: str | None = None
         self._run_started = 0.0
         self._dialogs: list[QMessageBox] = []
+        self.trainer_data: LoadedData | None = None  # the data the trainer was built on
+        self.current_run: Run | None = None
+        self.runs = RunLog()
+        # weights (and trainer state) the next run starts from: an imported model or a
+        # reopened project; used when its design fits the designer and the data
+        self.pending_network: Network | None = None
+        self.pending_state: tuple[dict, dict] | None = None
+        self.imported_model: ModelFile | None = None
 
         self.designer = NetworkDesigner()
         self.data_panel = DataPanel()
         self.training_panel = TrainingPanel()
         self.plots = LivePlots()
         self.diagram = NetworkDiagram()
+        self.weights_view = WeightsView()
+        self.evaluation_view = EvaluationView()
+        self.evaluation_job: Job | None = None
+        self._evaluation_stale = True
+        self.predict_view = PredictView()
+        self.predict_view.set_model_source(self.predictor)
+        self.math_view = MathView()
+        self.math_view.set_check_source(self._gradcheck_problem)
+        self.runs_view = RunsView(self.runs)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("centralTabs")
         self.tabs.addTab(self.plots, "Training")
         self.tabs.addTab(self.diagram, "Network")
+        self.tabs.addTab(self.weights_view, "Weights")
+        self.tabs.addTab(self.evaluation_view, "Evaluation")
+        self.tabs.addTab(self.predict_view, "Predict")
+        self.tabs.addTab(self.math_view, "Math")
+        self.tabs.addTab(self.runs_view, "Runs")
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.setCentralWidget(self.tabs)
         self.network_dock = self._dock("Network", "networkDock", self.designer,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -76,7 +115,9 @@ class MainWindow(QMainWindow):
         self.network_dock.raise_()
 
         self._make_status_bar()
+        self.projects = ProjectController(self)
         self._make_actions()
+        self.projects.project_changed.connect(self._update_title)
 
         p = self.training_panel
         p.start_button.clicked.connect(self.start_clicked)
@@ -86,6 +127,8 @@ class MainWindow(QMainWindow):
         p.reset_button.clicked.connect(self.reset_weights)
         p.batch_spin.valueChanged.connect(self._update_context)
         self.designer.changed.connect(self._design_changed)
+        self.designer.changed.connect(self.projects.mark_dirty)
+        self.training_panel.changed.connect(self.projects.mark_dirty)
         self.data_panel.loaded.connect(self._data_loaded)
         self.data_panel.busy_changed.connect(lambda _: self._update_controls())
 
@@ -93,10 +136,16 @@ class MainWindow(QMainWindow):
         self.timer.setObjectName("refreshTimer")
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self._refresh)
+        self.inspect_timer = QTimer(self)
+        self.inspect_timer.setObjectName("inspectTimer")
+        self.inspect_timer.setInterval(INSPECT_MS)
+        self.inspect_timer.timeout.connect(self.refresh_weights)
 
         self._restore_settings()
         self._design_changed()
         self._update_controls()
+        self.projects.dirty = False  # restoring the last settings is not a change
+        self._update_title()
 
     # ------------------------------------------------------------------ building
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
@@ -154,10 +203,24 @@ class MainWindow(QMainWindow):
                                   "One mini-batch step (F10)")
         self.stop_action = action("St&op", "stopAction", "Ctrl+.", self.stop, "Stop (Ctrl+.)")
         self.reset_action = action("&Reset weights", "resetAction", None, self.reset_weights)
+        self.export_model_action = action("&Export model…", "exportModelAction", None,
+                                          self._ask_export_model)
+        self.import_model_action = action("&Import model…", "importModelAction", None,
+                                          self._ask_import_model)
+        self.export_plot_action = action("Export plot as &PNG…", "exportPlotAction", None,
+                                         self._ask_export_plot)
 
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
+        file_menu = self.file_menu = menu.addMenu("&File")
+        pr = self.projects
+        file_menu.addActions([pr.new_action, pr.open_action])
+        file_menu.addMenu(pr.recent_menu)
+        file_menu.addActions([pr.save_action, pr.save_as_action])
+        file_menu.addSeparator()
         file_menu.addActions([self.open_action, self.sample_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.import_model_action, self.export_model_action,
+                              self.export_plot_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         train_menu = menu.addMenu("&Train")
@@ -197,6 +260,7 @@ class MainWindow(QMainWindow):
             self.designer.set_context(train.n_x, train.Y.shape[0], batch)
         sizes, acts = self.designer.sizes_and_activations()
         self.diagram.set_network(sizes, acts)
+        self._update_math()
         self._update_controls()
 
     def _design_changed(self) -> None:
@@ -229,15 +293,31 @@ class MainWindow(QMainWindow):
         config = self.training_panel.config()
         backend = select_backend(self.training_panel.device())
         spec = self.designer.spec(prepared.train.n_x, prepared.train.Y.shape[0])
-        net = Network(spec, backend, dtype=self.training_panel.dtype(), seed=config.seed)
+        dtype = self.training_panel.dtype()
+        pending = self.pending_network
+        if pending is not None and pending.spec.to_dict() == spec.to_dict():
+            # continue from the imported or reopened weights, on the chosen device and dtype
+            net = Network(spec, backend, dtype=dtype, seed=None)
+            net.set_parameters(*pending.get_parameters())
+        else:
+            pending = None
+            net = Network(spec, backend, dtype=dtype, seed=config.seed)
         train, val = prepared.train, prepared.val
         bs = config.batch_size if 0 < config.batch_size < train.m else train.m
         config.report_every = max(1, math.ceil(train.m / bs) // REPORTS_PER_EPOCH)
         self.device_label.setText(backend.label)
-        return Trainer(net, train.X, train.Y, config,
-                       X_val=val.X if val is not None else None,
-                       Y_val=val.Y if val is not None else None,
-                       on_step=self.buffer.add_step, on_epoch=self.buffer.add_epoch)
+        trainer = Trainer(net, train.X, train.Y, config,
+                          X_val=val.X if val is not None else None,
+                          Y_val=val.Y if val is not None else None,
+                          on_step=self.buffer.add_step, on_epoch=self.buffer.add_epoch)
+        if pending is not None and self.pending_state is not None:
+            try:
+                trainer.restore(*self.pending_state)
+            except ValueError as exc:  # e.g. another optimiser chosen since: start it afresh
+                self.statusBar().showMessage(f"Continuing with fresh optimiser state: {exc}",
+                                             8000)
+        self.trainer_data = data
+        return trainer
 
     def start(self, paused: bool = False) -> bool:
         """Start (or continue) training in the worker thread. Returns False when refused."""
@@ -257,6 +337,7 @@ class MainWindow(QMainWindow):
             self._trainer_key = key
             spec = self.trainer.network.spec
             self.plots.reset(spec.n_layers, spec.activations)
+            self._new_run()
         trainer = self.trainer
         self.buffer.drain()
         job = Job(lambda job: trainer.run(start_paused=paused), "trainingJob")
@@ -270,9 +351,22 @@ class MainWindow(QMainWindow):
             trainer.steps_per_epoch
         job.start()
         self.timer.start()
+        self.inspect_timer.start()
+        self._evaluation_stale = True
         self._update_controls()
         self.training_started.emit()
         return True
+
+    def _settings_snapshot(self) -> dict:
+        return {"designer": self.designer.state(), "data": self.data_panel.state(),
+                "training": self.training_panel.state()}
+
+    def _new_run(self) -> None:
+        assert self.trainer is not None
+        settings = self._settings_snapshot()
+        self.current_run = self.runs.add(settings, self.trainer.history, self.trainer.train.m,
+                                         describe(settings["designer"], settings["training"]))
+        self.runs_view.refresh()
 
     def start_clicked(self) -> None:
         self.start()
@@ -311,6 +405,7 @@ class MainWindow(QMainWindow):
             return
         self.trainer = None
         self._trainer_key = None
+        self.pending_network = self.pending_state = None
         spec_layers = len(self.designer.layers()) + 1
         self.plots.reset(spec_layers, self.designer.sizes_and_activations()[1])
         self.epoch_label.setText("epoch -")
@@ -366,10 +461,223 @@ class MainWindow(QMainWindow):
         if self.training_job is job:
             self.training_job = None
         self.timer.stop()
+        self.inspect_timer.stop()
         self._refresh()
         self.plots.refresh()
+        self.runs_view.refresh()
+        self._evaluation_stale = True
+        self._refresh_visible_tab()
+        self.projects.mark_dirty()  # trained weights are unsaved work
         self._update_controls()
         self.training_finished.emit(getattr(self, "_last_result", None))
+
+    # ------------------------------------------------------------------ the current model
+    def current_model(self) -> ModelFile:
+        """A snapshot of the model in hand (host NumPy copy, safe to use from another thread):
+        the trained network with what is needed to read new images, else an imported model.
+        Raises ValueError saying why there is none."""
+        if self.trainer is not None and self.trainer_data is not None:
+            prepared = self.trainer_data.prepared
+            norm = prepared.normalisation
+            net = self.trainer.network.to(select_backend("cpu"))
+            summary = self.current_run.final() if self.current_run is not None else {}
+            return ModelFile(network=net, class_names=list(prepared.class_names),
+                             input_shape=prepared.input_shape,
+                             normalisation=norm.to_model(), norm_mean=norm.mean,
+                             norm_std=norm.std, preprocessing=prepared.preprocessing,
+                             training={"epochs": self.trainer.epoch,
+                                       "steps": self.trainer.step_count,
+                                       "settings": self._settings_snapshot(),
+                                       **{k: v for k, v in summary.items() if k != "epochs"}})
+        if self.imported_model is not None:
+            return self.imported_model
+        raise ValueError("No model yet: train a network (or import a model) first.")
+
+    def predictor(self) -> Predictor:
+        try:
+            return Predictor(self.current_model())
+        except PredictError as exc:
+            raise ValueError(str(exc)) from None
+
+    def export_model(self, path: str) -> bool:
+        """Save the current model as ``path`` (.npz). False with a message when refused."""
+        try:
+            save_model(path, self.current_model())
+        except (ValueError, OSError) as exc:
+            self._show_dialog("Cannot export the model", str(exc), QMessageBox.Icon.Warning)
+            return False
+        self.statusBar().showMessage(f"Model saved as {path}", 5000)
+        return True
+
+    def import_model(self, path: str) -> bool:
+        """Load a model file: its design goes to the designer, its weights are what the next
+        run starts from, and Predict uses it. A bad file is refused with its message."""
+        if self.is_training():
+            return False
+        try:
+            model = load_model(path, select_backend("cpu"))
+        except ModelFileError as exc:
+            self._show_dialog("Cannot open the model", str(exc), QMessageBox.Icon.Warning)
+            return False
+        self.apply_model(model)
+        self.statusBar().showMessage(f"Model {path} imported", 5000)
+        return True
+
+    def apply_model(self, model: ModelFile, state: tuple[dict, dict] | None = None) -> None:
+        spec = model.network.spec
+        self.designer.set_state({
+            "layers": [[n, a] for n, a in zip(spec.hidden_sizes, spec.hidden_activations,
+                                               strict=True)],
+            "output": spec.output_activation, "cost": spec.cost, "init": spec.init})
+        self.reset_weights()
+        self.imported_model = model
+        self.pending_network = model.network
+        self.pending_state = state
+
+    def _ask_export_model(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export model", "model.npz",
+                                              "desktop-nn model (*.npz)")
+        if path:
+            self.export_model(path)
+
+    def _ask_import_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import model", "",
+                                              "desktop-nn model (*.npz);;All files (*)")
+        if path:
+            self.import_model(path)
+
+    def export_plot_png(self, path: str) -> bool:
+        """The current tab as a PNG (written to a temporary file, then moved into place)."""
+        widget = self.tabs.currentWidget()
+        target = Path(path)
+        tmp = target.with_name(f".{target.name}.tmp.png")
+        if not widget.grab().save(str(tmp), "PNG"):
+            self._show_dialog("Cannot export the plot", f"{path}: could not be written",
+                              QMessageBox.Icon.Warning)
+            return False
+        os.replace(tmp, target)
+        return True
+
+    def _ask_export_plot(self) -> None:
+        name = self.tabs.tabText(self.tabs.currentIndex()).lower()
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot as PNG", f"{name}.png",
+                                              "PNG image (*.png)")
+        if path:
+            self.export_plot_png(path)
+
+    def _update_title(self) -> None:
+        star = "*" if self.projects.dirty else ""
+        self.setWindowTitle(f"{self.projects.name}{star} — desktop-nn")
+
+    def _tab_changed(self, index: int) -> None:
+        self._refresh_visible_tab()
+
+    def _refresh_visible_tab(self) -> None:
+        current = self.tabs.currentWidget()
+        if current is self.runs_view:
+            self.runs_view.refresh()
+        elif current is self.weights_view:
+            self.refresh_weights()
+        elif current is self.evaluation_view and self._evaluation_stale:
+            self.refresh_evaluation()
+
+    # ------------------------------------------------------------------ inspection tabs
+    def _inspected_network(self) -> tuple[Network | None, tuple[int, int, int] | None]:
+        """The network the inspection tabs show, and the input image shape (or None)."""
+        if self.trainer is not None and self.trainer_data is not None:
+            return self.trainer.network, self.trainer_data.prepared.input_shape
+        if self.imported_model is not None:
+            return self.imported_model.network, self.imported_model.input_shape
+        return None, None
+
+    def refresh_weights(self) -> None:
+        """Weight tiles and histograms; during training only while the tab is shown."""
+        if self.tabs.currentWidget() is not self.weights_view:
+            return
+        net, shape = self._inspected_network()
+        if net is None:
+            self.weights_view.clear()
+        else:
+            # the training thread may be mid-update: a view, never used to compute anything
+            self.weights_view.set_parameters(*net.get_parameters(), shape)
+
+    def refresh_evaluation(self) -> bool:
+        """Confusion matrix, metrics and mistakes of the current model on the validation,
+        test and training sets, computed in the background. False when there is nothing."""
+        if self.evaluation_job is not None:
+            return False
+        data = self.trainer_data if self.trainer is not None else self.data_panel.data
+        try:
+            model = self.current_model()
+        except ValueError:
+            self.evaluation_view.clear()
+            return False
+        if data is None or data.prepared.train.n_x != model.network.spec.input_size \
+                or data.prepared.train.Y.shape[0] != model.network.spec.output_size:
+            self.evaluation_view.clear()
+            return False
+        prepared = data.prepared
+        sets = {name: ds for name, ds in (("validation", prepared.val), ("test", prepared.test),
+                                          ("train", prepared.train)) if ds is not None}
+        shape, norm = prepared.input_shape, prepared.normalisation
+        net = model.network
+
+        def evaluate(job: Job) -> dict:
+            out = {}
+            for name, ds in sets.items():
+                probabilities = net.backend.to_host(net.predict_proba(ds.X))
+                images = _ColumnImages(ds.X, shape, norm) if shape is not None else None
+                out[name] = (probabilities, labels_of(ds.Y), images)
+            return out
+
+        job = Job(evaluate, "evaluationJob")
+        job.succeeded.connect(self._evaluation_succeeded)  # bound methods: GUI thread
+        job.failed.connect(self._evaluation_failed)
+        job.done.connect(self._evaluation_done)
+        self.evaluation_job = job
+        self._evaluation_classes = list(prepared.class_names)
+        self._evaluation_stale = False
+        job.start()
+        return True
+
+    def _evaluation_succeeded(self, sets: dict) -> None:
+        self.evaluation_view.set_sets(sets, self._evaluation_classes)
+
+    def _evaluation_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Evaluation failed: {message}", 8000)
+
+    def _evaluation_done(self) -> None:
+        job = self.sender()
+        if isinstance(job, Job):
+            job.wait(5000)
+        if self.evaluation_job is job:
+            self.evaluation_job = None
+
+    def _update_math(self) -> None:
+        try:
+            spec = self.designer.spec()
+        except ValueError:
+            spec = None
+        batch = self.training_panel.batch_spin.value()
+        self.math_view.set_spec(spec, batch_label=str(batch) if batch > 0 else "m",
+                                l2=self.training_panel.l2_spin.value())
+
+    def _gradcheck_problem(self) -> CheckProblem | None:
+        """What "Check gradients" checks: the network being trained (else a fresh one of the
+        current design) on the first training examples, with the run's L2."""
+        data = self.trainer_data if self.trainer is not None else self.data_panel.data
+        if data is None:
+            return None
+        train = data.prepared.train
+        if self.trainer is not None:
+            net, l2 = self.trainer.network, self.trainer.config.l2
+        else:
+            spec = self.designer.spec(train.n_x, train.Y.shape[0])  # ValueError: shown
+            net = Network(spec, select_backend("cpu"), dtype="float64",
+                          seed=self.training_panel.seed_spin.value())
+            l2 = self.training_panel.l2_spin.value()
+        k = GRADCHECK_EXAMPLES
+        return CheckProblem(net, train.X[:, :k], train.Y[:, :k], l2, n=train.m)
 
     def _show_dialog(self, title: str, text: str, icon) -> QMessageBox:
         box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
@@ -419,6 +727,9 @@ class MainWindow(QMainWindow):
             self.data_panel.load(folder)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if not self.projects.maybe_save():
+            event.ignore()
+            return
         self.save_settings()
         if self.trainer is not None and self.training_job is not None:
             self.trainer.stop()
@@ -426,8 +737,28 @@ class MainWindow(QMainWindow):
         if self.data_panel.job is not None:
             self.data_panel.job.cancel()
             self.data_panel.job.wait(30_000)
+        self.predict_view.shutdown()
+        self.math_view.shutdown()
+        if self.evaluation_job is not None:
+            self.evaluation_job.wait(30_000)
+        self.inspect_timer.stop()
+        self.projects.closed_cleanly()
         self.timer.stop()
         super().closeEvent(event)
+
+
+class _ColumnImages:
+    """The pictures of a set's columns, made one at a time when the gallery asks for them
+    (it shows at most a few hundred of possibly tens of thousands)."""
+
+    def __init__(self, X, shape: tuple[int, int, int], normalisation) -> None:
+        self.X, self.shape, self.normalisation = X, shape, normalisation
+
+    def __getitem__(self, i: int):
+        return images_from_columns(self.X[:, i:i + 1], self.shape, self.normalisation)[0]
+
+    def __len__(self) -> int:
+        return int(self.X.shape[1])
 
 
 def _duration(seconds: float) -> str:

@@ -42,6 +42,7 @@ def render_screenshot(path: str | os.PathLike, epochs: int = 5, width: int = 140
         if not image.save(str(tmp_png), "PNG"):
             raise OSError(f"{path}: could not write the screenshot")
         os.replace(tmp_png, path)
+        window.projects.ask_unsaved = lambda name: "discard"  # no modal question
         window.close()
     return path
 

@@ -27,6 +27,9 @@ from desktop_nn.nn.network import Network
 Array = Any
 
 
+TOLERANCE = 1e-7  # a layer passes when its relative error is at most this (float64)
+
+
 @dataclass
 class LayerCheck:
     layer: int

@@ -1,0 +1,208 @@
+"""The Predict tab: drop image files (or choose them) and see each one's class probabilities
+as bars, the image shown as the network sees it (same size, colour, flatten order, scaling).
+
+Decoding and the forward pass run in a background :class:`Job` on a snapshot of the model, so
+the window never waits and a training run is not disturbed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_nn.data.image_folder import IMAGE_EXTENSIONS
+from desktop_nn.gui.data_panel import to_qimage
+from desktop_nn.gui.worker import Job
+from desktop_nn.predict import FilePrediction, Predictor, predict_files
+
+THUMB = 84
+
+
+class ProbabilityBars(QWidget):
+    """Horizontal bars, one per class, the predicted class highlighted."""
+
+    def __init__(self, names: list[str], probabilities: list[float],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.names, self.probabilities = names, probabilities
+        self.setMinimumHeight(16 * len(names) + 4)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(320, 16 * len(self.names) + 4)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        best = max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
+        label_w = min(140, max(40, self.fontMetrics().horizontalAdvance(
+            max(self.names, key=len)) + 8))
+        bar_w = max(10, self.width() - label_w - 56)
+        for k, (name, prob) in enumerate(zip(self.names, self.probabilities, strict=True)):
+            y = 2 + 16 * k
+            p.setPen(QColor("#222"))
+            p.drawText(QRectF(0, y, label_w - 4, 14), Qt.AlignmentFlag.AlignRight
+                       | Qt.AlignmentFlag.AlignVCenter, name)
+            p.fillRect(QRectF(label_w, y + 2, bar_w, 10), QColor("#eee"))
+            color = QColor("#d62728") if k == best else QColor("#1f77b4")
+            p.fillRect(QRectF(label_w, y + 2, bar_w * max(0.0, min(1.0, prob)), 10), color)
+            p.drawText(QRectF(label_w + bar_w + 4, y, 52, 14), Qt.AlignmentFlag.AlignVCenter,
+                       f"{prob:.3f}")
+        p.end()
+
+
+class PredictView(QWidget):
+    """``set_model_source(fn)``: ``fn()`` returns a :class:`Predictor` for the current model
+    (a snapshot, safe to use from another thread) or raises ValueError saying why there is
+    none. Emits ``predicted(list[FilePrediction])`` when a batch of files is done."""
+
+    predicted = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("predictView")
+        self.setAcceptDrops(True)
+        self.model_source: Callable[[], Predictor] | None = None
+        self.job: Job | None = None
+        self.results: list[FilePrediction] = []
+        self.class_names: list[str] = []
+
+        self.choose_button = QPushButton("Choose images…")
+        self.choose_button.setObjectName("choosePredictImagesButton")
+        self.choose_button.clicked.connect(self.choose)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setObjectName("clearPredictionsButton")
+        self.clear_button.clicked.connect(self.clear)
+        self.status = QLabel("Drop image files here, or choose them, to see what the network "
+                             "makes of them.")
+        self.status.setObjectName("predictStatusLabel")
+        self.status.setWordWrap(True)
+        self.list = QListWidget()
+        self.list.setObjectName("predictList")
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setSpacing(2)
+
+        top = QHBoxLayout()
+        top.addWidget(self.choose_button)
+        top.addWidget(self.clear_button)
+        top.addStretch(1)
+        v = QVBoxLayout(self)
+        v.addLayout(top)
+        v.addWidget(self.status)
+        v.addWidget(self.list, 1)
+
+    def set_model_source(self, fn: Callable[[], Predictor] | None) -> None:
+        self.model_source = fn
+
+    # ------------------------------------------------------------------ input
+    def choose(self) -> None:
+        patterns = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Images to classify", "",
+                                                f"Images ({patterns});;All files (*)")
+        if paths:
+            self.predict(paths)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        files = [p for p in paths if Path(p).is_file()]
+        if files:
+            event.acceptProposedAction()
+            self.predict(files)
+
+    # ------------------------------------------------------------------ work
+    def predict(self, paths: list[str]) -> bool:
+        """Classify ``paths`` in the background. False (with the reason shown) when refused."""
+        if self.job is not None:
+            self.status.setText("Still working on the previous files…")
+            return False
+        if self.model_source is None:
+            self.status.setText("Train a network (or import a model) first.")
+            return False
+        try:
+            predictor = self.model_source()
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            return False
+        self.class_names = list(predictor.class_names)
+        self.status.setText(f"Classifying {len(paths)} file(s)…")
+        job = Job(lambda job: predict_files(predictor, list(paths)), "predictJob")
+        job.succeeded.connect(self._succeeded)  # bound methods: they run in the GUI thread
+        job.failed.connect(self._failed)
+        job.done.connect(self._done)
+        self.job = job
+        job.start()
+        return True
+
+    def _succeeded(self, results: list[FilePrediction]) -> None:
+        for r in results:
+            self._add(r)
+        self.results.extend(results)
+        bad = sum(r.error is not None for r in results)
+        self.status.setText(f"{len(results) - bad} classified"
+                            + (f", {bad} could not be read" if bad else "") + ".")
+        self.predicted.emit(results)
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(f"Prediction failed: {message}")
+
+    def _done(self) -> None:
+        job = self.sender()
+        if isinstance(job, Job):
+            job.wait(5000)
+        self.job = None
+
+    def _add(self, r: FilePrediction) -> None:
+        item = QListWidgetItem()
+        row = QWidget()
+        h = QHBoxLayout(row)
+        h.setContentsMargins(4, 2, 4, 2)
+        thumb = QLabel()
+        thumb.setFixedSize(THUMB, THUMB)
+        if r.pixels is not None and r.input_shape is not None:
+            pix = QPixmap.fromImage(to_qimage(r.pixels, r.input_shape)).scaled(
+                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation)
+            thumb.setPixmap(pix)
+        h.addWidget(thumb)
+        text = QVBoxLayout()
+        name = QLabel(f"<b>{Path(r.path).name}</b>")
+        name.setToolTip(r.path)
+        text.addWidget(name)
+        if r.error is not None:
+            err = QLabel(r.error)
+            err.setStyleSheet("color: #b00")
+            err.setWordWrap(True)
+            text.addWidget(err)
+        else:
+            assert r.probabilities is not None and r.predicted is not None
+            names = self.class_names[:len(r.probabilities)]
+            text.addWidget(QLabel(f"→ {names[r.predicted]} "
+                                  f"(p = {r.probabilities[r.predicted]:.3f})"))
+            text.addWidget(ProbabilityBars(names, r.probabilities))
+        text.addStretch(1)
+        h.addLayout(text, 1)
+        item.setSizeHint(row.sizeHint().expandedTo(QSize(0, THUMB + 8)))
+        self.list.addItem(item)
+        self.list.setItemWidget(item, row)
+
+    def clear(self) -> None:
+        self.list.clear()
+        self.results.clear()
+
+    def shutdown(self) -> None:
+        if self.job is not None:
+            self.job.wait(30_000)

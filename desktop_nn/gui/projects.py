@@ -1,0 +1,329 @@
+"""File > New / Open / Save / Save As / Recent for ``.dnnproj`` projects, the unsaved-changes
+prompt, and autosave to a recovery file offered back after a crash.
+
+A project keeps the three panels' settings, the run summaries, the trained model beside it
+(``<stem>.model.npz``) and the training state (``<stem>.state.npz``), so that reopening and
+continuing gives the same weights as training straight through."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+
+from desktop_nn.io.model_file import ModelFile
+from desktop_nn.project import (
+    SUFFIX,
+    Project,
+    ProjectFileError,
+    RecoveryInfo,
+    RecoveryStore,
+    add_recent,
+    existing_recent,
+    load_project,
+    load_project_model,
+    load_project_state,
+    save_project,
+    save_project_state,
+    state_file_path,
+)
+
+AUTOSAVE_MS = 30_000
+RECENT_KEY = "recentProjects"
+UNTITLED = "Untitled"
+
+# the answer to "save your changes?": save them, throw them away, or do not go on
+SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
+
+
+class ProjectController(QObject):
+    """Owns the project file of a :class:`MainWindow`. ``ask_unsaved(name) -> SAVE | DISCARD |
+    CANCEL``, ``ask_path(save: bool) -> str | None`` and ``ask_recover(info) -> bool`` are
+    the questions put to the user; tests replace them."""
+
+    project_changed = Signal()  # path, name or dirty flag changed
+
+    def __init__(self, window, store: RecoveryStore | None = None) -> None:
+        super().__init__(window)
+        self.setObjectName("projectController")
+        self.window = window
+        self.path: Path | None = None
+        self.dirty = False
+        self._autosaved = True  # nothing to autosave yet
+        self.store = store if store is not None else RecoveryStore()
+        self.ask_unsaved: Callable[[str], str] = self._ask_unsaved
+        self.ask_path: Callable[[bool], str | None] = self._ask_path
+        self.ask_recover: Callable[[RecoveryInfo], bool] = self._ask_recover
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setObjectName("autosaveTimer")
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+
+        def action(text: str, name: str, shortcut, slot) -> QAction:
+            a = QAction(text, window)
+            a.setObjectName(name)
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+            a.triggered.connect(slot)
+            window.addAction(a)
+            return a
+
+        self.new_action = action("&New project", "newProjectAction",
+                                 QKeySequence.StandardKey.New, self.new)
+        self.open_action = action("&Open project…", "openProjectAction", "Ctrl+Shift+O",
+                                  self._open_clicked)
+        self.save_action = action("&Save project", "saveProjectAction",
+                                  QKeySequence.StandardKey.Save, self.save)
+        self.save_as_action = action("Save project &as…", "saveProjectAsAction",
+                                     "Ctrl+Shift+S", self.save_as)
+        self.recent_menu = QMenu("Open &recent", window)
+        self.recent_menu.setObjectName("recentProjectsMenu")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._fill_recent()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path is not None else UNTITLED
+
+    def mark_dirty(self) -> None:
+        if not self.dirty:
+            self.dirty = True
+            self.project_changed.emit()
+        self._autosaved = False
+
+    def _set_clean(self, path: Path | None) -> None:
+        self.path = path
+        self.dirty = False
+        self._autosaved = True
+        self.project_changed.emit()
+
+    def recent(self) -> list[str]:
+        return existing_recent(self.window.settings.value(RECENT_KEY) or [])
+
+    def _remember(self, path: Path) -> None:
+        self.window.settings.setValue(
+            RECENT_KEY, add_recent(self.window.settings.value(RECENT_KEY) or [], path))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent()
+        for p in paths:
+            a = self.recent_menu.addAction(Path(p).name)
+            a.setToolTip(p)
+            a.triggered.connect(lambda _=False, p=p: self.open(p))
+        self.recent_menu.setEnabled(bool(paths))
+
+    # ------------------------------------------------------------------ what is saved
+    def project(self) -> Project:
+        w = self.window
+        return Project(name=self.name, designer=w.designer.state(), data=w.data_panel.state(),
+                       training=w.training_panel.state(),
+                       runs=[r.to_summary_dict() for r in w.runs.runs])
+
+    def _model_and_state(self) -> tuple[ModelFile | None, tuple[dict, dict] | None]:
+        w = self.window
+        try:
+            model = w.current_model()
+        except ValueError:
+            return None, None
+        state = None
+        if w.trainer is not None and (not w.is_training() or w.trainer.is_waiting):
+            state = w.trainer.checkpoint()  # between steps: weights and state agree
+        elif w.trainer is None and w.pending_state is not None:
+            state = w.pending_state
+        return model, state
+
+    # ------------------------------------------------------------------ actions
+    def new(self) -> bool:
+        if not self.maybe_save() or self.window.is_training():
+            return False
+        w = self.window
+        w.reset_weights()
+        w.imported_model = None
+        w.runs.clear()
+        w.runs_view.refresh()
+        w.designer.set_state({})
+        w.training_panel.set_state({})
+        self._set_clean(None)
+        return True
+
+    def _open_clicked(self) -> None:
+        path = self.ask_path(False)
+        if path:
+            self.open(path)
+
+    def open(self, path: str | Path) -> bool:
+        """Open a project: settings, data folder (loaded in the background), the model and
+        its training state. A bad file is refused with its message; nothing is changed."""
+        w = self.window
+        if w.is_training() or not self.maybe_save():
+            return False
+        path = Path(path)
+        try:
+            project = load_project(path)
+            model = load_project_model(project, path)
+            state = load_project_state(path) if model is not None else None
+        except ProjectFileError as exc:
+            w._show_dialog("Cannot open the project", str(exc), QMessageBox.Icon.Warning)
+            return False
+        self._apply(project, model, state)
+        self._set_clean(path)
+        self._remember(path)
+        w.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def _apply(self, project: Project, model: ModelFile | None,
+               state: tuple[dict, dict] | None) -> None:
+        w = self.window
+        w.runs.clear()
+        w.runs_view.refresh()
+        w.reset_weights()
+        w.imported_model = None
+        w.designer.set_state(project.designer)
+        w.training_panel.set_state(project.training)
+        if model is not None:
+            w.apply_model(model, state)
+        w.data_panel.set_state(project.data)
+        folder = w.data_panel.folder_edit.text().strip()
+        if folder:
+            w.data_panel.load(folder)
+
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as()
+        return self.save_to(self.path)
+
+    def save_as(self) -> bool:
+        path = self.ask_path(True)
+        if not path:
+            return False
+        path = Path(path)
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        return self.save_to(path)
+
+    def save_to(self, path: str | Path) -> bool:
+        """Write the project, its model and training state. While a run trains, it is paused
+        for the moment of the snapshot so that weights and optimiser state agree."""
+        w = self.window
+        path = Path(path)
+        resume = self._pause_for_snapshot()
+        try:
+            model, state = self._model_and_state()
+            project = self.project()
+            project.name = path.stem
+            save_project(path, project, model)
+            save_project_state(path, state)
+        except (ValueError, OSError) as exc:
+            w._show_dialog("Cannot save the project", str(exc), QMessageBox.Icon.Warning)
+            return False
+        finally:
+            if resume:
+                w.trainer.resume()
+        self._set_clean(path)
+        self._remember(path)
+        self.store.clear()
+        w.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def _pause_for_snapshot(self) -> bool:
+        """Pause a running trainer and wait until it sits between steps. True when it was
+        running (the caller resumes it)."""
+        w = self.window
+        t = w.trainer
+        if t is None or not w.is_training() or t.is_paused:
+            return False
+        t.pause()
+        deadline = time.monotonic() + 5.0
+        while not t.is_waiting and w.is_training() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return True
+
+    # ------------------------------------------------------------------ closing, recovery
+    def maybe_save(self) -> bool:
+        """Before the project is replaced or the window closes: True to go on."""
+        if not self.dirty:
+            return True
+        answer = self.ask_unsaved(self.name)
+        if answer == SAVE:
+            return self.save()
+        return answer == DISCARD
+
+    def closed_cleanly(self) -> None:
+        self.autosave_timer.stop()
+        self.store.clear()
+
+    def autosave(self) -> bool:
+        """Write the recovery files when something changed since the last autosave. A run
+        being trained is saved as it stands (weights only: the state needs a pause)."""
+        if self._autosaved:
+            return False
+        model, state = self._model_and_state()
+        try:
+            self.store.write(self.project(), model, original=self.path)
+            save_project_state(self.store.project_path, state)
+        except (ValueError, OSError):
+            return False  # autosave must never disturb the user; the next one will retry
+        self._autosaved = True
+        return True
+
+    def offer_recovery(self) -> bool:
+        """At start-up: offer the autosave of a session that did not close cleanly."""
+        info = self.store.pending()
+        if info is None:
+            return False
+        if not self.ask_recover(info):
+            self.store.clear()
+            return False
+        project, model = self.store.restore()
+        try:
+            state = load_project_state(self.store.project_path) if model is not None else None
+        except ProjectFileError:
+            state = None
+        self._apply(project, model, state)
+        self.path = info.original
+        self.mark_dirty()  # recovered work is unsaved until the user saves it
+        self.project_changed.emit()
+        return True
+
+    # ------------------------------------------------------------------ questions
+    def _ask_unsaved(self, name: str) -> str:
+        box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
+                          f"Save the changes to {name} before going on?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self.window)
+        box.setObjectName("unsavedDialog")
+        answer = box.exec()
+        return {QMessageBox.StandardButton.Save: SAVE,
+                QMessageBox.StandardButton.Discard: DISCARD}.get(
+                    QMessageBox.StandardButton(answer), CANCEL)
+
+    def _ask_path(self, save: bool) -> str | None:
+        start = str(self.path or Path.home() / f"{self.name}{SUFFIX}")
+        filt = f"desktop-nn project (*{SUFFIX})"
+        if save:
+            path, _ = QFileDialog.getSaveFileName(self.window, "Save project", start, filt)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Open project",
+                                                  str(Path(start).parent), filt)
+        return path or None
+
+    def _ask_recover(self, info: RecoveryInfo) -> bool:
+        where = f" ({info.original})" if info.original else ""
+        box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved work",
+                          f"desktop-nn did not close cleanly. Recover the work on "
+                          f"{info.name}{where} autosaved at {info.saved}?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self.window)
+        box.setObjectName("recoveryDialog")
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+
+__all__ = ["ProjectController", "SAVE", "DISCARD", "CANCEL", "state_file_path"]
