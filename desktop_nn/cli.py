@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="See how neural networks learn: hand-written backprop on NumPy / CuPy.",
         epilog="Run 'desktop-nn COMMAND --help' for a command's options.")
     parser.add_argument("--version", action="version", version=f"desktop-nn {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="start the app offscreen, train one epoch on the bundled sample "
+                        "on the available device, check the plots got the data, and report "
+                        "in one line (exit 0 when it works)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a network on an image folder, 'sample' or an .npz",
@@ -451,6 +455,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()  # image decoding uses worker processes (frozen app too)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.self_test:
+        from desktop_nn.gui.selftest import main as self_test
+
+        return self_test()
     try:
         if args.command == "train":
             return cmd_train(args)
