@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from importlib import resources
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop_nn import __version__
@@ -22,6 +24,9 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("desktop-nn")
     app.setOrganizationName("desktop-nn")
     app.setApplicationVersion(__version__)
+    icon = resources.files("desktop_nn") / "resources" / "icon.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     # no antialiasing: in software rendering it makes a redraw several times slower
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
     # The training thread holds the GIL between NumPy calls; hand it over every 1 ms (Python's
