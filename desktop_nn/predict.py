@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from desktop_nn.data.dataset import Normalisation
+from desktop_nn.data.dataset import Normalisation, PreparedData
 from desktop_nn.data.image_folder import FLATTEN_ORDER, decode_image
 from desktop_nn.io.model_file import ModelFile
 
@@ -104,3 +104,25 @@ def predict_files(predictor: Predictor, paths: list[str | os.PathLike]) -> list[
         for k, (item, _) in enumerate(good):
             item.probabilities = P[:, k].tolist()
     return out
+
+
+def preparation_mismatch(model: ModelFile, prepared: PreparedData) -> str | None:
+    """Why ``model`` cannot be evaluated or trained further on ``prepared`` data as they are
+    (other input size, classes, image preprocessing or scaling), or None when it can."""
+    spec = model.network.spec
+    if prepared.train.n_x != spec.input_size:
+        return f"the model reads {spec.input_size} inputs, the data have {prepared.train.n_x}"
+    if prepared.train.Y.shape[0] != spec.output_size:
+        return (f"the model has {spec.output_size} outputs, the data need "
+                f"{prepared.train.Y.shape[0]}")
+    if model.class_names is not None and list(model.class_names) != list(prepared.class_names):
+        return "the model was trained on other classes"
+    if model.preprocessing and prepared.preprocessing and \
+            model.preprocessing != prepared.preprocessing:
+        return "the model's images were prepared differently (size, colour or resize mode)"
+    norm = prepared.normalisation
+    theirs = Normalisation.from_model(model.normalisation, model.norm_mean, model.norm_std)
+    if theirs.kind != norm.kind or (norm.kind == "standardise" and not (
+            np.array_equal(theirs.mean, norm.mean) and np.array_equal(theirs.std, norm.std))):
+        return "the model's inputs were scaled differently"
+    return None

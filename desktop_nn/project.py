@@ -621,6 +621,37 @@ class RecoveryStore:
                 p.unlink(missing_ok=True)
             except OSError as exc:
                 log.warning("cannot remove recovery file %s: %s", p, exc)
+        try:
+            self.directory.rmdir()  # a per-session folder goes once empty
+        except OSError:
+            pass
+
+
+SESSION_PREFIX = "session-"
+
+
+def session_store(base: PathLike | None = None) -> RecoveryStore:
+    """This process's own recovery store: ``<base>/session-<pid>``. Each running app writes
+    and clears only its own, so closing one never removes another's autosave."""
+    base = Path(base) if base is not None else default_recovery_dir()
+    return RecoveryStore(base / f"{SESSION_PREFIX}{os.getpid()}")
+
+
+def pending_recoveries(base: PathLike | None = None) -> list[tuple[RecoveryStore, RecoveryInfo]]:
+    """The autosaves of sessions that did not close cleanly (their process is gone), newest
+    first. Damaged ones are left out."""
+    base = Path(base) if base is not None else default_recovery_dir()
+    try:
+        folders = [p for p in base.iterdir() if p.is_dir() and p.name.startswith(SESSION_PREFIX)]
+    except OSError:
+        return []
+    found = []
+    for folder in folders:
+        store = RecoveryStore(folder)
+        info = store.pending()
+        if info is not None:
+            found.append((store, info))
+    return sorted(found, key=lambda si: si[1].saved, reverse=True)
 
 
 # ------------------------------------------------------------------------------ recent
@@ -662,5 +693,5 @@ __all__ = [
     "FORMAT", "FORMAT_VERSION", "MAX_PROJECT_BYTES", "Project", "ProjectFileError",
     "RecoveryInfo", "RecoveryStore", "SUFFIX", "add_recent", "default_recovery_dir",
     "existing_recent", "load_project", "load_project_model", "model_file_name",
-    "resolve_data_folder", "save_project",
+    "pending_recoveries", "resolve_data_folder", "save_project", "session_store",
 ]

@@ -15,7 +15,7 @@ from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.sources import sample_path
 from desktop_nn.gui import create_main_window
 from desktop_nn.gui.projects import DISCARD
-from desktop_nn.project import load_project, state_file_path
+from desktop_nn.project import RecoveryStore, load_project, state_file_path
 
 INSPECT_NAMES = ["weightsView", "confusionMatrix", "mistakesGallery", "predictView",
                  "mathView", "gradcheckButton", "runsList", "runsPlot", "evaluationView",
@@ -66,6 +66,12 @@ def new_window(qtbot, tmp_path, name: str):
     w = create_main_window(settings=settings)
     qtbot.addWidget(w)
     return w
+
+
+def as_crashed_session(window, tmp_path) -> None:
+    """Make ``window`` autosave where another process's session would: the test runs every
+    window in one process, but a crash leaves another process's folder behind."""
+    window.projects.store = RecoveryStore(tmp_path / "recovery" / "session-crashed")
 
 
 def close(window) -> None:
@@ -213,6 +219,7 @@ def test_save_reopen_and_continue_equals_training_straight_through(qtbot, window
 
 
 def test_recovery_file_is_offered_after_a_crash(qtbot, window, tmp_path):
+    as_crashed_session(window, tmp_path)
     window.designer.layer_table.cellWidget(0, 0).setValue(17)
     train(qtbot, window, epochs=1)
     assert window.projects.dirty
@@ -227,21 +234,114 @@ def test_recovery_file_is_offered_after_a_crash(qtbot, window, tmp_path):
     assert again.designer.layers()[0][0] == 17
     np.testing.assert_array_equal(again.pending_network.get_parameters()[0][0], trained[0])
     assert again.projects.dirty  # recovered work is unsaved until saved
+    # the recovered work now lives in this session's own autosave; the crashed one is gone
+    assert again.projects.store.pending() is not None
+    assert not (tmp_path / "recovery" / "session-crashed").exists()
     close(again)
-    # a clean close removes the recovery file: nothing is offered next time
+    # a clean close removes this session's recovery files: nothing is offered next time
+    assert not again.projects.store.directory.exists()
     fresh = new_window(qtbot, tmp_path, "fresh")
-    assert fresh.projects.store.pending() is None
+    assert not fresh.projects.offer_recovery()
     close(fresh)
 
 
 def test_declined_recovery_is_removed(qtbot, window, tmp_path):
+    as_crashed_session(window, tmp_path)
     window.designer.layer_table.cellWidget(0, 0).setValue(9)
     assert window.projects.autosave()
     other = new_window(qtbot, tmp_path, "other")
     other.projects.ask_recover = lambda info: False
     assert not other.projects.offer_recovery()
-    assert other.projects.store.pending() is None
+    assert not (tmp_path / "recovery" / "session-crashed").exists()
     close(other)
+
+
+def test_a_new_start_does_not_autosave_over_a_crashed_session(qtbot, window, tmp_path):
+    as_crashed_session(window, tmp_path)
+    window.designer.layer_table.cellWidget(0, 0).setValue(77)
+    assert window.projects.autosave()
+    settings_before_crash = window.designer.state()
+    window.save_settings()
+    # the next start restores the last settings: nothing to autosave, and no timer runs
+    # until the crashed session's work has been offered
+    from PySide6.QtCore import QSettings
+
+    again = create_main_window(settings=QSettings(window.settings.fileName(),
+                                                  QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert not again.projects.dirty and not again.projects.autosave()
+    assert not again.projects.autosave_timer.isActive()
+    again.projects.ask_recover = lambda info: True
+    assert again.projects.offer_recovery()
+    assert again.designer.state() == settings_before_crash
+    assert again.projects.autosave_timer.isActive()
+    close(again)
+
+
+def test_closing_one_session_keeps_another_sessions_autosave(qtbot, window, tmp_path):
+    as_crashed_session(window, tmp_path)  # "another process", still open
+    window.designer.layer_table.cellWidget(0, 0).setValue(21)
+    assert window.projects.autosave()
+    other = new_window(qtbot, tmp_path, "other")
+    other.designer.layer_table.cellWidget(0, 0).setValue(22)
+    assert other.projects.autosave()
+    close(other)
+    assert (tmp_path / "recovery" / "session-crashed" / "recovery.dnnproj").exists()
+
+
+def test_evaluation_follows_an_imported_model_and_refuses_mismatched_data(qtbot, window,
+                                                                          tmp_path):
+    train(qtbot, window, epochs=2)
+    show_tab(window, window.evaluation_view)
+    qtbot.waitUntil(lambda: window.evaluation_job is None
+                    and window.evaluation_view.evaluation() is not None, timeout=20_000)
+    trained_accuracy = window.evaluation_view.evaluation().accuracy
+    fresh = tmp_path / "fresh.npz"
+    window.reset_weights()
+    train(qtbot, window, epochs=1, lr=0.001)  # barely trained: a different model
+    assert window.export_model(str(fresh))
+    window.reset_weights()
+    assert window.evaluation_view.evaluation() is None  # old results never linger
+    assert window.import_model(str(fresh))
+    show_tab(window, window.plots)
+    show_tab(window, window.evaluation_view)
+    qtbot.waitUntil(lambda: window.evaluation_job is None
+                    and window.evaluation_view.evaluation() is not None, timeout=20_000)
+    assert window.evaluation_view.evaluation().accuracy != trained_accuracy
+    # a model whose inputs were scaled otherwise is refused with the reason
+    from desktop_nn.io.model_file import load_model, save_model
+
+    other = load_model(fresh)
+    other.normalisation = {"kind": "none"}
+    save_model(tmp_path / "unscaled.npz", other)
+    assert window.import_model(str(tmp_path / "unscaled.npz"))
+    assert not window.refresh_evaluation()
+    assert "scaled differently" in window.statusBar().currentMessage()
+
+
+def test_closing_right_after_training_starts_no_new_work(qtbot, window):
+    started = []
+    real = window.refresh_evaluation
+    window.refresh_evaluation = lambda: started.append(1) or real()
+    show_tab(window, window.evaluation_view)
+    started.clear()  # showing the tab asked (nothing to evaluate yet)
+    window.training_panel.epochs_spin.setValue(50)
+    assert window.start()
+    window.close()
+    QApplication.processEvents()
+    assert started == [] and window.evaluation_job is None
+
+
+def test_save_while_training_keeps_a_consistent_state(qtbot, window, tmp_path):
+    window.training_panel.epochs_spin.setValue(200)
+    assert window.start()
+    qtbot.waitUntil(lambda: window.trainer.step_count > 5, timeout=10_000)
+    path = tmp_path / "live.dnnproj"
+    assert window.projects.save_to(path)
+    assert state_file_path(path).exists()
+    assert window.trainer.is_running and not window.trainer.is_paused  # resumed
+    window.stop()
+    qtbot.waitUntil(lambda: window.training_job is None, timeout=10_000)
 
 
 def test_unsaved_changes_prompt_on_close(qtbot, window, tmp_path):

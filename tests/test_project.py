@@ -347,7 +347,7 @@ def test_recovery_write_pending_restore_clear(tmp_path):
 
     store.clear()
     assert store.pending() is None
-    assert list((tmp_path / "rec").iterdir()) == []
+    assert not (tmp_path / "rec").exists()  # the emptied session folder goes too
     store.clear()  # clearing twice is fine
 
 
@@ -480,3 +480,20 @@ def test_damaged_training_state_is_refused_naming_the_file(tmp_path):
     state_file_path(path).write_bytes(b"junk")
     with pytest.raises(ProjectFileError, match="p.state.npz"):
         load_project_state(path)
+
+
+def test_each_session_has_its_own_store_and_only_dead_sessions_are_pending(tmp_path):
+    from desktop_nn.project import pending_recoveries, session_store
+
+    mine = session_store(tmp_path)
+    assert mine.directory.name == f"session-{os.getpid()}"
+    crashed = RecoveryStore(tmp_path / "session-1")
+    crashed.write(Project(name="old"))
+    alive = RecoveryStore(tmp_path / "session-2")
+    alive.write(Project(name="alive"))
+    marker = json.loads(alive.marker_path.read_text())
+    marker["pid"] = os.getppid()  # a running process: its autosave is not offered
+    alive.marker_path.write_text(json.dumps(marker))
+    found = pending_recoveries(tmp_path)
+    assert [info.name for _, info in found] == ["old"]
+    assert pending_recoveries(tmp_path / "missing") == []

@@ -91,3 +91,50 @@ def test_bad_state_files_are_refused_naming_the_file(tmp_path):
     np.savez(pickled, state=np.array([{"a": 1}], dtype=object))
     with pytest.raises(TrainerStateError, match="pickled.npz"):
         load_trainer_state(pickled)
+
+
+def _stop_after(trainer: Trainer, steps: int) -> None:
+    """Ask ``trainer`` to stop once it has taken ``steps`` steps (inside an epoch)."""
+    def on_step(report):
+        if trainer.step_count >= steps:
+            trainer.stop()
+    trainer.on_step = on_step
+    trainer.config.report_every = 1
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_run_stopped_and_saved_inside_an_epoch_continues_the_same_shuffle(blobs, tmp_path,
+                                                                            optimizer):
+    X, Y = blobs
+    straight = Network(SPEC, seed=7, dtype="float64")
+    Trainer(straight, X, Y, config(optimizer, 2)).run()
+
+    first = Network(SPEC, seed=7, dtype="float64")
+    trainer = Trainer(first, X, Y, config(optimizer, 2))
+    _stop_after(trainer, 7)  # 13 steps per epoch: stopped inside the first epoch
+    assert trainer.run().stopped == "stopped" and trainer.step_count == 7
+    save_model(tmp_path / "m.npz", ModelFile(network=first))
+    save_trainer_state(tmp_path / "m.state.npz", *trainer.checkpoint())
+
+    reopened = load_model(tmp_path / "m.npz").network
+    again = Trainer(reopened, X, Y, config(optimizer, 2))
+    again.restore(*load_trainer_state(tmp_path / "m.state.npz"))
+    again.run()
+    assert again.step_count == 2 * again.steps_per_epoch == 26
+    for a, b in zip(straight.get_parameters()[0], reopened.get_parameters()[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_stop_and_start_again_inside_an_epoch_equals_straight_through(blobs):
+    X, Y = blobs
+    straight = Network(SPEC, seed=7, dtype="float64")
+    Trainer(straight, X, Y, config("momentum", 2)).run()
+    net = Network(SPEC, seed=7, dtype="float64")
+    trainer = Trainer(net, X, Y, config("momentum", 2))
+    _stop_after(trainer, 5)
+    trainer.run()
+    trainer.on_step = None
+    trainer.run()
+    assert trainer.epoch == 2 and trainer.step_count == 26
+    for a, b in zip(straight.get_parameters()[0], net.get_parameters()[0], strict=True):
+        np.testing.assert_array_equal(a, b)

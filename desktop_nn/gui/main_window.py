@@ -40,7 +40,7 @@ from desktop_nn.gui.worker import Job, ReportBuffer
 from desktop_nn.inspect.evaluation import images_from_columns
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
 from desktop_nn.nn.network import Network
-from desktop_nn.predict import PredictError, Predictor
+from desktop_nn.predict import PredictError, Predictor, preparation_mismatch
 from desktop_nn.train.runs import Run, RunLog, describe
 from desktop_nn.train.trainer import Trainer, TrainResult
 
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.pending_network: Network | None = None
         self.pending_state: tuple[dict, dict] | None = None
         self.imported_model: ModelFile | None = None
+        self._closing = False
 
         self.designer = NetworkDesigner()
         self.data_panel = DataPanel()
@@ -144,7 +145,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._design_changed()
         self._update_controls()
-        self.projects.dirty = False  # restoring the last settings is not a change
+        self.projects.settle()  # restoring the last settings is not a change
         self._update_title()
 
     # ------------------------------------------------------------------ building
@@ -295,6 +296,11 @@ class MainWindow(QMainWindow):
         spec = self.designer.spec(prepared.train.n_x, prepared.train.Y.shape[0])
         dtype = self.training_panel.dtype()
         pending = self.pending_network
+        if pending is not None and self.imported_model is not None:
+            problem = preparation_mismatch(self.imported_model, prepared)
+            if problem:
+                self.statusBar().showMessage(f"Starting from fresh weights: {problem}", 10000)
+                pending = None
         if pending is not None and pending.spec.to_dict() == spec.to_dict():
             # continue from the imported or reopened weights, on the chosen device and dtype
             net = Network(spec, backend, dtype=dtype, seed=None)
@@ -406,6 +412,8 @@ class MainWindow(QMainWindow):
         self.trainer = None
         self._trainer_key = None
         self.pending_network = self.pending_state = None
+        self._evaluation_stale = True
+        self.evaluation_view.clear()
         spec_layers = len(self.designer.layers()) + 1
         self.plots.reset(spec_layers, self.designer.sizes_and_activations()[1])
         self.epoch_label.setText("epoch -")
@@ -460,6 +468,8 @@ class MainWindow(QMainWindow):
             job.wait(5000)  # the thread is quitting
         if self.training_job is job:
             self.training_job = None
+        if self._closing:
+            return  # the window is going: start nothing new
         self.timer.stop()
         self.inspect_timer.stop()
         self._refresh()
@@ -573,6 +583,8 @@ class MainWindow(QMainWindow):
         self._refresh_visible_tab()
 
     def _refresh_visible_tab(self) -> None:
+        if self._closing:
+            return
         current = self.tabs.currentWidget()
         if current is self.runs_view:
             self.runs_view.refresh()
@@ -612,9 +624,12 @@ class MainWindow(QMainWindow):
         except ValueError:
             self.evaluation_view.clear()
             return False
-        if data is None or data.prepared.train.n_x != model.network.spec.input_size \
-                or data.prepared.train.Y.shape[0] != model.network.spec.output_size:
+        problem = "no data loaded" if data is None else preparation_mismatch(model,
+                                                                               data.prepared)
+        if problem:
             self.evaluation_view.clear()
+            self.statusBar().showMessage(f"Cannot evaluate the model on these data: {problem}",
+                                         10000)
             return False
         prepared = data.prepared
         sets = {name: ds for name, ds in (("validation", prepared.val), ("test", prepared.test),
@@ -652,6 +667,8 @@ class MainWindow(QMainWindow):
             job.wait(5000)
         if self.evaluation_job is job:
             self.evaluation_job = None
+        if self._evaluation_stale and not self._closing:
+            self._refresh_visible_tab()  # the model changed while it was being evaluated
 
     def _update_math(self) -> None:
         try:
@@ -730,6 +747,7 @@ class MainWindow(QMainWindow):
         if not self.projects.maybe_save():
             event.ignore()
             return
+        self._closing = True
         self.save_settings()
         if self.trainer is not None and self.training_job is not None:
             self.trainer.stop()

@@ -23,12 +23,15 @@ from desktop_nn.project import (
     RecoveryInfo,
     RecoveryStore,
     add_recent,
+    default_recovery_dir,
     existing_recent,
     load_project,
     load_project_model,
     load_project_state,
+    pending_recoveries,
     save_project,
     save_project_state,
+    session_store,
     state_file_path,
 )
 
@@ -47,14 +50,16 @@ class ProjectController(QObject):
 
     project_changed = Signal()  # path, name or dirty flag changed
 
-    def __init__(self, window, store: RecoveryStore | None = None) -> None:
+    def __init__(self, window, recovery_dir: str | Path | None = None) -> None:
         super().__init__(window)
         self.setObjectName("projectController")
         self.window = window
         self.path: Path | None = None
         self.dirty = False
         self._autosaved = True  # nothing to autosave yet
-        self.store = store if store is not None else RecoveryStore()
+        self.recovery_dir = Path(recovery_dir) if recovery_dir is not None \
+            else default_recovery_dir()
+        self.store: RecoveryStore = session_store(self.recovery_dir)  # this process's own
         self.ask_unsaved: Callable[[str], str] = self._ask_unsaved
         self.ask_path: Callable[[bool], str | None] = self._ask_path
         self.ask_recover: Callable[[RecoveryInfo], bool] = self._ask_recover
@@ -63,7 +68,8 @@ class ProjectController(QObject):
         self.autosave_timer.setObjectName("autosaveTimer")
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_timer.start()
+        # started by offer_recovery: an autosave must never run before a crashed session's
+        # work has been offered back
 
         def action(text: str, name: str, shortcut, slot) -> QAction:
             a = QAction(text, window)
@@ -97,6 +103,12 @@ class ProjectController(QObject):
             self.dirty = True
             self.project_changed.emit()
         self._autosaved = False
+
+    def settle(self) -> None:
+        """The window has restored its last settings: that is not a change to save."""
+        self.dirty = False
+        self._autosaved = True
+        self.project_changed.emit()
 
     def _set_clean(self, path: Path | None) -> None:
         self.path = path
@@ -134,8 +146,9 @@ class ProjectController(QObject):
         except ValueError:
             return None, None
         state = None
-        if w.trainer is not None and (not w.is_training() or w.trainer.is_waiting):
-            state = w.trainer.checkpoint()  # between steps: weights and state agree
+        t = w.trainer
+        if t is not None and (not t.is_running or t.is_waiting):
+            state = t.checkpoint()  # between steps: weights and state agree
         elif w.trainer is None and w.pending_state is not None:
             state = w.pending_state
         return model, state
@@ -215,6 +228,14 @@ class ProjectController(QObject):
         w = self.window
         path = Path(path)
         resume = self._pause_for_snapshot()
+        t = w.trainer
+        if t is not None and t.is_running and not t.is_waiting:
+            if resume:
+                t.resume()
+            w._show_dialog("Cannot save the project", "The training run did not pause in "
+                           "time for a consistent snapshot; try again.",
+                           QMessageBox.Icon.Warning)
+            return False
         try:
             model, state = self._model_and_state()
             project = self.project()
@@ -241,8 +262,10 @@ class ProjectController(QObject):
         if t is None or not w.is_training() or t.is_paused:
             return False
         t.pause()
+        # is_running, not the window's is_training: that one changes only when this (GUI)
+        # thread handles the run's end, and it is busy here
         deadline = time.monotonic() + 5.0
-        while not t.is_waiting and w.is_training() and time.monotonic() < deadline:
+        while t.is_running and not t.is_waiting and time.monotonic() < deadline:
             time.sleep(0.001)
         return True
 
@@ -275,23 +298,34 @@ class ProjectController(QObject):
         return True
 
     def offer_recovery(self) -> bool:
-        """At start-up: offer the autosave of a session that did not close cleanly."""
-        info = self.store.pending()
-        if info is None:
-            return False
-        if not self.ask_recover(info):
-            self.store.clear()
-            return False
-        project, model = self.store.restore()
+        """At start-up: offer the autosaves of sessions that did not close cleanly, newest
+        first; a declined one is removed. Then starts autosaving this session."""
         try:
-            state = load_project_state(self.store.project_path) if model is not None else None
+            for store, info in pending_recoveries(self.recovery_dir):
+                if store.directory == self.store.directory:
+                    continue  # this session's own
+                if not self.ask_recover(info):
+                    store.clear()
+                    continue
+                self._recover(store, info)
+                return True
+            return False
+        finally:
+            self.autosave_timer.start()
+
+    def _recover(self, store: RecoveryStore, info: RecoveryInfo) -> None:
+        project, model = store.restore()
+        try:
+            state = load_project_state(store.project_path) if model is not None else None
         except ProjectFileError:
             state = None
         self._apply(project, model, state)
         self.path = info.original
         self.mark_dirty()  # recovered work is unsaved until the user saves it
         self.project_changed.emit()
-        return True
+        # now safe in this session's own recovery files: the crashed session's can go
+        if self.autosave():
+            store.clear()
 
     # ------------------------------------------------------------------ questions
     def _ask_unsaved(self, name: str) -> str:

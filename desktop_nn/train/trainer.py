@@ -125,6 +125,12 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.step_count = 0  # optimiser steps taken
         self.examples_seen = 0
+        # Where an epoch stands, so that a run stopped (or saved) inside an epoch goes on with
+        # the same shuffle: the generator's state before the epoch's permutation was drawn,
+        # the batches taken in it, and the batches the next epoch skips (an interrupted one).
+        self._epoch_start_state: dict | None = None
+        self._batch_in_epoch = 0
+        self._resume_batch = 0
         self.last_result: TrainResult | None = None
         self._cond = threading.Condition()
         self._paused = False
@@ -175,9 +181,12 @@ class Trainer:
         arrays of the optimiser's per-parameter state). Take it while the run is not training
         (between runs, or paused). Continuing from it at an epoch boundary gives the same
         weights as training straight through: the shuffling generator is kept too."""
+        if self._epoch_start_state is not None:  # paused inside an epoch
+            rng, batch = self._epoch_start_state, self._batch_in_epoch
+        else:
+            rng, batch = self.rng.bit_generator.state, self._resume_batch
         state = {"epoch": self.epoch, "step_count": self.step_count,
-                 "examples_seen": self.examples_seen,
-                 "rng": self.rng.bit_generator.state,
+                 "examples_seen": self.examples_seen, "rng": rng, "batch_in_epoch": batch,
                  "optimizer": self.optimizer.state_dict()}
         return state, self.optimizer.state_arrays()
 
@@ -188,6 +197,7 @@ class Trainer:
             rng = np.random.default_rng()
             rng.bit_generator.state = state["rng"]
             counters = {k: int(state[k]) for k in ("epoch", "step_count", "examples_seen")}
+            counters["batch_in_epoch"] = int(state.get("batch_in_epoch", 0))
             optimizer = self._make_optimizer()
             optimizer.load_state(state["optimizer"], arrays, self.network)
         except (KeyError, TypeError, ValueError) as exc:
@@ -198,6 +208,8 @@ class Trainer:
         self.epoch = counters["epoch"]
         self.step_count = counters["step_count"]
         self.examples_seen = counters["examples_seen"]
+        self._resume_batch = min(counters["batch_in_epoch"], self.steps_per_epoch)
+        self._epoch_start_state, self._batch_in_epoch = None, 0
 
     # ------------------------------------------------------------------ control (any thread)
     def pause(self) -> None:
@@ -272,8 +284,11 @@ class Trainer:
         return result
 
     def _batches(self):
-        """Yield (XT_batch (b, n_x), YT_batch (b, n_y)) for one epoch."""
+        """Yield (XT_batch (b, n_x), YT_batch (b, n_y)) for one epoch, skipping the batches an
+        interrupted epoch already took (same permutation: drawn from the same state)."""
         m, bs = self.train.m, self.batch_size
+        skip, self._resume_batch = self._resume_batch, 0
+        self._epoch_start_state, self._batch_in_epoch = self.rng.bit_generator.state, skip
         if self.config.shuffle and bs < m:
             xp = self.network.xp
             perm = xp.asarray(self.rng.permutation(m))
@@ -281,14 +296,14 @@ class Trainer:
             # more than the gather itself (page faults). Each batch is used up before the next.
             xbuf = xp.empty((bs, self.train.XT.shape[1]), dtype=self.train.XT.dtype)
             ybuf = xp.empty((bs, self.train.YT.shape[1]), dtype=self.train.YT.dtype)
-            for i in range(0, m, bs):
+            for i in range(skip * bs, m, bs):
                 idx = perm[i:i + bs]
                 k = idx.shape[0]
                 xp.take(self.train.XT, idx, axis=0, out=xbuf[:k])
                 xp.take(self.train.YT, idx, axis=0, out=ybuf[:k])
                 yield xbuf[:k], ybuf[:k]
         else:
-            for i in range(0, m, bs):
+            for i in range(skip * bs, m, bs):
                 yield self.train.XT[i:i + bs], self.train.YT[i:i + bs]
 
     def _run(self, epochs: int) -> TrainResult:
@@ -308,9 +323,12 @@ class Trainer:
                 fail = self._train_step(xb_t.T, yb_t.T, single, t0, total_steps)
                 if isinstance(fail, TrainResult):
                     fail.seconds = time.perf_counter() - t0
+                    self._interrupt_epoch()
                     return fail
                 last_cost = fail
+                self._batch_in_epoch += 1
             else:
+                self._epoch_start_state, self._batch_in_epoch = None, 0
                 self.epoch += 1
                 report = self._epoch_report(t0)
                 monitored = report.val_cost if self.val is not None else report.train_cost
@@ -326,10 +344,19 @@ class Trainer:
                                        f"kept the weights of epoch {best[2]}")
                             break
                 continue
+            self._interrupt_epoch()
             break
         return TrainResult(stopped=status, message=message, epochs=self.epoch,
                            steps=self.step_count, seconds=time.perf_counter() - t0,
                            final_cost=last_cost)
+
+    def _interrupt_epoch(self) -> None:
+        """A run ends inside an epoch: the next run redraws the same permutation and skips the
+        batches already taken, as if it had never stopped."""
+        if self._epoch_start_state is not None:
+            self.rng.bit_generator.state = self._epoch_start_state
+            self._resume_batch = self._batch_in_epoch
+            self._epoch_start_state, self._batch_in_epoch = None, 0
 
     def _train_step(self, xb: Array, yb: Array, force_report: bool, t0: float,
                     total_steps: int) -> float | TrainResult:
