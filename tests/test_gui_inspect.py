@@ -95,7 +95,7 @@ def test_weight_tiles_one_per_hidden_unit_shaped_like_the_input(qtbot, window):
     # it follows training: new weights give a new picture
     before = window.weights_view.image().copy()
     train(qtbot, window, epochs=1, lr=3.0)
-    show_tab(window, window.plots)
+    show_tab(window, window.training_tab)
     show_tab(window, window.weights_view)
     assert not np.array_equal(before, window.weights_view.image())
 
@@ -303,7 +303,7 @@ def test_evaluation_follows_an_imported_model_and_refuses_mismatched_data(qtbot,
     window.reset_weights()
     assert window.evaluation_view.evaluation() is None  # old results never linger
     assert window.import_model(str(fresh))
-    show_tab(window, window.plots)
+    show_tab(window, window.training_tab)
     show_tab(window, window.evaluation_view)
     qtbot.waitUntil(lambda: window.evaluation_job is None
                     and window.evaluation_view.evaluation() is not None, timeout=20_000)

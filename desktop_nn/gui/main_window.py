@@ -25,10 +25,12 @@ from PySide6.QtWidgets import (
 from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
+from desktop_nn.examples import EXAMPLES, SLOWDOWN
 from desktop_nn.gui.data_panel import DataPanel
 from desktop_nn.gui.designer import NetworkDesigner
 from desktop_nn.gui.diagram import NetworkDiagram
 from desktop_nn.gui.evaluation_view import EvaluationView
+from desktop_nn.gui.example_view import ExplanationPanel, SlowdownView, with_explanation
 from desktop_nn.gui.math_view import CheckProblem, MathView
 from desktop_nn.gui.plots import LivePlots
 from desktop_nn.gui.predict_view import PredictView
@@ -97,7 +99,10 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("centralTabs")
-        self.tabs.addTab(self.plots, "Training")
+        self.example_panel = ExplanationPanel()
+        self.training_tab = with_explanation(self.plots, self.example_panel)
+        self.slowdown_view: SlowdownView | None = None  # made when the example is opened
+        self.tabs.addTab(self.training_tab, "Training")
         self.tabs.addTab(self.diagram, "Network")
         self.tabs.addTab(self.weights_view, "Weights")
         self.tabs.addTab(self.evaluation_view, "Evaluation")
@@ -219,6 +224,13 @@ class MainWindow(QMainWindow):
         file_menu.addActions([pr.save_action, pr.save_as_action])
         file_menu.addSeparator()
         file_menu.addActions([self.open_action, self.sample_action])
+        examples = self.examples_menu = file_menu.addMenu("E&xamples")
+        examples.setObjectName("examplesMenu")
+        self.vanishing_action = action("&Vanishing gradients", "vanishingGradientsExampleAction",
+                                       None, lambda: self.open_example("vanishing-gradients"))
+        self.slowdown_action = action("&Learning slowdown", "learningSlowdownExampleAction",
+                                      None, lambda: self.open_example("learning-slowdown"))
+        examples.addActions([self.vanishing_action, self.slowdown_action])
         file_menu.addSeparator()
         file_menu.addActions([self.import_model_action, self.export_model_action,
                               self.export_plot_action])
@@ -575,6 +587,35 @@ class MainWindow(QMainWindow):
         if path:
             self.export_plot_png(path)
 
+    # ------------------------------------------------------------------ examples
+    def open_example(self, key: str) -> bool:
+        """File > Examples: set the example up and show its explanation beside its plot."""
+        if self.is_training():
+            self.statusBar().showMessage("Stop the training run first.", 5000)
+            return False
+        example = EXAMPLES[key]
+        if example is SLOWDOWN:
+            if self.slowdown_view is None:
+                self.slowdown_view = SlowdownView()
+                self.tabs.addTab(self.slowdown_view, "Learning slowdown")
+            self.tabs.setCurrentWidget(self.slowdown_view)
+            self.slowdown_view.run()
+            return True
+        self.reset_weights()
+        self.imported_model = None
+        if self.data_panel.data is None or self.data_panel.folder_edit.text() != SAMPLE_NAME:
+            self.data_panel.load(SAMPLE_NAME, synchronous=True)  # the bundled MNIST digits
+        # the design after the data: loading may pick a default output for the classes
+        if example.designer is not None:
+            self.designer.set_state(example.designer)
+        if example.training is not None:
+            self.training_panel.set_state(example.training)
+        if example.gradient_mode is not None:
+            self.plots.gradient_mode.setCurrentText(example.gradient_mode)
+        self.tabs.setCurrentWidget(self.training_tab)
+        self.example_panel.show_example(example)
+        return True
+
     def _update_title(self) -> None:
         star = "*" if self.projects.dirty else ""
         self.setWindowTitle(f"{self.projects.name}{star} — desktop-nn")
@@ -757,6 +798,8 @@ class MainWindow(QMainWindow):
             self.data_panel.job.wait(30_000)
         self.predict_view.shutdown()
         self.math_view.shutdown()
+        if self.slowdown_view is not None:
+            self.slowdown_view.shutdown()
         if self.evaluation_job is not None:
             self.evaluation_job.wait(30_000)
         self.inspect_timer.stop()
