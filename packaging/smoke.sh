@@ -21,7 +21,9 @@ grep -q '^exec /opt/desktop-nn/desktop-nn "\$@"' "$root/usr/bin/desktop-nn" \
 if command -v desktop-file-validate >/dev/null 2>&1; then
   desktop-file-validate "$root/usr/share/applications/desktop-nn.desktop"
 fi
-dpkg-deb --info "$deb" | grep -q "Package: desktop-nn"
+# (no `| grep -q` here: with pipefail, grep quitting early would fail the pipe with SIGPIPE)
+[ "$(dpkg-deb --field "$deb" Package)" = desktop-nn ] \
+  || { echo "smoke: the .deb is not the desktop-nn package" >&2; exit 1; }
 
 # the installed app, as the launcher runs it (from its unpacked place)
 if ! report=$(QT_QPA_PLATFORM=offscreen "$root/opt/desktop-nn/desktop-nn" --self-test \
