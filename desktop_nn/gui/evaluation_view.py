@@ -90,6 +90,7 @@ class EvaluationView(QWidget):
 
         self.set_combo = QComboBox()
         self.set_combo.setObjectName("evaluationSetCombo")
+        self.set_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.set_combo.setToolTip("The set to evaluate on")
         self.set_combo.currentTextChanged.connect(self._set_changed)
         self.mode_combo = QComboBox()
@@ -113,7 +114,7 @@ class EvaluationView(QWidget):
         self.matrix.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
         self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.matrix.horizontalHeader().setMinimumSectionSize(48)
+        self.matrix.horizontalHeader().setMinimumSectionSize(30)  # ten classes fit
         self.matrix.cellClicked.connect(self._cell_clicked)
 
         self.metrics = QTableWidget(0, 3)
@@ -169,8 +170,8 @@ class EvaluationView(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
