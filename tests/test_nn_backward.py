@@ -368,3 +368,24 @@ def test_backward_rejects_wrong_target_shape():
     _, caches = net.forward(np.zeros((2, 3)))
     with pytest.raises(ValueError):
         net.backward(caches, np.zeros((3, 1)))
+
+
+def test_backward_into_reused_buffers_equals_fresh_and_reuses_them():
+    rng = np.random.default_rng(0)
+    net = Network(NetworkSpec(6, [5, 4], ["relu", "tanh"], 3, "softmax", "cross-entropy"),
+                  seed=0, dtype="float32")
+    X = rng.normal(size=(6, 8)).astype(np.float32)
+    Y = np.eye(3, dtype=np.float32)[:, rng.integers(0, 3, 8)]
+    _, caches = net.forward(X)
+    fresh = net.backward(caches, Y, l2=0.1, n=100)
+    buffers = net.backward(caches, Y, l2=0.1, n=100)
+    ids = [id(a) for a in buffers.dW + buffers.db]
+    X2 = rng.normal(size=(6, 8)).astype(np.float32)
+    _, caches2 = net.forward(X2)
+    again = net.backward(caches2, Y, l2=0.1, n=100, out=buffers)
+    assert [id(a) for a in again.dW + again.db] == ids  # written in place
+    expected = net.backward(caches2, Y, l2=0.1, n=100)
+    for a, b in zip(again.dW + again.db, expected.dW + expected.db, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == np.float32
+    assert not np.array_equal(fresh.dW[0], again.dW[0])

@@ -225,10 +225,13 @@ class Network:
         return J
 
     def backward(self, caches: list[LayerCache], Y: Array, l2: float = 0.0,
-                 n: int | None = None) -> Gradients:
+                 n: int | None = None, out: Gradients | None = None) -> Gradients:
         """dW[l], db[l] of the batch cost, with the equations of the module docstring.
 
         ``n`` is the training-set size that scales L2 (lambda / n * W); it defaults to m.
+        ``out``: the Gradients of a previous call, whose arrays are overwritten rather than
+        new ones allocated (a trainer reuses them every step: a fresh (n_l, n_{l-1}) array per
+        step costs page faults comparable to the update itself on big layers).
         """
         last = caches[-1]
         m = last.z.shape[1]
@@ -244,10 +247,16 @@ class Network:
         for l in range(L - 1, -1, -1):
             cache = caches[l]
             dz_over_m = dz * inv_m  # the 1/m of dW and db, applied once to the small dZ
-            dW[l] = dz_over_m @ cache.a_prev.T
+            reuse = out is not None and _fits(out.dW[l], self.W[l]) and \
+                _fits(out.db[l], self.b[l])
+            if reuse:
+                dW[l] = self.xp.matmul(dz_over_m, cache.a_prev.T, out=out.dW[l])
+                db[l] = dz_over_m.sum(axis=1, keepdims=True, out=out.db[l])
+            else:
+                dW[l] = dz_over_m @ cache.a_prev.T
+                db[l] = dz_over_m.sum(axis=1, keepdims=True)
             if decay:
                 dW[l] += decay * self.W[l]
-            db[l] = dz_over_m.sum(axis=1, keepdims=True)
             if l > 0:
                 da_prev = self.W[l].T @ dz
                 prev = caches[l - 1]
@@ -271,6 +280,11 @@ class Network:
     def predict(self, X: Array) -> Array:
         """Class index per example, (m,): argmax over outputs, or A > 0.5 for one output."""
         return labels_from_outputs(self.predict_proba(X))
+
+
+def _fits(buf: Array | None, like: Array) -> bool:
+    return buf is not None and buf.shape == like.shape and buf.dtype == like.dtype and \
+        type(buf) is type(like)
 
 
 def labels_from_outputs(A: Array) -> Array:

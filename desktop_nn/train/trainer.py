@@ -132,6 +132,7 @@ class Trainer:
         self._batch_in_epoch = 0
         self._resume_batch = 0
         self.last_result: TrainResult | None = None
+        self._grads: Gradients | None = None  # reused every step (see Network.backward)
         self._cond = threading.Condition()
         self._paused = False
         self._stop = False
@@ -365,7 +366,7 @@ class Trainer:
         net, c = self.network, self.config
         _, caches = net.forward(xb)
         cost = net.cost_value(caches, yb, c.l2, self.train.m)
-        grads = net.backward(caches, yb, c.l2, self.train.m)
+        grads = self._grads = net.backward(caches, yb, c.l2, self.train.m, out=self._grads)
         # NaN guard with one host sync per step. A non-finite value in the forward pass reaches
         # the cost; one in dZ[l] reaches db[l] = sum(dZ[l]) / m, and dW[l] = dZ[l] A[l-1]^T / m
         # is finite when both factors are. So the cost plus the (small) db sums cover them all.
