@@ -168,7 +168,7 @@ class RunsView(QWidget):
             color = LAYER_COLORS[(run.number - 1) % len(LAYER_COLORS)]
             self.curves[run.number] = self.plot.plot(
                 x, y, pen=pg.mkPen(color, width=2), symbol=symbol, symbolSize=5,
-                symbolBrush=color, name=f"{run.name}: {run.summary}")
+                symbolBrush=color, name=run.name)  # the list says what each run is
 
     def curve_count(self) -> int:
         return len(self.curves)
