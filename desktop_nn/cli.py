@@ -1,4 +1,5 @@
-"""Command line: desktop-nn [gui] | train | inspect-data | predict | gradcheck | bench.
+"""Command line: desktop-nn [gui] | train | inspect-data | predict | gradcheck | bench |
+reproduce.
 
 Exit codes: 0 success; 1 a check failed (gradcheck above tolerance), training stopped on
 NaN/inf, or an image could not be predicted; 2 bad arguments or unusable input (the message
@@ -147,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop_nn.bench import add_bench_arguments
 
     add_bench_arguments(b)
+    r = sub.add_parser("reproduce", help="re-measure a published result (Nielsen, the course)",
+                       description="Train a published network on the real data through the "
+                       "app's own loader and trainer, and print each published figure beside "
+                       "the measured one with PASS or MISS (exit 1 on a MISS).")
+    from desktop_nn.reproduce import add_reproduce_arguments
+
+    add_reproduce_arguments(r)
     gui = sub.add_parser("gui", help="start the desktop app (the default with no command)")
     gui.add_argument("data", nargs="?", default=None,
                      help="image folder to open (default: the last one, or the sample)")
@@ -472,6 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from desktop_nn.bench import run_bench
 
             return run_bench(args)
+        if args.command == "reproduce":
+            from desktop_nn.reproduce import run_reproduce
+
+            return run_reproduce(args)
         return cmd_gui(args)
     except UsageError as exc:
         print(f"desktop-nn: error: {exc}", file=sys.stderr)
