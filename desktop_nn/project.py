@@ -37,6 +37,7 @@ import logging
 import math
 import os
 import tempfile
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -524,8 +525,31 @@ class RecoveryStore:
     declines to recover. Damaged recovery files are ignored, never fatal.
     """
 
-    def __init__(self, directory: PathLike | None = None) -> None:
+    def __init__(self, directory: PathLike | None = None, lock: bool = False) -> None:
         self.directory = Path(directory) if directory is not None else default_recovery_dir()
+        # lock: hold an exclusive lock on the folder while it holds an autosave, so that
+        # other processes see this session as alive (see pending_recoveries)
+        self.lock = lock
+        self._lock_file: Any = None
+
+    def _hold_lock(self) -> None:
+        if not self.lock or (self._lock_file is not None and self.lock_path.exists()):
+            return
+        self._release_lock()
+        f = open(self.lock_path, "a+b")  # noqa: SIM115 (held open for the session)
+        if not _try_lock(f):
+            f.close()
+            raise OSError(f"{self.lock_path}: held by another process")
+        self._lock_file = f
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the lock
+            self._lock_file = None
+
+    @property
+    def lock_path(self) -> Path:
+        return self.directory / SESSION_LOCK
 
     @property
     def project_path(self) -> Path:
@@ -549,6 +573,7 @@ class RecoveryStore:
         if not isinstance(project, Project):
             project = Project.from_dict(project)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._hold_lock()
         save_project(self.project_path, project, model)
         if model is None:
             self.model_path.unlink(missing_ok=True)
@@ -576,16 +601,18 @@ class RecoveryStore:
             return None
         return marker
 
-    def pending(self) -> RecoveryInfo | None:
+    def pending(self, check_pid: bool = True) -> RecoveryInfo | None:
         """What a new start should offer to recover, or None.
 
         None when there is nothing, when any recovery file is damaged (logged), or when the
-        session that wrote it is still running (another window's autosave, not a crash).
+        session that wrote it is still running (another window's autosave, not a crash):
+        by its process id when ``check_pid`` (pending_recoveries uses the folder lock instead,
+        which a reused process id cannot fool).
         """
         marker = self._read_marker()
         if marker is None:
             return None
-        if _process_running(marker["pid"]):
+        if check_pid and _process_running(marker["pid"]):
             return None
         try:
             project = load_project(self.project_path)
@@ -615,8 +642,9 @@ class RecoveryStore:
 
     def clear(self) -> None:
         """Remove the recovery files (marker first, so a half-cleared store offers nothing)."""
+        self._release_lock()
         for p in (self.marker_path, self.project_path, self.model_path,
-                  state_file_path(self.project_path)):
+                  state_file_path(self.project_path), self.lock_path):
             try:
                 p.unlink(missing_ok=True)
             except OSError as exc:
@@ -628,13 +656,45 @@ class RecoveryStore:
 
 
 SESSION_PREFIX = "session-"
+SESSION_LOCK = "session.lock"
+
+
+def _try_lock(f) -> bool:
+    """An exclusive, non-blocking lock on the open file ``f`` (released when it closes)."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _folder_locked(folder: Path) -> bool:
+    """Whether a running session holds ``folder``'s lock."""
+    lock = folder / SESSION_LOCK
+    if not lock.exists():
+        return False
+    try:
+        with open(lock, "a+b") as f:
+            return not _try_lock(f)  # closing releases a lock taken just now
+    except OSError:
+        return False
 
 
 def session_store(base: PathLike | None = None) -> RecoveryStore:
-    """This process's own recovery store: ``<base>/session-<pid>``. Each running app writes
-    and clears only its own, so closing one never removes another's autosave."""
+    """This session's own recovery store, ``<base>/session-<pid>-<random>``, locked while it
+    holds an autosave. Each running app writes and clears only its own, so closing one never
+    removes another's autosave, and a later process with the same id is a different session."""
     base = Path(base) if base is not None else default_recovery_dir()
-    return RecoveryStore(base / f"{SESSION_PREFIX}{os.getpid()}")
+    return RecoveryStore(base / f"{SESSION_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}",
+                         lock=True)
 
 
 def pending_recoveries(base: PathLike | None = None) -> list[tuple[RecoveryStore, RecoveryInfo]]:
@@ -647,8 +707,10 @@ def pending_recoveries(base: PathLike | None = None) -> list[tuple[RecoveryStore
         return []
     found = []
     for folder in folders:
+        if _folder_locked(folder):
+            continue  # a running session's autosave
         store = RecoveryStore(folder)
-        info = store.pending()
+        info = store.pending(check_pid=False)
         if info is not None:
             found.append((store, info))
     return sorted(found, key=lambda si: si[1].saved, reverse=True)

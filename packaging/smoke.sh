@@ -26,7 +26,7 @@ fi
   || { echo "smoke: the .deb is not the desktop-nn package" >&2; exit 1; }
 
 # the installed app, as the launcher runs it (from its unpacked place)
-if ! report=$(QT_QPA_PLATFORM=offscreen "$root/opt/desktop-nn/desktop-nn" --self-test \
+if ! report=$(QT_QPA_PLATFORM=offscreen timeout 600 "$root/opt/desktop-nn/desktop-nn" --self-test \
     2>"$root/self-test.err"); then
   cat "$root/self-test.err" >&2
   echo "smoke: the installed app's self-test failed" >&2

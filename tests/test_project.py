@@ -486,14 +486,15 @@ def test_each_session_has_its_own_store_and_only_dead_sessions_are_pending(tmp_p
     from desktop_nn.project import pending_recoveries, session_store
 
     mine = session_store(tmp_path)
-    assert mine.directory.name == f"session-{os.getpid()}"
-    crashed = RecoveryStore(tmp_path / "session-1")
+    other = session_store(tmp_path)
+    assert mine.directory.name.startswith(f"session-{os.getpid()}-")
+    assert mine.directory != other.directory  # a reused process id is another session
+    crashed = RecoveryStore(tmp_path / "session-1-dead")  # wrote, then its process died
     crashed.write(Project(name="old"))
-    alive = RecoveryStore(tmp_path / "session-2")
+    alive = session_store(tmp_path)  # a running session: it holds its folder's lock
     alive.write(Project(name="alive"))
-    marker = json.loads(alive.marker_path.read_text())
-    marker["pid"] = os.getppid()  # a running process: its autosave is not offered
-    alive.marker_path.write_text(json.dumps(marker))
     found = pending_recoveries(tmp_path)
     assert [info.name for _, info in found] == ["old"]
+    alive.clear()  # a clean close: folder and lock gone
+    assert not alive.directory.exists()
     assert pending_recoveries(tmp_path / "missing") == []

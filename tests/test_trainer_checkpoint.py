@@ -138,3 +138,24 @@ def test_stop_and_start_again_inside_an_epoch_equals_straight_through(blobs):
     assert trainer.epoch == 2 and trainer.step_count == 26
     for a, b in zip(straight.get_parameters()[0], net.get_parameters()[0], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_position_saved_at_another_batch_size_restarts_the_interrupted_epoch(blobs):
+    X, Y = blobs
+    trainer = Trainer(Network(SPEC, seed=7, dtype="float64"), X, Y, config("sgd", 1))
+    _stop_after(trainer, 3)
+    trainer.run()
+    state, arrays = trainer.checkpoint()
+    assert state["batch_in_epoch"] == 3 and state["batch_size"] == 16
+    wider = config("sgd", 1)
+    wider.batch_size = 50
+    again = Trainer(Network(SPEC, seed=7, dtype="float64"), X, Y, wider)
+    again.restore(state, arrays)
+    again.run()
+    # the whole epoch, at the new batch size: no example skipped
+    assert again.step_count == 3 + 4 and again.examples_seen == trainer.examples_seen + 200
+    bogus = dict(state, batch_in_epoch=999)
+    other = Trainer(Network(SPEC, seed=7, dtype="float64"), X, Y, config("sgd", 1))
+    other.restore(bogus, arrays)
+    other.run()
+    assert other.step_count == 3 + 13  # a full epoch, not an empty one

@@ -59,6 +59,7 @@ class DataPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("dataPanel")
         self.setAcceptDrops(True)
+        self._superseded: list[Job] = []  # background loads replaced by a newer one
         self.job: Job | None = None
         self.data: LoadedData | None = None
 
@@ -201,7 +202,12 @@ class DataPanel(QWidget):
             self.size_edit.setFocus()
             return
         if self.job is not None:
+            # superseded: cancelled, its result (maybe already queued) ignored, and kept
+            # referenced until its thread ends
             self.job.cancel()
+            self._superseded.append(self.job)
+            self.job = None
+            self._set_busy(False)
         val_split = self.val_spin.value()
 
         def work(job: Job) -> LoadedData:
@@ -248,6 +254,8 @@ class DataPanel(QWidget):
         job = self.sender()
         if isinstance(job, Job):
             job.wait(2000)  # the thread is quitting: no real wait
+        if job in self._superseded:
+            self._superseded.remove(job)
         if job is self.job:
             self.job = None
             self._set_busy(False)

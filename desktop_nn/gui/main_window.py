@@ -601,8 +601,8 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.slowdown_view)
             self.slowdown_view.run()
             return True
-        self.reset_weights()
-        self.imported_model = None
+        if not self.projects.new():  # an example is a new, untitled project: ask first
+            return False
         if self.data_panel.data is None or self.data_panel.folder_edit.text() != SAMPLE_NAME:
             self.data_panel.load(SAMPLE_NAME, synchronous=True)  # the bundled MNIST digits
         # the design after the data: loading may pick a default output for the classes
@@ -793,9 +793,10 @@ class MainWindow(QMainWindow):
         if self.trainer is not None and self.training_job is not None:
             self.trainer.stop()
             self.training_job.wait(30_000)
-        if self.data_panel.job is not None:
-            self.data_panel.job.cancel()
-            self.data_panel.job.wait(30_000)
+        for job in [self.data_panel.job, *self.data_panel._superseded]:
+            if job is not None:
+                job.cancel()
+                job.wait(30_000)
         self.predict_view.shutdown()
         self.math_view.shutdown()
         if self.slowdown_view is not None:

@@ -188,6 +188,7 @@ class Trainer:
             rng, batch = self.rng.bit_generator.state, self._resume_batch
         state = {"epoch": self.epoch, "step_count": self.step_count,
                  "examples_seen": self.examples_seen, "rng": rng, "batch_in_epoch": batch,
+                 "m": self.train.m, "batch_size": self.batch_size,
                  "optimizer": self.optimizer.state_dict()}
         return state, self.optimizer.state_arrays()
 
@@ -209,7 +210,11 @@ class Trainer:
         self.epoch = counters["epoch"]
         self.step_count = counters["step_count"]
         self.examples_seen = counters["examples_seen"]
-        self._resume_batch = min(counters["batch_in_epoch"], self.steps_per_epoch)
+        # The position inside an epoch means something only for the same examples and batch
+        # size; otherwise the interrupted epoch starts again (same shuffle, from its start).
+        same = state.get("m") == self.train.m and state.get("batch_size") == self.batch_size
+        batch = counters["batch_in_epoch"]
+        self._resume_batch = batch if same and 0 <= batch < self.steps_per_epoch else 0
         self._epoch_start_state, self._batch_in_epoch = None, 0
 
     # ------------------------------------------------------------------ control (any thread)
@@ -310,7 +315,7 @@ class Trainer:
     def _run(self, epochs: int) -> TrainResult:
         t0 = time.perf_counter()
         target_epoch = self.epoch + epochs
-        total_steps = self.step_count + epochs * self.steps_per_epoch
+        total_steps = self.step_count + epochs * self.steps_per_epoch - self._resume_batch
         last_cost = math.nan
         best = (math.inf, None, 0)  # (monitored cost, parameters, epoch)
         bad_epochs = 0
