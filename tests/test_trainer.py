@@ -219,3 +219,18 @@ def test_pause_and_stop_asked_before_the_run_begins_are_honoured(xor):
     assert result.stopped == "stopped" and trainer.step_count == 0
     assert trainer.run().stopped == "completed"  # flags cleared when the run ended
     assert trainer.step_count == 5
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_float32_stays_float32_after_init_and_steps(blobs, optimizer):
+    """A float32 array divided by a NumPy float64 scalar becomes float64 under NumPy 2 (and
+    halves matmul speed): parameters, gradients and optimiser state must stay float32."""
+    X, Y = blobs
+    net = Network(NetworkSpec(2, [4, 3], ["relu", "tanh"], 1, "sigmoid"), dtype="float32")
+    assert all(a.dtype == np.float32 for a in net.W + net.b)
+    t = Trainer(net, X, Y, TrainConfig(lr=np.float64(0.05), epochs=2, batch_size=16,
+                                       optimizer=optimizer, l2=np.float64(0.1)))
+    t.run()
+    assert all(a.dtype == np.float32 for a in net.W + net.b)
+    assert all(a.dtype == np.float32 for a in t._grads.dW + t._grads.db)
+    assert all(a.dtype == np.float32 for a in t.optimizer.state_arrays().values())
