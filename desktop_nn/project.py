@@ -36,7 +36,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -50,11 +49,10 @@ import platformdirs
 import desktop_nn
 from desktop_nn.backend import Backend
 from desktop_nn.data.sources import SAMPLE_NAME
+from desktop_nn.io.atomic import atomic_write_text
 from desktop_nn.io.model_file import (
     ModelFile,
     ModelFileError,
-    _copy_mode,
-    _fsync_dir,
     load_model,
     save_model,
 )
@@ -266,26 +264,6 @@ def _document(project: Project, project_path: Path, model_ref: str | None) -> di
     }
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) via a temporary file in the same folder, fsync, os.replace.
-
-    On any error the temporary file is removed and an existing ``path`` is left untouched.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp_path = Path(tmp)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        _copy_mode(path, tmp_path)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def save_project(path: PathLike, project: Project, model: ModelFile | None = None) -> Path:
     """Write ``project`` to ``path`` (kept as given; no suffix is added) and return the Path.
 
@@ -307,7 +285,7 @@ def save_project(path: PathLike, project: Project, model: ModelFile | None = Non
     if model is not None:
         save_model(target.parent / model_ref, model)
     text = json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
-    _atomic_write_text(target, text)
+    atomic_write_text(target, text)
     return target
 
 
@@ -583,7 +561,7 @@ class RecoveryStore:
             "pid": os.getpid(),
             "written": _now(),
         }
-        _atomic_write_text(self.marker_path, json.dumps(marker, indent=2) + "\n")
+        atomic_write_text(self.marker_path, json.dumps(marker, indent=2) + "\n")
         return self.project_path
 
     def _read_marker(self) -> dict | None:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_nn.train.history import atomic_write_text
+from desktop_nn.io.atomic import atomic_write_text
 from desktop_nn.train.series import EpochSeries, StepSeries, finite_or_nan
 
 LAYER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",

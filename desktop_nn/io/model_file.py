@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
+from desktop_nn.io.atomic import atomic_open
 from desktop_nn.nn.network import DTYPES, Network, NetworkSpec
 
 FORMAT = "desktop-nn-model"
@@ -241,51 +240,9 @@ def save_model(path: PathLike, model: ModelFile) -> Path:
     except _Invalid as exc:
         raise ValueError(f"cannot save model to {target}: {exc}") from None
 
-    directory = target.parent
-    tmp = tempfile.NamedTemporaryFile(
-        dir=directory, prefix=f".{target.name}.", suffix=".npz", delete=False)
-    tmp_path = Path(tmp.name)
-    try:
-        with tmp:
-            np.savez(tmp, **arrays)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        _copy_mode(target, tmp_path)
-        os.replace(tmp_path, target)
-    except BaseException:
-        try:
-            tmp_path.unlink()
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(directory)
+    with atomic_open(target) as f:
+        np.savez(f, **arrays)
     return target
-
-
-def _copy_mode(target: Path, tmp_path: Path) -> None:
-    """Give the new file the old file's permissions (or rw-r--r--), not mkstemp's 0600."""
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        mode = 0o644
-    try:
-        os.chmod(tmp_path, mode)
-    except OSError:
-        pass
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable where the OS allows fsync on a directory (not on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------- load

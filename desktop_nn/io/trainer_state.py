@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from desktop_nn.io.atomic import atomic_open
 
 FORMAT = "desktop-nn-trainer-state"
 FORMAT_VERSION = 1
@@ -27,22 +28,13 @@ class TrainerStateError(ValueError):
 
 def save_trainer_state(path: str | os.PathLike, state: dict,
                        arrays: dict[str, np.ndarray]) -> Path:
-    """Write atomically (temporary file in the same folder, then os.replace)."""
+    """Write atomically (see :mod:`desktop_nn.io.atomic`)."""
     path = Path(path)
     header = json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION,
                          "trainer": state}).encode("utf-8")
     named = {"opt." + k.replace("/", "."): np.asarray(a) for k, a in arrays.items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, state=np.frombuffer(header, dtype=np.uint8), **named)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, state=np.frombuffer(header, dtype=np.uint8), **named)
     return path
 
 
