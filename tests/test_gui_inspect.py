@@ -402,3 +402,24 @@ def test_export_plot_as_png(qtbot, window, tmp_path):
     assert window.export_plot_png(str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     QApplication.processEvents()
+
+
+def test_a_fresh_start_has_nothing_to_save(qtbot, window, tmp_path):
+    """Loading the start-up data (and fitting the output to its classes) is not a change:
+    an untouched window closes, or opens an example, without asking."""
+    asked = []
+    window.projects.ask_unsaved = lambda name: asked.append(name) or "cancel"
+    assert not window.projects.dirty and not window.windowTitle().startswith("Untitled*")
+    assert window.open_example("vanishing-gradients")
+    assert asked == []
+
+
+def test_an_opened_project_is_clean_once_its_data_have_loaded(qtbot, window, tmp_path):
+    window.designer.output_combo.setCurrentText("sigmoid")  # loading will want softmax
+    path = tmp_path / "p.dnnproj"
+    assert window.projects.save_to(path)
+    other = new_window(qtbot, tmp_path, "other")
+    with qtbot.waitSignal(other.data_loaded, timeout=30_000):
+        assert other.projects.open(path)
+    assert not other.projects.dirty
+    close(other)

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.pending_state: tuple[dict, dict] | None = None
         self.imported_model: ModelFile | None = None
         self._closing = False
+        self.keep_clean_on_load = False  # see _data_loaded
 
         self.designer = NetworkDesigner()
         self.data_panel = DataPanel()
@@ -280,6 +281,10 @@ class MainWindow(QMainWindow):
         self._update_context()
 
     def _data_loaded(self, data: LoadedData) -> None:
+        # The data a project opens with (at start or on Open) are not a change to save, nor
+        # is the output activation fitted to them below.
+        keep_clean = self.keep_clean_on_load and not self.projects.dirty
+        self.keep_clean_on_load = False
         n_out = data.prepared.train.Y.shape[0]
         out = self.designer.output_combo
         if n_out == 1 and out.currentText() == "softmax":
@@ -288,6 +293,8 @@ class MainWindow(QMainWindow):
                 "designer"):
             out.setCurrentText("softmax")
         self._update_context()
+        if keep_clean:
+            self.projects.settle()
         self.statusBar().showMessage(f"Loaded {len(data.prepared.class_names)} classes, "
                                      f"{data.prepared.train.m} training examples", 5000)
         self.data_loaded.emit(data)
@@ -778,6 +785,7 @@ class MainWindow(QMainWindow):
 
     def load_initial_data(self) -> None:
         """The last folder (in the background), or the bundled sample at once."""
+        self.keep_clean_on_load = True
         folder = self.data_panel.folder_edit.text().strip()
         if not folder or folder == SAMPLE_NAME:
             self.data_panel.load(SAMPLE_NAME, synchronous=True)
