@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from desktop_nn.data.png_fast import decode_plain_png
+
 # extension -> the Pillow format tried first (a file whose content disagrees is still read)
 FORMAT_OF_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
                        ".gif": "GIF", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
@@ -329,10 +331,15 @@ def _open_checked(path: str, max_pixels: int, header_only: bool = False
                   ) -> tuple[Image.Image, os.stat_result | None]:
     """Open lazily (header only) and refuse decompression bombs before any decoding -> (the
     image, the file's stat). A file to decode is read whole first: one read call instead of
-    Pillow's many small ones saves a tenth of the time on small images."""
+    Pillow's many small ones saves a tenth of the time on small images; a plain PNG is then
+    decoded without Pillow's Python chunk reader (png_fast), which halves its decoding."""
     data, st = None, None
     if not header_only:
         data, st = _read_bytes(path)
+        if data is not None:
+            img = decode_plain_png(data, max_pixels)
+            if img is not None:
+                return img, st
     img = _open_hinted(path, data)
     w, h = img.size
     if w * h > max_pixels:
