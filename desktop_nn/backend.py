@@ -65,6 +65,28 @@ class Backend:
         """A 0-d device array (or a number) as a Python float."""
         return float(self.to_host(a))
 
+    def free_memory_bytes(self) -> int | None:
+        """Device memory free for new arrays (the driver's free memory plus what CuPy's pool
+        holds unused); None on the CPU, whose arrays the operating system places."""
+        if not self.is_gpu:
+            return None
+        free, _total = self.xp.cuda.runtime.memGetInfo()
+        return int(free) + int(self.xp.get_default_memory_pool().free_bytes())
+
+    def is_out_of_memory(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says this device ran out of memory (CuPy's OutOfMemoryError, a
+        cuBLAS or CUDA allocation failure, or NumPy's MemoryError)."""
+        if isinstance(exc, MemoryError):
+            return True
+        if not self.is_gpu:
+            return False
+        oom = getattr(getattr(self.xp.cuda, "memory", None), "OutOfMemoryError", None)
+        if oom is not None and isinstance(exc, oom):
+            return True
+        text = str(exc)
+        return ("ALLOC_FAILED" in text or "cudaErrorMemoryAllocation" in text
+                or "out of memory" in text.lower())
+
     def synchronize(self) -> None:
         """Wait until queued device work is done (no-op on the CPU); use before timing."""
         if self.is_gpu:

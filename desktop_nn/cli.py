@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from desktop_nn import __version__
-from desktop_nn.backend import BackendError, select_backend
+from desktop_nn.backend import BackendError, cpu_backend, select_backend
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
@@ -295,6 +295,7 @@ def _add_image_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args) -> int:
     from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
+    from desktop_nn.train.device_memory import choose_training_backend, training_tensors
     from desktop_nn.train.trainer import TrainConfig, Trainer, summary
 
     try:
@@ -308,8 +309,8 @@ def cmd_train(args) -> int:
     n_out = train.Y.shape[0]
     output = args.output or ("sigmoid" if n_out == 1 else "softmax")
     hidden = args.layers if args.layers is not None else [30]
+    dtype = args.dtype or "float32"
     try:
-        backend = select_backend(args.device)
         spec = NetworkSpec(train.n_x, hidden, args.activations or ["relu"], n_out, output,
                            args.cost, args.init, args.bias_init)
         config = TrainConfig(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
@@ -317,7 +318,11 @@ def cmd_train(args) -> int:
                              shuffle=not args.no_shuffle, report_every=args.report_every,
                              patience=args.patience)
         config.validate()
-        net = Network(spec, backend, dtype=args.dtype or "float32", seed=args.seed)
+        # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change
+        backend = choose_training_backend(args.device, training_tensors(
+            spec.sizes, train.m, val.m if val is not None else 0, config.batch_size, dtype,
+            config.optimizer, config.shuffle))
+        net = Network(spec, backend, dtype=dtype, seed=args.seed)
     except (ValueError, BackendError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -341,7 +346,16 @@ def cmd_train(args) -> int:
                           on_step=progress.step, on_epoch=progress.epoch)
     except ValueError as exc:
         raise UsageError(f"{args.data}: {exc}") from None
+    except BackendError as exc:
+        raise UsageError(str(exc)) from None
     result = trainer.run()
+    if result.stopped == "out_of_memory" and args.device == "auto" and backend.is_gpu:
+        # auto: go on on the CPU from where the GPU stopped (same weights and position)
+        if not args.quiet:
+            sys.stderr.write(f"{result.message}\ncontinuing on the CPU\n")
+        trainer = trainer.moved_to(cpu_backend("the GPU ran out of memory"))
+        net, backend = trainer.network, trainer.network.backend
+        result = trainer.run(config.epochs - trainer.epoch)
     if not args.quiet:
         sys.stderr.write(f"{result.message}\n")
     test_acc = None
@@ -376,7 +390,7 @@ def cmd_train(args) -> int:
             "stopped": result.stopped,
         }
         print(json.dumps(out))
-    return 1 if result.stopped == "nan" else 0
+    return 1 if result.stopped in ("nan", "out_of_memory") else 0
 
 
 def cmd_inspect_data(args) -> int:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_nn.backend import BackendError, select_backend
+from desktop_nn.backend import BackendError, cpu_backend, select_backend
 from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
 from desktop_nn.examples import EXAMPLES, SLOWDOWN
@@ -43,6 +43,7 @@ from desktop_nn.inspect.evaluation import images_from_columns
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
 from desktop_nn.nn.network import Network
 from desktop_nn.predict import PredictError, Predictor, preparation_mismatch
+from desktop_nn.train.device_memory import choose_training_backend, training_tensors
 from desktop_nn.train.runs import Run, RunLog, describe
 from desktop_nn.train.trainer import Trainer, TrainResult
 
@@ -81,6 +82,8 @@ class MainWindow(QMainWindow):
         self.pending_state: tuple[dict, dict] | None = None
         self.imported_model: ModelFile | None = None
         self._closing = False
+        self._continue_on_cpu = False  # the GPU ran out of memory under "auto"
+        self._run_end_epoch = 0
         self.keep_clean_on_load = False  # see _data_loaded
 
         self.designer = NetworkDesigner()
@@ -311,9 +314,12 @@ class MainWindow(QMainWindow):
             raise ValueError("No data loaded: load an image folder first.")
         prepared = data.prepared
         config = self.training_panel.config()
-        backend = select_backend(self.training_panel.device())
         spec = self.designer.spec(prepared.train.n_x, prepared.train.Y.shape[0])
         dtype = self.training_panel.dtype()
+        # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change
+        backend = choose_training_backend(self.training_panel.device(), training_tensors(
+            spec.sizes, prepared.train.m, prepared.val.m if prepared.val is not None else 0,
+            config.batch_size, dtype, config.optimizer, config.shuffle))
         pending = self.pending_network
         if pending is not None and self.imported_model is not None:
             problem = preparation_mismatch(self.imported_model, prepared)
@@ -344,8 +350,9 @@ class MainWindow(QMainWindow):
         self.trainer_data = data
         return trainer
 
-    def start(self, paused: bool = False) -> bool:
-        """Start (or continue) training in the worker thread. Returns False when refused."""
+    def start(self, paused: bool = False, epochs: int | None = None) -> bool:
+        """Start (or continue) training in the worker thread for ``epochs`` epochs (default:
+        the training panel's). Returns False when refused."""
         if self.is_training():
             return False
         problem = self.designer.problem()
@@ -365,15 +372,16 @@ class MainWindow(QMainWindow):
             self._new_run()
         trainer = self.trainer
         self.buffer.drain()
-        job = Job(lambda job: trainer.run(start_paused=paused), "trainingJob")
+        epochs = trainer.config.epochs if epochs is None else epochs
+        job = Job(lambda job: trainer.run(epochs, start_paused=paused), "trainingJob")
         job.succeeded.connect(self._training_succeeded)
         job.failed.connect(self._training_failed)
         job.done.connect(self._training_done)  # a bound method: runs in the GUI thread
         self.training_job = job
         self._run_started = time.perf_counter()
         self._run_start_step = trainer.step_count
-        self._run_total_steps = trainer.step_count + trainer.config.epochs * \
-            trainer.steps_per_epoch
+        self._run_total_steps = trainer.step_count + epochs * trainer.steps_per_epoch
+        self._run_end_epoch = trainer.epoch + epochs
         job.start()
         self.timer.start()
         self.inspect_timer.start()
@@ -473,7 +481,13 @@ class MainWindow(QMainWindow):
 
     def _training_succeeded(self, result: TrainResult) -> None:
         self._last_result = result
-        if result.stopped == "nan":
+        if (result.stopped == "out_of_memory" and self.training_panel.device() == "auto"
+                and self.trainer is not None and self.trainer.network.backend.is_gpu):
+            # auto: go on on the CPU from where the GPU stopped, once this run has ended
+            self._continue_on_cpu = True
+            self.statusBar().showMessage(f"{result.message} Continuing on the CPU.", 10000)
+            return
+        if result.stopped in ("nan", "out_of_memory"):
             self._show_dialog("Training stopped", result.message, QMessageBox.Icon.Warning)
         self.statusBar().showMessage(result.message, 10000)
 
@@ -498,6 +512,14 @@ class MainWindow(QMainWindow):
         self._refresh_visible_tab()
         self.projects.mark_dirty()  # trained weights are unsaved work
         self._update_controls()
+        if self._continue_on_cpu and self.trainer is not None:
+            # the same run goes on (same weights, position and history): not finished yet
+            self._continue_on_cpu = False
+            left = self._run_end_epoch - self.trainer.epoch
+            self.trainer = self.trainer.moved_to(cpu_backend("the GPU ran out of memory"))
+            self.device_label.setText(self.trainer.network.backend.label)
+            if self.start(epochs=left):
+                return
         self.training_finished.emit(getattr(self, "_last_result", None))
 
     # ------------------------------------------------------------------ the current model

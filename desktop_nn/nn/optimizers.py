@@ -43,6 +43,18 @@ class Optimizer:
             for i, (p, g) in enumerate(zip(params, deltas, strict=True)):
                 self._update(group, i, p, g)
 
+    def allocate(self, net: Network) -> None:
+        """Create every state and scratch array now, so that a step allocates nothing: a step
+        that ran out of device memory half-way would leave some layers updated."""
+        for group, params in (("W", net.W), ("b", net.b)):
+            for i, p in enumerate(params):
+                self._scratch(group, i, p)
+                self._state(group, i, p)
+
+    def _state(self, group: str, i: int, p: Any) -> Any:
+        """The per-parameter state of p, created on first use (none for plain SGD)."""
+        return None
+
     def _update(self, group: str, i: int, p: Any, g: Any) -> None:
         step = self._scratch(group, i, p)
         _xp(p).multiply(g, self.lr, out=step)
@@ -107,10 +119,14 @@ class Momentum(Optimizer):
     def _state_groups(self) -> dict[str, dict[tuple[str, int], Any]]:
         return {"v": self.v}
 
-    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
+    def _state(self, group: str, i: int, p: Any) -> Any:
         v = self.v.get((group, i))
         if v is None:
             v = self.v[(group, i)] = p * 0
+        return v
+
+    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
+        v = self._state(group, i, p)
         buf = self._scratch(group, i, p)
         xp = _xp(p)
         v *= self.beta
@@ -133,11 +149,14 @@ class Adam(Optimizer):
     def _state_groups(self) -> dict[str, dict[tuple[str, int], Any]]:
         return {"v": self.v, "s": self.s}
 
-    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
+    def _state(self, group: str, i: int, p: Any) -> tuple[Any, Any]:
         key = (group, i)
         if key not in self.v:
             self.v[key], self.s[key] = p * 0, p * 0
-        v, s = self.v[key], self.s[key]
+        return self.v[key], self.s[key]
+
+    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
+        v, s = self._state(group, i, p)
         buf = self._scratch(group, i, p)
         xp = _xp(p)
         v *= self.beta1

@@ -23,9 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from desktop_nn.backend import Backend
 from desktop_nn.nn.diagnostics import layer_stats
 from desktop_nn.nn.network import Gradients, LayerCache, Network, labels_from_outputs
 from desktop_nn.nn.optimizers import Optimizer, make_optimizer
+from desktop_nn.train.device_memory import (
+    OutOfDeviceMemory,
+    Tensor,
+    out_of_memory_message,
+    training_tensors,
+)
 from desktop_nn.train.history import EpochReport, History, StepReport
 
 Array = Any
@@ -69,7 +76,8 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """How a run ended. ``stopped``: completed | stopped | nan | early_stopping."""
+    """How a run ended. ``stopped``: completed | stopped | nan | early_stopping |
+    out_of_memory (the device ran out of memory; the weights of the last step are kept)."""
 
     stopped: str
     message: str
@@ -115,8 +123,19 @@ class Trainer:
         self.network = network
         self.config = config or TrainConfig()
         self.config.validate()
-        self.train = self._to_device(X_train, Y_train, "training")
-        self.val = self._to_device(X_val, Y_val, "validation") if X_val is not None else None
+        try:
+            self.train = self._to_device(X_train, Y_train, "training")
+            self.val = None
+            if X_val is not None:
+                self.val = self._to_device(X_val, Y_val, "validation")
+        except Exception as exc:
+            if not network.backend.is_out_of_memory(exc):
+                raise
+            m_val = 0 if X_val is None else int(np.shape(X_val)[1])
+            tensors = self.memory_tensors(int(np.shape(X_train)[1]), m_val)
+            raise OutOfDeviceMemory(out_of_memory_message(
+                tensors, network.backend.device_name,
+                network.backend.free_memory_bytes())) from None
         self.on_step = on_step
         self.on_epoch = on_epoch
         self.history = history if history is not None else History()
@@ -145,6 +164,10 @@ class Trainer:
         net = self.network
         if Y is None:
             raise ValueError(f"{what} labels Y are missing")
+        if net.backend.is_gpu and isinstance(X, np.ndarray) and X.ndim == 2:
+            # Transpose on the host, so that the device holds one copy of the data, not two
+            # for a moment (the (n_x, m) upload and its (m, n_x) transpose).
+            X = np.ascontiguousarray(X.T, dtype=net.dtype).T
         X = net.as_input(X)
         Y = net.xp.asarray(Y, dtype=net.dtype)
         if Y.ndim == 1:
@@ -166,6 +189,30 @@ class Trainer:
         elif c.optimizer == "adam":
             kwargs = {"beta1": c.beta1, "beta2": c.beta2}
         return make_optimizer(c.optimizer, c.lr, **kwargs)
+
+    def memory_tensors(self, m_train: int | None = None, m_val: int | None = None
+                       ) -> list[Tensor]:
+        """The arrays this run keeps on the device and its largest temporaries (for the
+        message when the device runs out of memory)."""
+        c = self.config
+        m_train = self.train.m if m_train is None else m_train
+        if m_val is None:
+            m_val = self.val.m if getattr(self, "val", None) is not None else 0
+        return training_tensors(self.network.spec.sizes, m_train, m_val, c.batch_size,
+                                str(self.network.dtype), c.optimizer, c.shuffle)
+
+    def moved_to(self, backend: Backend) -> Trainer:
+        """This run on another device: the same weights, optimiser state, history, listeners
+        and position (a run that ran out of GPU memory goes on on the CPU)."""
+        host = self.network.backend.to_host
+        state, arrays = self.checkpoint()
+        other = Trainer(self.network.to(backend), host(self.train.XT).T, host(self.train.YT).T,
+                        self.config,
+                        X_val=None if self.val is None else host(self.val.XT).T,
+                        Y_val=None if self.val is None else host(self.val.YT).T,
+                        on_step=self.on_step, on_epoch=self.on_epoch, history=self.history)
+        other.restore(state, arrays)
+        return other
 
     @property
     def batch_size(self) -> int:
@@ -280,7 +327,12 @@ class Trainer:
         try:
             # Divergence is handled by the NaN guard: NumPy's overflow warnings are noise here.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                result = self._run(epochs)
+                try:
+                    result = self._run(epochs)
+                except Exception as exc:
+                    if not self.network.backend.is_out_of_memory(exc):
+                        raise
+                    result = self._out_of_memory_result()
         finally:
             with self._cond:
                 self._stop = self._paused = False
@@ -314,6 +366,7 @@ class Trainer:
 
     def _run(self, epochs: int) -> TrainResult:
         t0 = time.perf_counter()
+        self.optimizer.allocate(self.network)
         target_epoch = self.epoch + epochs
         total_steps = self.step_count + epochs * self.steps_per_epoch - self._resume_batch
         last_cost = math.nan
@@ -356,6 +409,20 @@ class Trainer:
                            steps=self.step_count, seconds=time.perf_counter() - t0,
                            final_cost=last_cost)
 
+    def _out_of_memory_result(self) -> TrainResult:
+        """The device ran out of memory in a step or an evaluation. The optimiser allocates
+        its arrays before the first step and a step changes the weights only after the
+        forward and backward passes, so the weights are those of the last step taken."""
+        self._interrupt_epoch()
+        backend = self.network.backend
+        message = out_of_memory_message(self.memory_tensors(), backend.device_name,
+                                        backend.free_memory_bytes())
+        return TrainResult(stopped="out_of_memory",
+                           message=f"training stopped at step {self.step_count} "
+                                   f"(its weights are kept): {message}",
+                           epochs=self.epoch, steps=self.step_count, seconds=0.0,
+                           final_cost=math.nan)
+
     def _interrupt_epoch(self) -> None:
         """A run ends inside an epoch: the next run redraws the same permutation and skips the
         batches already taken, as if it had never stopped."""
@@ -375,14 +442,17 @@ class Trainer:
         # NaN guard with one host sync per step. A non-finite value in the forward pass reaches
         # the cost; one in dZ[l] reaches db[l] = sum(dZ[l]) / m, and dW[l] = dZ[l] A[l-1]^T / m
         # is finite when both factors are. So the cost plus the (small) db sums cover them all.
+        # Cost and guard cross to the host together: one device sync per step.
+        xp = net.xp
         guard = cost + sum(g.sum() for g in grads.db)
-        guard_value = net.backend.to_float(guard)
+        cost_value, guard_value = net.backend.to_host(
+            xp.stack([xp.asarray(cost, dtype=xp.float64), xp.asarray(guard, dtype=xp.float64)])
+        ).tolist()
         if not math.isfinite(guard_value):
             return self._nan_result(caches, grads)
         self.optimizer.step(net, grads)
         self.step_count += 1
         self.examples_seen += int(xb.shape[1])
-        cost_value = net.backend.to_float(cost)
         if force_report or self.step_count % c.report_every == 0:
             elapsed = time.perf_counter() - t0
             report = StepReport(

@@ -1,0 +1,133 @@
+"""How much device memory a training run needs, and what to say when a GPU has too little.
+
+:func:`training_tensors` lists the arrays a :class:`~desktop_nn.train.trainer.Trainer` keeps on
+the device (the data, the parameters, their gradients and optimiser state, the mini-batch
+buffers) and the largest set of temporaries alive at once (one batch's forward caches and
+backward deltas, or one evaluation chunk's). :func:`choose_training_backend` uses the total to
+fall back to the CPU when the user chose ``auto`` and the GPU cannot hold the run, and
+:func:`out_of_memory_message` names the largest tensor and what to change when it cannot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from desktop_nn.backend import Backend, BackendError, cpu_backend, select_backend
+
+EVAL_CHUNK = 8192  # columns per evaluation forward pass (Trainer.evaluate_data)
+HEADROOM = 1.1  # the estimate is close but not exact (allocator rounding, small temporaries)
+
+# optimiser -> arrays it keeps per parameter (its state plus one scratch buffer)
+_STATE_ARRAYS = {"sgd": 1, "momentum": 2, "adam": 3}
+
+
+class OutOfDeviceMemory(BackendError):
+    """The device has too little memory for this run; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One array (or one kind of array, ``count`` times) the run keeps on the device.
+    ``kind``: data | parameters | batch | evaluation (what to change to make it smaller)."""
+
+    name: str
+    shape: tuple[int, ...]
+    itemsize: int
+    kind: str
+    count: int = 1
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.itemsize * self.count
+
+    def describe(self) -> str:
+        dims = " x ".join(str(n) for n in self.shape)
+        dtype = {4: "float32", 8: "float64"}.get(self.itemsize, f"{self.itemsize}-byte")
+        return f"{self.name}, {dims} {dtype} = {format_bytes(self.nbytes)}"
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size: int = 0,
+                     dtype: str = "float32", optimizer: str = "sgd", shuffle: bool = True
+                     ) -> list[Tensor]:
+    """The tensors kept for the whole run and the largest set of temporaries alive at once,
+    for a network with layer sizes [n_x, n_1, ..., n_L] trained on ``m_train`` examples (and
+    evaluated on ``m_val`` more) in mini-batches of ``batch_size`` (0: full batch)."""
+    item = np.dtype(dtype).itemsize
+    n_x, n_y = sizes[0], sizes[-1]
+    b = m_train if batch_size <= 0 or batch_size > m_train else batch_size
+    kept = [Tensor("the training images XT", (m_train, n_x), item, "data"),
+            Tensor("the training targets YT", (m_train, n_y), item, "data")]
+    if m_val:
+        kept += [Tensor("the validation images", (m_val, n_x), item, "data"),
+                 Tensor("the validation targets", (m_val, n_y), item, "data")]
+    per_param = 2 + _STATE_ARRAYS.get(optimizer, 3)  # the parameter, its gradient, the state
+    for l in range(1, len(sizes)):
+        kept.append(Tensor(f"W[{l}] with its gradient and {optimizer} state",
+                           (sizes[l], sizes[l - 1]), item, "parameters", per_param))
+        kept.append(Tensor(f"b[{l}] with its gradient and {optimizer} state",
+                           (sizes[l], 1), item, "parameters", per_param))
+    if shuffle and b < m_train:
+        kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch"),
+                 Tensor("the mini-batch targets buffer", (b, n_y), item, "batch")]
+    # One step: Z[l] and A[l] of every layer stay alive until backward ends, plus about two
+    # (n_l, b) deltas at a time (dZ[l] and dA[l-1]).
+    step = [Tensor(f"Z[{l}] and A[{l}] of one mini-batch", (sizes[l], b), item, "batch", 2)
+            for l in range(1, len(sizes))]
+    widest = max(sizes[1:])
+    step.append(Tensor("the backward deltas of one mini-batch", (widest, b), item, "batch", 2))
+    chunk = min(EVAL_CHUNK, max(m_train, m_val))
+    evaluation = [Tensor(f"Z[{l}] and A[{l}] of one evaluation chunk", (sizes[l], chunk),
+                         item, "evaluation", 2) for l in range(1, len(sizes))]
+    return kept + max(step, evaluation, key=total_bytes)
+
+
+def total_bytes(tensors: list[Tensor]) -> int:
+    return sum(t.nbytes for t in tensors)
+
+
+def _suggestion(largest: Tensor) -> str:
+    if largest.kind == "data":
+        return ("the data set does not fit on this GPU: train on the CPU (device cpu), or "
+                "use smaller images")
+    if largest.kind == "parameters":
+        return "use fewer units in the widest layers, or train on the CPU (device cpu)"
+    return "use a smaller mini-batch size, or train on the CPU (device cpu)"
+
+
+def out_of_memory_message(tensors: list[Tensor], device: str,
+                          free_bytes: int | None = None) -> str:
+    """What a user reads when ``device`` cannot hold the run: the need, the largest tensor
+    and what to change."""
+    need = total_bytes(tensors)
+    largest = max(tensors, key=lambda t: t.nbytes)
+    free = "" if free_bytes is None else f", {format_bytes(free_bytes)} free"
+    return (f"Not enough memory on {device}: this training needs about {format_bytes(need)}"
+            f"{free}. The largest tensor is {largest.describe()}. To fit, "
+            f"{_suggestion(largest)}.")
+
+
+def choose_training_backend(choice: str, tensors: list[Tensor]) -> Backend:
+    """:func:`~desktop_nn.backend.select_backend`, then a check that the chosen GPU can hold
+    ``tensors``: when it cannot, ``auto`` falls back to the CPU (the backend's reason says
+    why) and ``gpu`` raises :class:`OutOfDeviceMemory` naming the largest tensor."""
+    backend = select_backend(choice)
+    if not backend.is_gpu:
+        return backend
+    free = backend.free_memory_bytes()
+    need = total_bytes(tensors)
+    if free is None or need * HEADROOM <= free:
+        return backend
+    if str(choice).lower() == "auto":
+        return cpu_backend(f"{backend.device_name} has {format_bytes(free)} free, this "
+                           f"training needs about {format_bytes(need)}")
+    raise OutOfDeviceMemory(out_of_memory_message(tensors, backend.device_name, free))

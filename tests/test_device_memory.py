@@ -1,0 +1,266 @@
+"""Out of device memory: the estimate of what a run keeps on the device, the fall back to the
+CPU under "auto", the message naming the largest tensor, and a run that runs out of memory
+half-way keeping its last good weights (tested with a stand-in GPU backend)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fake_gpu import FailingForward, fake_gpu
+
+import desktop_nn.train.device_memory as device_memory
+from desktop_nn.backend import cpu_backend
+from desktop_nn.cli import main
+from desktop_nn.nn.network import Network, NetworkSpec
+from desktop_nn.train.device_memory import (
+    OutOfDeviceMemory,
+    choose_training_backend,
+    out_of_memory_message,
+    total_bytes,
+    training_tensors,
+)
+from desktop_nn.train.trainer import TrainConfig, Trainer
+
+
+def data(n_x=6, m=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_x, m))
+    Y = (X[:1] > 0).astype(float)
+    return X, Y
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_estimate_counts_every_array_the_trainer_keeps(optimizer, dtype):
+    X, Y = data()
+    net = Network(NetworkSpec(6, [5, 3], ["tanh"], 1), dtype=dtype)
+    trainer = Trainer(net, X[:, :30], Y[:, :30], TrainConfig(epochs=1, batch_size=8,
+                                                             optimizer=optimizer),
+                      X_val=X[:, 30:], Y_val=Y[:, 30:])
+    trainer.run()
+    opt = trainer.optimizer
+    arrays = [trainer.train.XT, trainer.train.YT, trainer.val.XT, trainer.val.YT,
+              *net.W, *net.b, *trainer._grads.dW, *trainer._grads.db,
+              *opt._buffers.values(), *getattr(opt, "v", {}).values(),
+              *getattr(opt, "s", {}).values()]
+    kept = [t for t in trainer.memory_tensors() if t.kind in ("data", "parameters")]
+    assert total_bytes(kept) == sum(a.nbytes for a in arrays)
+
+
+def test_the_temporaries_are_a_step_or_an_evaluation_whichever_is_bigger():
+    sizes = [100, 50, 10]
+    small_batch = training_tensors(sizes, 50_000, batch_size=10)
+    assert {t.kind for t in small_batch} >= {"evaluation"}
+    full_batch = training_tensors(sizes, 50_000, batch_size=0)
+    assert "evaluation" not in {t.kind for t in full_batch}
+    z1 = next(t for t in full_batch if t.name.startswith("Z[1]"))
+    assert z1.shape == (50, 50_000) and z1.count == 2
+
+
+def message_for(sizes, m, batch):
+    tensors = training_tensors(sizes, m, batch_size=batch)
+    return out_of_memory_message(tensors, "Fake GPU", free_bytes=1_000_000)
+
+
+def test_the_message_names_the_largest_tensor_and_what_to_change():
+    big_data = message_for([12288, 20, 1], 200_000, 64)
+    assert "the training images XT, 200000 x 12288 float32 = 9.8 GB" in big_data
+    assert "the data set does not fit" in big_data and "1.0 MB free" in big_data
+    assert big_data.startswith("Not enough memory on Fake GPU: this training needs about")
+    big_batch = message_for([100, 100_000, 10], 1000, 0)
+    assert "Z[1] and A[1] of one mini-batch, 100000 x 1000 float32" in big_batch
+    assert "smaller mini-batch size" in big_batch
+    wide = message_for([50_000, 50_000, 10], 100, 10)
+    assert "W[1] with its gradient and sgd state" in wide and "fewer units" in wide
+
+
+def test_auto_falls_back_to_the_cpu_and_gpu_refuses_with_the_reason(monkeypatch):
+    tensors = training_tensors([784, 100, 10], 60_000, batch_size=64)
+    need = total_bytes(tensors)
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(need // 2))
+    auto = choose_training_backend("auto", tensors)
+    assert not auto.is_gpu
+    assert auto.reason.startswith("Fake GPU has") and "this training needs about" in auto.reason
+    with pytest.raises(OutOfDeviceMemory, match="the training images XT, 60000 x 784"):
+        choose_training_backend("gpu", tensors)
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(need * 2))
+    assert choose_training_backend("gpu", tensors).is_gpu
+    assert choose_training_backend("auto", tensors).is_gpu
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: cpu_backend())
+    assert not choose_training_backend("cpu", tensors).is_gpu
+
+
+def trained(X, Y, config, steps=None, backend=None):
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1), backend or cpu_backend(), seed=2)
+    trainer = Trainer(net, X, Y, config)
+    if steps is None:
+        trainer.run()
+    else:
+        for _ in range(steps):
+            trainer.step()
+        thread_run(trainer, steps)
+    return trainer
+
+
+def thread_run(trainer, steps):
+    """Run exactly ``steps`` steps (single steps, then stop)."""
+    import threading
+
+    t = threading.Thread(target=trainer.run)
+    t.start()
+    while trainer.step_count < steps:
+        t.join(0.01)
+    trainer.stop()
+    t.join()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_running_out_of_memory_half_way_keeps_the_last_weights_and_can_go_on(optimizer):
+    X, Y = data()
+    config = dict(lr=0.1, epochs=3, batch_size=8, optimizer=optimizer, evaluate=False)
+    straight = trained(X, Y, TrainConfig(**config))  # 3 epochs of 5 steps, no interruption
+    after_7 = trained(X, Y, TrainConfig(**config), steps=7)
+
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1), seed=2)
+    trainer = Trainer(net, X, Y, TrainConfig(**config))
+    FailingForward(net, fail_at=8)  # the 8th step's forward pass runs out of memory
+    result = trainer.run()
+    assert result.stopped == "out_of_memory" and result.steps == 7
+    assert result.message.startswith("training stopped at step 7 (its weights are kept): "
+                                     "Not enough memory on CPU")
+    assert "The largest tensor is" in result.message
+    for a, b in zip(net.get_parameters()[0], after_7.network.get_parameters()[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    # going on finishes the same run as if nothing had happened
+    trainer.run(3 - trainer.epoch)
+    for a, b in zip(net.get_parameters()[0], straight.network.get_parameters()[0],
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_run_moved_to_another_device_goes_on_exactly():
+    X, Y = data()
+    config = dict(lr=0.1, epochs=4, batch_size=8, optimizer="momentum")
+    straight = trained(X, Y, TrainConfig(**config))
+    first = trained(X, Y, TrainConfig(**config), steps=7, backend=fake_gpu())
+    moved = first.moved_to(cpu_backend())
+    assert not moved.network.backend.is_gpu and moved.step_count == 7
+    assert moved.history is first.history
+    moved.run(4 - moved.epoch)
+    for a, b in zip(moved.network.get_parameters()[0], straight.network.get_parameters()[0],
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [e.train_cost for e in moved.history.epochs] == \
+        [e.train_cost for e in straight.history.epochs]
+
+
+def test_data_that_do_not_fit_on_the_device_are_refused_with_the_reason(monkeypatch):
+    X, Y = data(n_x=6, m=40)
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1), fake_gpu(free=100))
+
+    def no_room(X):
+        raise MemoryError("Out of memory allocating 960 bytes (fake)")
+
+    monkeypatch.setattr(net, "as_input", no_room)
+    with pytest.raises(OutOfDeviceMemory, match="Not enough memory on Fake GPU: .*100 bytes "
+                                                "free. The largest tensor is"):
+        Trainer(net, X, Y, TrainConfig(batch_size=8))
+
+
+def test_other_errors_are_not_taken_for_out_of_memory():
+    X, Y = data()
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1))
+    trainer = Trainer(net, X, Y, TrainConfig(epochs=1, batch_size=8))
+
+    def broken(X):
+        raise RuntimeError("something else")
+
+    net.forward = broken
+    with pytest.raises(RuntimeError, match="something else"):
+        trainer.run()
+
+
+def npz(tmp_path, X, Y):
+    path = tmp_path / "d.npz"
+    np.savez(path, X_train=X, Y_train=Y)
+    return path
+
+
+def test_cli_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(tmp_path, capsys, monkeypatch):
+    X, Y = data(m=60)
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    real_init = Network.__init__
+    nets = []
+
+    def init(self, *a, **kw):
+        real_init(self, *a, **kw)
+        nets.append(self)
+        if len(nets) == 1:  # the first (GPU) network fails on its 4th step
+            FailingForward(self, fail_at=4)
+
+    monkeypatch.setattr(Network, "__init__", init)
+    rc = main(["train", str(npz(tmp_path, X, Y)), "--epochs", "3", "--batch-size", "10",
+               "--val-split", "0", "--device", "auto", "--json"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "continuing on the CPU" in captured.err
+    out = json.loads(captured.out)
+    assert out["stopped"] == "completed" and out["epochs"] == 3 and out["steps"] == 18
+    assert out["device"].startswith("CPU - NumPy (the GPU ran out of memory)")
+
+
+def test_cli_gpu_that_cannot_hold_the_data_says_so(tmp_path, capsys, monkeypatch):
+    X, Y = data(m=60)
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(free=10))
+    rc = main(["train", str(npz(tmp_path, X, Y)), "--epochs", "1", "--device", "gpu"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "Not enough memory on Fake GPU" in err and "The largest tensor is" in err
+
+
+# ---------------------------------------------------------------------------- the window
+def test_window_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QComboBox, QMessageBox, QSpinBox
+
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    real_init = Trainer.__init__
+    trainers = []
+
+    def init(self, network, *a, **kw):
+        real_init(self, network, *a, **kw)
+        trainers.append(self)
+        if len(trainers) == 1:  # the GPU run fails on its 5th step
+            FailingForward(network, fail_at=5)
+
+    monkeypatch.setattr(Trainer, "__init__", init)
+    window.findChild(QComboBox, "deviceCombo").setCurrentText("auto")
+    window.findChild(QSpinBox, "epochsSpin").setValue(2)
+    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
+        assert window.start()
+    result = blocker.args[0]
+    assert result.stopped == "completed" and window.trainer.epoch == 2
+    assert len(trainers) == 2 and window.trainer is trainers[1]
+    assert window.trainer.step_count == 2 * window.trainer.steps_per_epoch
+    assert window.device_label.text().startswith("CPU - NumPy (the GPU ran out of memory)")
+    assert window.findChild(QMessageBox, "errorDialog") is None
+
+
+def test_window_on_a_chosen_device_stops_with_the_message(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QComboBox, QMessageBox
+
+    real_init = Trainer.__init__
+
+    def init(self, network, *a, **kw):
+        real_init(self, network, *a, **kw)
+        FailingForward(network, fail_at=3)
+
+    monkeypatch.setattr(Trainer, "__init__", init)
+    window.findChild(QComboBox, "deviceCombo").setCurrentText("cpu")
+    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
+        assert window.start()
+    assert blocker.args[0].stopped == "out_of_memory" and window.trainer.step_count == 2
+    dialog = window.findChild(QMessageBox, "errorDialog")
+    assert dialog is not None and "The largest tensor is" in dialog.text()
+    dialog.accept()
