@@ -80,7 +80,8 @@ class Backend:
             return True
         if not self.is_gpu:
             return False
-        oom = getattr(getattr(self.xp.cuda, "memory", None), "OutOfMemoryError", None)
+        cuda = getattr(self.xp, "cuda", None)
+        oom = getattr(getattr(cuda, "memory", None), "OutOfMemoryError", None)
         if oom is not None and isinstance(exc, oom):
             return True
         text = str(exc)

@@ -119,3 +119,20 @@ def test_the_loader_takes_the_fast_path_for_plain_pngs(tmp_path, monkeypatch):
     assert calls == [1]
     expected = np.asarray(Image.open(path)).transpose(2, 0, 1).reshape(-1)
     np.testing.assert_array_equal(a, expected)
+
+
+def test_files_pillow_refuses_are_left_to_pillow():
+    data = png_bytes(noise((20, 20)).convert("L"))
+    parts = chunks_of(data)
+    idat = next(b for k, b in parts if k == b"IDAT")
+    ihdr = next(b for k, b in parts if k == b"IHDR")
+    half = len(idat) // 2
+    interrupted = rebuild([(b"IHDR", ihdr), (b"IDAT", idat[:half]), (b"tEXt", b"a\0b"),
+                           (b"IDAT", idat[half:]), (b"IEND", b"")])
+    assert decode_plain_png(interrupted, MAX_PIXELS) is None
+    not_letters = rebuild([(b"IHDR", ihdr), (b"\xa2\x14\r\x05", b"x"), (b"IDAT", idat),
+                           (b"IEND", b"")])
+    assert decode_plain_png(not_letters, MAX_PIXELS) is None
+    animated = rebuild([(b"IHDR", ihdr), (b"acTL", struct.pack(">II", 1, 0)),
+                        (b"IDAT", idat), (b"IEND", b"")])
+    assert decode_plain_png(animated, MAX_PIXELS) is None

@@ -20,8 +20,9 @@ from PIL import Image
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # colour type -> Pillow mode (and raw mode) for 8-bit samples
 _MODES = {0: "L", 2: "RGB"}
-# ancillary chunks that change the pixels a reader should show: left to Pillow
-_NOT_PLAIN = frozenset({b"tRNS", b"PLTE"})
+# chunks that change the pixels a reader should show (a palette, transparency, the frames of
+# an animated PNG): left to Pillow
+_NOT_PLAIN = frozenset({b"tRNS", b"PLTE", b"acTL", b"fcTL", b"fdAT"})
 
 
 def decode_plain_png(data: bytes, max_pixels: int) -> Image.Image | None:
@@ -41,8 +42,10 @@ def decode_plain_png(data: bytes, max_pixels: int) -> Image.Image | None:
             return None
         body = data[pos + 8:body_end]
         (crc,) = struct.unpack_from(">I", data, body_end)
-        if zlib.crc32(body, zlib.crc32(kind)) != crc:
+        if zlib.crc32(body, zlib.crc32(kind)) != crc or not kind.isalpha():
             return None
+        if idat and kind != b"IDAT" and kind != b"IEND":
+            return None  # the image data must be consecutive chunks
         if kind == b"IHDR":
             if header is not None or length != 13:
                 return None

@@ -43,7 +43,11 @@ from desktop_nn.inspect.evaluation import images_from_columns
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
 from desktop_nn.nn.network import Network
 from desktop_nn.predict import PredictError, Predictor, preparation_mismatch
-from desktop_nn.train.device_memory import choose_training_backend, training_tensors
+from desktop_nn.train.device_memory import (
+    choose_training_backend,
+    total_bytes,
+    training_tensors,
+)
 from desktop_nn.train.runs import Run, RunLog, describe
 from desktop_nn.train.trainer import Trainer, TrainResult
 
@@ -316,10 +320,15 @@ class MainWindow(QMainWindow):
         config = self.training_panel.config()
         spec = self.designer.spec(prepared.train.n_x, prepared.train.Y.shape[0])
         dtype = self.training_panel.dtype()
-        # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change
+        # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change.
+        # A previous run on the GPU gives its memory back first (it moves to the CPU).
+        old = self.trainer
+        old_bytes = total_bytes(old.memory_tensors()) \
+            if old is not None and old.network.backend.is_gpu else 0
         backend = choose_training_backend(self.training_panel.device(), training_tensors(
             spec.sizes, prepared.train.m, prepared.val.m if prepared.val is not None else 0,
-            config.batch_size, dtype, config.optimizer, config.shuffle))
+            config.batch_size, dtype, config.optimizer, config.shuffle), reclaimable=old_bytes)
+        del old
         pending = self.pending_network
         if pending is not None and self.imported_model is not None:
             problem = preparation_mismatch(self.imported_model, prepared)
@@ -336,6 +345,8 @@ class MainWindow(QMainWindow):
         train, val = prepared.train, prepared.val
         bs = config.batch_size if 0 < config.batch_size < train.m else train.m
         config.report_every = max(1, math.ceil(train.m / bs) // REPORTS_PER_EPOCH)
+        if old_bytes and backend.is_gpu:
+            self._move_trainer_to_cpu("moved off the GPU for a new run")
         self.device_label.setText(backend.label)
         trainer = Trainer(net, train.X, train.Y, config,
                           X_val=val.X if val is not None else None,
@@ -481,8 +492,10 @@ class MainWindow(QMainWindow):
 
     def _training_succeeded(self, result: TrainResult) -> None:
         self._last_result = result
+        trainer = self.trainer
         if (result.stopped == "out_of_memory" and self.training_panel.device() == "auto"
-                and self.trainer is not None and self.trainer.network.backend.is_gpu):
+                and trainer is not None and trainer.network.backend.is_gpu
+                and not trainer.ended_stop_asked and trainer.epoch < self._run_end_epoch):
             # auto: go on on the CPU from where the GPU stopped, once this run has ended
             self._continue_on_cpu = True
             self.statusBar().showMessage(f"{result.message} Continuing on the CPU.", 10000)
@@ -490,6 +503,16 @@ class MainWindow(QMainWindow):
         if result.stopped in ("nan", "out_of_memory"):
             self._show_dialog("Training stopped", result.message, QMessageBox.Icon.Warning)
         self.statusBar().showMessage(result.message, 10000)
+
+    def _move_trainer_to_cpu(self, why: str) -> None:
+        """The run in hand goes on on the CPU (its GPU memory is freed), from the host copy of
+        the data it was built from."""
+        prepared = self.trainer_data.prepared
+        train, val = prepared.train, prepared.val
+        self.trainer = self.trainer.moved_to(
+            cpu_backend(why), train.X, train.Y,
+            val.X if val is not None else None, val.Y if val is not None else None)
+        self.device_label.setText(self.trainer.network.backend.label)
 
     def _training_failed(self, message: str) -> None:
         self._last_result = None
@@ -516,9 +539,9 @@ class MainWindow(QMainWindow):
             # the same run goes on (same weights, position and history): not finished yet
             self._continue_on_cpu = False
             left = self._run_end_epoch - self.trainer.epoch
-            self.trainer = self.trainer.moved_to(cpu_backend("the GPU ran out of memory"))
-            self.device_label.setText(self.trainer.network.backend.label)
-            if self.start(epochs=left):
+            paused = self.trainer.ended_paused
+            self._move_trainer_to_cpu("the GPU ran out of memory")
+            if self.start(paused=paused, epochs=left):
                 return
         self.training_finished.emit(getattr(self, "_last_result", None))
 

@@ -78,13 +78,18 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
                            (sizes[l], 1), item, "parameters", per_param))
     if shuffle and b < m_train:
         kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch"),
-                 Tensor("the mini-batch targets buffer", (b, n_y), item, "batch")]
+                 Tensor("the mini-batch targets buffer", (b, n_y), item, "batch"),
+                 Tensor("the epoch's shuffled order", (m_train,), 8, "data")]
     # One step: Z[l] and A[l] of every layer stay alive until backward ends, plus about two
-    # (n_l, b) deltas at a time (dZ[l] and dA[l-1]).
+    # (n_l, b) deltas at a time (dZ[l] and dA[l-1]), and, when a report is due, one squared
+    # copy of the biggest W or dW (the diagnostics' norms).
     step = [Tensor(f"Z[{l}] and A[{l}] of one mini-batch", (sizes[l], b), item, "batch", 2)
             for l in range(1, len(sizes))]
     widest = max(sizes[1:])
     step.append(Tensor("the backward deltas of one mini-batch", (widest, b), item, "batch", 2))
+    biggest = max(range(1, len(sizes)), key=lambda l: sizes[l] * sizes[l - 1])
+    step.append(Tensor(f"the diagnostics' squares of dW[{biggest}]",
+                       (sizes[biggest], sizes[biggest - 1]), item, "parameters"))
     chunk = min(EVAL_CHUNK, max(m_train, m_val))
     evaluation = [Tensor(f"Z[{l}] and A[{l}] of one evaluation chunk", (sizes[l], chunk),
                          item, "evaluation", 2) for l in range(1, len(sizes))]
@@ -95,17 +100,17 @@ def total_bytes(tensors: list[Tensor]) -> int:
     return sum(t.nbytes for t in tensors)
 
 
-def _suggestion(largest: Tensor) -> str:
+def _suggestion(largest: Tensor, on_gpu: bool) -> str:
+    cpu = ", or train on the CPU (device cpu)" if on_gpu else ""
     if largest.kind == "data":
-        return ("the data set does not fit on this GPU: train on the CPU (device cpu), or "
-                "use smaller images")
+        return f"use smaller images or fewer of them{cpu}"
     if largest.kind == "parameters":
-        return "use fewer units in the widest layers, or train on the CPU (device cpu)"
-    return "use a smaller mini-batch size, or train on the CPU (device cpu)"
+        return f"use fewer units in the widest layers{cpu}"
+    return f"use a smaller mini-batch size{cpu}"
 
 
 def out_of_memory_message(tensors: list[Tensor], device: str,
-                          free_bytes: int | None = None) -> str:
+                          free_bytes: int | None = None, on_gpu: bool = True) -> str:
     """What a user reads when ``device`` cannot hold the run: the need, the largest tensor
     and what to change."""
     need = total_bytes(tensors)
@@ -113,17 +118,22 @@ def out_of_memory_message(tensors: list[Tensor], device: str,
     free = "" if free_bytes is None else f", {format_bytes(free_bytes)} free"
     return (f"Not enough memory on {device}: this training needs about {format_bytes(need)}"
             f"{free}. The largest tensor is {largest.describe()}. To fit, "
-            f"{_suggestion(largest)}.")
+            f"{_suggestion(largest, on_gpu)}.")
 
 
-def choose_training_backend(choice: str, tensors: list[Tensor]) -> Backend:
+def choose_training_backend(choice: str, tensors: list[Tensor], reclaimable: int = 0
+                            ) -> Backend:
     """:func:`~desktop_nn.backend.select_backend`, then a check that the chosen GPU can hold
     ``tensors``: when it cannot, ``auto`` falls back to the CPU (the backend's reason says
-    why) and ``gpu`` raises :class:`OutOfDeviceMemory` naming the largest tensor."""
+    why) and ``gpu`` raises :class:`OutOfDeviceMemory` naming the largest tensor.
+    ``reclaimable``: GPU bytes held now that the caller frees before training (a previous
+    run's), counted as free."""
     backend = select_backend(choice)
     if not backend.is_gpu:
         return backend
     free = backend.free_memory_bytes()
+    if free is not None:
+        free += reclaimable
     need = total_bytes(tensors)
     if free is None or need * HEADROOM <= free:
         return backend

@@ -135,7 +135,7 @@ class Trainer:
             tensors = self.memory_tensors(int(np.shape(X_train)[1]), m_val)
             raise OutOfDeviceMemory(out_of_memory_message(
                 tensors, network.backend.device_name,
-                network.backend.free_memory_bytes())) from None
+                network.backend.free_memory_bytes(), network.backend.is_gpu)) from None
         self.on_step = on_step
         self.on_epoch = on_epoch
         self.history = history if history is not None else History()
@@ -158,6 +158,7 @@ class Trainer:
         self._steps_allowed = 0
         self._running = False
         self._waiting = False
+        self.ended_paused = self.ended_stop_asked = False
 
     # ------------------------------------------------------------------ set-up
     def _to_device(self, X: Array, Y: Array, what: str) -> _Data:
@@ -201,15 +202,22 @@ class Trainer:
         return training_tensors(self.network.spec.sizes, m_train, m_val, c.batch_size,
                                 str(self.network.dtype), c.optimizer, c.shuffle)
 
-    def moved_to(self, backend: Backend) -> Trainer:
+    def moved_to(self, backend: Backend, X_train: Array | None = None,
+                 Y_train: Array | None = None, X_val: Array | None = None,
+                 Y_val: Array | None = None) -> Trainer:
         """This run on another device: the same weights, optimiser state, history, listeners
-        and position (a run that ran out of GPU memory goes on on the CPU)."""
+        and position (a run that ran out of GPU memory goes on on the CPU). Pass the host
+        arrays it was built from, (n_x, m) and (n_y, m), to save copying the data back from
+        the device."""
         host = self.network.backend.to_host
+        if X_train is None or Y_train is None:
+            X_train, Y_train = host(self.train.XT).T, host(self.train.YT).T
+        if self.val is not None and (X_val is None or Y_val is None):
+            X_val, Y_val = host(self.val.XT).T, host(self.val.YT).T
         state, arrays = self.checkpoint()
-        other = Trainer(self.network.to(backend), host(self.train.XT).T, host(self.train.YT).T,
-                        self.config,
-                        X_val=None if self.val is None else host(self.val.XT).T,
-                        Y_val=None if self.val is None else host(self.val.YT).T,
+        other = Trainer(self.network.to(backend), X_train, Y_train, self.config,
+                        X_val=X_val if self.val is not None else None,
+                        Y_val=Y_val if self.val is not None else None,
                         on_step=self.on_step, on_epoch=self.on_epoch, history=self.history)
         other.restore(state, arrays)
         return other
@@ -335,6 +343,8 @@ class Trainer:
                     result = self._out_of_memory_result()
         finally:
             with self._cond:
+                # what was asked when the run ended: a run continued elsewhere honours it
+                self.ended_paused, self.ended_stop_asked = self._paused, self._stop
                 self._stop = self._paused = False
                 self._steps_allowed = 0
             self._running = False
@@ -385,7 +395,6 @@ class Trainer:
                     self._interrupt_epoch()
                     return fail
                 last_cost = fail
-                self._batch_in_epoch += 1
             else:
                 self._epoch_start_state, self._batch_in_epoch = None, 0
                 self.epoch += 1
@@ -416,7 +425,7 @@ class Trainer:
         self._interrupt_epoch()
         backend = self.network.backend
         message = out_of_memory_message(self.memory_tensors(), backend.device_name,
-                                        backend.free_memory_bytes())
+                                        backend.free_memory_bytes(), backend.is_gpu)
         return TrainResult(stopped="out_of_memory",
                            message=f"training stopped at step {self.step_count} "
                                    f"(its weights are kept): {message}",
@@ -451,7 +460,9 @@ class Trainer:
         if not math.isfinite(guard_value):
             return self._nan_result(caches, grads)
         self.optimizer.step(net, grads)
+        # The step is taken: count it before the report, which may still fail (out of memory)
         self.step_count += 1
+        self._batch_in_epoch += 1
         self.examples_seen += int(xb.shape[1])
         if force_report or self.step_count % c.report_every == 0:
             elapsed = time.perf_counter() - t0
