@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -55,11 +57,25 @@ def test_gpu_step_matches_numpy():
     rng = np.random.default_rng(0)
     X = rng.random((20, 64))
     Y = np.eye(3)[:, rng.integers(0, 3, 64)]
-    spec = NetworkSpec(20, [16, 8], ["relu", "sigmoid"], 3, "softmax", "cross-entropy")
-    for dtype, tol in (("float32", 1e-5), ("float64", 1e-10)):
-        nets = [Network(spec, b, dtype=dtype, seed=1) for b in (select_backend("cpu"), gpu)]
-        for net in nets:
-            Trainer(net, X, Y, TrainConfig(lr=0.1, epochs=1, batch_size=16, optimizer="adam",
-                                           l2=0.1)).run()
-        for a, b in zip(nets[0].get_parameters()[0], nets[1].get_parameters()[0], strict=True):
-            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    specs = [NetworkSpec(20, [16, 8], ["relu", "sigmoid"], 3, "softmax", "cross-entropy"),
+             NetworkSpec(20, [16, 8], ["tanh", "leaky_relu"], 3, "sigmoid", "cross-entropy"),
+             NetworkSpec(20, [16], ["linear"], 3, "linear", "quadratic")]
+    for spec, optimizer in itertools.product(specs, ("sgd", "momentum", "adam")):
+        for dtype, tol in (("float32", 1e-5), ("float64", 1e-10)):
+            nets = [Network(spec, b, dtype=dtype, seed=1) for b in (select_backend("cpu"), gpu)]
+            for net in nets:
+                Trainer(net, X, Y, TrainConfig(lr=0.1, epochs=1, batch_size=16,
+                                               optimizer=optimizer, l2=0.1)).run()
+            for a, b in zip(nets[0].get_parameters()[0], nets[1].get_parameters()[0],
+                            strict=True):
+                np.testing.assert_allclose(a, b, rtol=tol, atol=tol,
+                                           err_msg=f"{spec.activations} {optimizer} {dtype}")
+    # ... and the steps ran the fused kernels: none was switched off by its self-check
+    from desktop_nn.nn.fused import fused_ops
+
+    ops = fused_ops(gpu.xp)
+    assert ops.disabled == {}
+    used = {name for name, _dtype in ops._state}
+    assert {"forward:relu", "forward:sigmoid", "forward:tanh", "forward:leaky_relu",
+            "backward:relu", "backward:sigmoid", "backward:tanh", "backward:leaky_relu",
+            "sgd", "momentum", "adam", "bce"} <= used

@@ -81,6 +81,20 @@ def test_gradcheck_passes(hidden, out, cost, depth, l2, n):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
+def test_gradcheck_passes_on_the_gpu(hidden):
+    """The same grid with the network on CuPy (its fused kernels included), in float64."""
+    from desktop_nn.backend import select_backend
+
+    gpu = select_backend("gpu")
+    for (out, cost), depth, (l2, n) in itertools.product(PAIRS, sorted(DEPTHS), L2_CASES):
+        net, X, Y = _setup(hidden, out, cost, depth)
+        results = gradcheck(net.to(gpu), X, Y, l2=l2, n=n, eps=EPS)
+        for r in results:
+            assert r.relative_error < TOL, (out, cost, depth, l2, r.layer, r.relative_error)
+
+
 def test_grid_covers_every_pair():
     assert set(HIDDEN_ACTIVATIONS) == {"sigmoid", "tanh", "relu", "leaky_relu", "linear"}
     assert set(PAIRS) == {

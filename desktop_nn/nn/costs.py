@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from desktop_nn.nn.activations import Activation, _xp
+from desktop_nn.nn.fused import fused_ops
 
 Array = Any
 
@@ -57,7 +58,10 @@ class CrossEntropy(Cost):
         xp = _xp(z)
         m = z.shape[1]
         if output.name == "sigmoid":
-            return (_softplus(xp, z) - y * z).sum() / m
+            total = fused_ops(xp).bce_sum(z, y)  # one kernel on the GPU
+            if total is None:
+                total = (_softplus(xp, z) - y * z).sum()
+            return total / m
         if output.name == "softmax":
             zmax = z.max(axis=0, keepdims=True)
             lse = zmax + xp.log(xp.exp(z - zmax).sum(axis=0, keepdims=True))

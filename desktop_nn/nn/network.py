@@ -23,6 +23,7 @@ from desktop_nn.nn.activations import (
     get_activation,
 )
 from desktop_nn.nn.costs import check_pair, get_cost, normalise_cost_name
+from desktop_nn.nn.fused import fused_ops
 from desktop_nn.nn.init import BIAS_INITS, INITS, init_parameters
 
 Array = Any
@@ -207,11 +208,19 @@ class Network:
         a = self.as_input(X)
         caches = []
         for W, b, g in zip(self.W, self.b, self.activations, strict=True):
-            z = W @ a + b
-            a_next = g.forward(z)
+            z, a_next = self._layer(W, b, g, a)
             caches.append(LayerCache(a_prev=a, z=z, a=a_next))
             a = a_next
         return a, caches
+
+    def _layer(self, W: Array, b: Array, g: Activation, a_prev: Array) -> tuple[Array, Array]:
+        """Z = W A_prev + b and A = g(Z): the bias and g in one fused kernel on the GPU."""
+        z = W @ a_prev
+        a = fused_ops(self.xp).bias_activation(z, b, g.name)
+        if a is None:
+            z += b
+            a = g.forward(z)
+        return z, a
 
     def cost_value(self, caches: list[LayerCache], Y: Array, l2: float = 0.0,
                    n: int | None = None) -> Array:
@@ -259,8 +268,11 @@ class Network:
                 dW[l] += decay * self.W[l]
             if l > 0:
                 da_prev = self.W[l].T @ dz
-                prev = caches[l - 1]
-                dz = self.activations[l - 1].backward(da_prev, prev.z, prev.a)
+                prev, g = caches[l - 1], self.activations[l - 1]
+                # dZ = dA * g'(Z): one kernel, written into dA, on the GPU
+                dz = fused_ops(self.xp).backward(da_prev, prev.z, prev.a, g.name)
+                if dz is None:
+                    dz = g.backward(da_prev, prev.z, prev.a)
         return Gradients(dW=dW, db=db)
 
     def predict_proba(self, X: Array, batch_size: int = 8192) -> Array:
@@ -274,7 +286,7 @@ class Network:
 
     def _output(self, a: Array) -> Array:
         for W, b, g in zip(self.W, self.b, self.activations, strict=True):
-            a = g.forward(W @ a + b)
+            a = self._layer(W, b, g, a)[1]
         return a
 
     def predict(self, X: Array) -> Array:

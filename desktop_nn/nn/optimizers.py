@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from desktop_nn.nn.activations import _xp
+from desktop_nn.nn.fused import fused_ops
 from desktop_nn.nn.network import Gradients, Network
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -56,6 +57,8 @@ class Optimizer:
         return None
 
     def _update(self, group: str, i: int, p: Any, g: Any) -> None:
+        if fused_ops(_xp(p)).sgd(p, g, self.lr):  # one kernel on the GPU
+            return
         step = self._scratch(group, i, p)
         _xp(p).multiply(g, self.lr, out=step)
         p -= step
@@ -127,6 +130,8 @@ class Momentum(Optimizer):
 
     def _update(self, group: str, i: int, p: Any, g: Any) -> None:
         v = self._state(group, i, p)
+        if fused_ops(_xp(p)).momentum(p, v, g, self.lr, self.beta):
+            return
         buf = self._scratch(group, i, p)
         xp = _xp(p)
         v *= self.beta
@@ -157,8 +162,14 @@ class Adam(Optimizer):
 
     def _update(self, group: str, i: int, p: Any, g: Any) -> None:
         v, s = self._state(group, i, p)
-        buf = self._scratch(group, i, p)
+        # Fold both bias corrections into one step size (as PyTorch does):
+        # lr v_hat / (sqrt(s_hat) + eps) = step * v / (sqrt(s) + eps_hat).
+        step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
+        eps_hat = self.eps * math.sqrt(1.0 - self.beta2**self.t)
         xp = _xp(p)
+        if fused_ops(xp).adam(p, v, s, g, step, self.beta1, self.beta2, eps_hat):
+            return
+        buf = self._scratch(group, i, p)
         v *= self.beta1
         xp.multiply(g, 1.0 - self.beta1, out=buf)
         v += buf
@@ -166,10 +177,6 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=buf)
         buf *= 1.0 - self.beta2
         s += buf
-        # Fold both bias corrections into one step size (as PyTorch does):
-        # lr v_hat / (sqrt(s_hat) + eps) = step * v / (sqrt(s) + eps_hat).
-        step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
-        eps_hat = self.eps * math.sqrt(1.0 - self.beta2**self.t)
         xp.sqrt(s, out=buf)
         buf += eps_hat
         xp.divide(v, buf, out=buf)
