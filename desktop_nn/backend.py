@@ -88,6 +88,23 @@ class Backend:
         return ("ALLOC_FAILED" in text or "cudaErrorMemoryAllocation" in text
                 or "out of memory" in text.lower())
 
+    def pinned_empty(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A host array to copy to the device from: page-locked on the GPU (cudaMemcpy from
+        it is a DMA with no staging copy), a plain array on the CPU."""
+        if not self.is_gpu:
+            return np.empty(shape, dtype=dtype)
+        import cupyx
+
+        return cupyx.empty_pinned(shape, dtype=dtype)
+
+    def upload_into(self, out: Any, host: np.ndarray) -> None:
+        """Copy the host array ``host`` into the device array ``out`` (same shape). From
+        pinned memory the copy is done when this returns, so ``host`` may be refilled."""
+        if self.is_gpu:
+            out.set(host)
+        else:
+            np.copyto(out, host)
+
     def synchronize(self) -> None:
         """Wait until queued device work is done (no-op on the CPU); use before timing."""
         if self.is_gpu:

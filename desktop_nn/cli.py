@@ -348,6 +348,9 @@ def cmd_train(args) -> int:
         raise UsageError(f"{args.data}: {exc}") from None
     except BackendError as exc:
         raise UsageError(str(exc)) from None
+    if trainer.streaming and not args.quiet:
+        sys.stderr.write("the data set does not fit on the GPU: it stays in host memory and "
+                         "each mini-batch is copied over\n")
     result = trainer.run()
     if result.stopped == "out_of_memory" and args.device == "auto" and backend.is_gpu:
         # auto: go on on the CPU from where the GPU stopped (same weights and position)

@@ -21,6 +21,12 @@ class FakeGPU(Backend):
     def to_host(self, a: Any) -> np.ndarray:
         return np.asarray(a)
 
+    def pinned_empty(self, shape, dtype) -> np.ndarray:
+        return np.empty(shape, dtype=dtype)
+
+    def upload_into(self, out, host) -> None:
+        np.copyto(out, host)
+
 
 def fake_gpu(free: int = 10**12) -> FakeGPU:
     return FakeGPU(xp=np, name="cupy", device_name="Fake GPU", memory_bytes=free,

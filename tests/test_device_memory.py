@@ -18,6 +18,7 @@ from desktop_nn.train.device_memory import (
     OutOfDeviceMemory,
     choose_training_backend,
     out_of_memory_message,
+    streamed,
     total_bytes,
     training_tensors,
 )
@@ -80,17 +81,23 @@ def test_the_message_names_the_largest_tensor_and_what_to_change():
 
 
 def test_auto_falls_back_to_the_cpu_and_gpu_refuses_with_the_reason(monkeypatch):
-    tensors = training_tensors([784, 100, 10], 60_000, batch_size=64)
-    need = total_bytes(tensors)
-    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(need // 2))
+    tensors = training_tensors([784, 1000, 10], 60_000, batch_size=64)
+    need, without_data = total_bytes(tensors), total_bytes(streamed(tensors))
+    assert without_data < need / 2
+    monkeypatch.setattr(device_memory, "select_backend",
+                        lambda choice: fake_gpu(without_data // 2))
     auto = choose_training_backend("auto", tensors)
     assert not auto.is_gpu
     assert auto.reason.startswith("Fake GPU has") and "this training needs about" in auto.reason
-    with pytest.raises(OutOfDeviceMemory, match="the training images XT, 60000 x 784"):
+    with pytest.raises(OutOfDeviceMemory,
+                       match=r"largest tensor is Z\[1\] and A\[1\] of one evaluation"):
         choose_training_backend("gpu", tensors)
-    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(need * 2))
+    # the data set does not fit but the rest does: the GPU, with the data streamed
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(need // 2))
     assert choose_training_backend("gpu", tensors).is_gpu
     assert choose_training_backend("auto", tensors).is_gpu
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(need * 2))
+    assert choose_training_backend("gpu", tensors).is_gpu
     monkeypatch.setattr(device_memory, "select_backend", lambda choice: cpu_backend())
     assert not choose_training_backend("cpu", tensors).is_gpu
 
@@ -185,33 +192,54 @@ def test_a_run_moved_to_another_device_goes_on_exactly():
         [e.train_cost for e in straight.history.epochs]
 
 
-def test_data_that_do_not_fit_on_the_device_are_refused_with_the_reason(monkeypatch):
-    X, Y = data(n_x=6, m=40)
-    net = Network(NetworkSpec(6, [5], ["tanh"], 1), fake_gpu(free=100))
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_a_data_set_too_big_for_the_gpu_is_streamed_and_trains_the_same(shuffle):
+    X, Y = data(m=45)
+    config = dict(lr=0.1, epochs=3, batch_size=8, shuffle=shuffle, optimizer="momentum")
+    resident = trained(X, Y, TrainConfig(**config))
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1), fake_gpu(free=2000), seed=2)
+    streamed_run = Trainer(net, X, Y, TrainConfig(**config), X_val=X[:, :10], Y_val=Y[:, :10])
+    assert streamed_run.streaming and isinstance(streamed_run.train.XT, np.ndarray)
+    assert not any(t.kind == "data" for t in streamed_run.memory_tensors())
+    streamed_run.run()
+    for a, b in zip(net.get_parameters()[0], resident.network.get_parameters()[0],
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [e.train_cost for e in streamed_run.history.epochs] == \
+        [e.train_cost for e in resident.history.epochs]
+    assert streamed_run.history.epochs[-1].val_accuracy == \
+        streamed_run.evaluate(X[:, :10], Y[:, :10]).accuracy
+
+
+def test_a_gpu_that_runs_out_while_taking_the_data_streams_it(monkeypatch):
+    X, Y = data()
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1), fake_gpu())
+    real, calls = net.as_input, []
+
+    def no_room_for_the_data_set(X):
+        calls.append(X.shape)
+        if len(calls) == 1:  # the upload of the whole (6, 40) training set
+            raise MemoryError("Out of memory allocating 960 bytes (fake)")
+        return real(X)
+
+    monkeypatch.setattr(net, "as_input", no_room_for_the_data_set)
+    trainer = Trainer(net, X, Y, TrainConfig(epochs=1, batch_size=8))
+    assert calls == [(6, 40)]
+    assert trainer.streaming
+    assert trainer.run().stopped == "completed"
+
+
+def test_data_that_do_not_fit_in_memory_at_all_are_refused_with_the_reason(monkeypatch):
+    X, Y = data(n_x=60, m=40)
+    net = Network(NetworkSpec(60, [5], ["tanh"], 1))
 
     def no_room(X):
-        raise MemoryError("Out of memory allocating 960 bytes (fake)")
+        raise MemoryError("Unable to allocate 9.6 KB (fake)")
 
     monkeypatch.setattr(net, "as_input", no_room)
-    with pytest.raises(OutOfDeviceMemory, match="Not enough memory on Fake GPU: .*100 bytes "
-                                                "free. The largest tensor is"):
+    with pytest.raises(OutOfDeviceMemory, match="Not enough memory on CPU: .*The largest "
+                                                "tensor is the training images XT, 40 x 60"):
         Trainer(net, X, Y, TrainConfig(batch_size=8))
-
-
-def test_the_message_on_the_cpu_does_not_suggest_the_cpu():
-    tensors = training_tensors([100, 100_000, 10], 1000, batch_size=0)
-    message = out_of_memory_message(tensors, "CPU", on_gpu=False)
-    assert message.endswith("To fit, use a smaller mini-batch size.")
-
-
-def test_a_gpu_backend_tells_memory_errors_from_others():
-    gpu = fake_gpu()
-    assert gpu.is_out_of_memory(MemoryError("Out of memory allocating 512 bytes"))
-    assert gpu.is_out_of_memory(RuntimeError("CUBLAS_STATUS_ALLOC_FAILED"))
-    assert gpu.is_out_of_memory(RuntimeError("cudaErrorMemoryAllocation: out of memory"))
-    assert not gpu.is_out_of_memory(RuntimeError("CUBLAS_STATUS_EXECUTION_FAILED"))
-    assert not gpu.is_out_of_memory(ValueError("shapes (3,4) and (5,6) not aligned"))
-    assert not cpu_backend().is_out_of_memory(RuntimeError("out of memory"))
 
 
 def test_other_errors_are_not_taken_for_out_of_memory():

@@ -352,6 +352,8 @@ class MainWindow(QMainWindow):
                           X_val=val.X if val is not None else None,
                           Y_val=val.Y if val is not None else None,
                           on_step=self.buffer.add_step, on_epoch=self.buffer.add_epoch)
+        if trainer.streaming:
+            self.device_label.setText(f"{backend.label} (data streamed from host memory)")
         if pending is not None and self.pending_state is not None:
             try:
                 trainer.restore(*self.pending_state)

@@ -3,8 +3,9 @@
 :func:`training_tensors` lists the arrays a :class:`~desktop_nn.train.trainer.Trainer` keeps on
 the device (the data, the parameters, their gradients and optimiser state, the mini-batch
 buffers) and the largest set of temporaries alive at once (one batch's forward caches and
-backward deltas, or one evaluation chunk's). :func:`choose_training_backend` uses the total to
-fall back to the CPU when the user chose ``auto`` and the GPU cannot hold the run, and
+backward deltas, or one evaluation chunk's). A data set too big for the GPU is streamed from
+host memory (the Trainer decides); :func:`choose_training_backend` falls back to the CPU when
+the user chose ``auto`` and the GPU cannot hold even the rest of the run, and
 :func:`out_of_memory_message` names the largest tensor and what to change when it cannot.
 """
 
@@ -100,6 +101,12 @@ def total_bytes(tensors: list[Tensor]) -> int:
     return sum(t.nbytes for t in tensors)
 
 
+def streamed(tensors: list[Tensor]) -> list[Tensor]:
+    """What stays on the device when the data set is streamed from host memory: all but the
+    data (the mini-batch buffers remain)."""
+    return [t for t in tensors if t.kind != "data"]
+
+
 def _suggestion(largest: Tensor, on_gpu: bool) -> str:
     cpu = ", or train on the CPU (device cpu)" if on_gpu else ""
     if largest.kind == "data":
@@ -135,9 +142,11 @@ def choose_training_backend(choice: str, tensors: list[Tensor], reclaimable: int
     if free is not None:
         free += reclaimable
     need = total_bytes(tensors)
-    if free is None or need * HEADROOM <= free:
+    # the data set may stay in host memory and be streamed (the Trainer decides)
+    on_device = streamed(tensors)
+    if free is None or total_bytes(on_device) * HEADROOM <= free:
         return backend
     if str(choice).lower() == "auto":
         return cpu_backend(f"{backend.device_name} has {format_bytes(free)} free, this "
                            f"training needs about {format_bytes(need)}")
-    raise OutOfDeviceMemory(out_of_memory_message(tensors, backend.device_name, free))
+    raise OutOfDeviceMemory(out_of_memory_message(on_device, backend.device_name, free))

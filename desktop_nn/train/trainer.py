@@ -28,9 +28,12 @@ from desktop_nn.nn.diagnostics import layer_stats
 from desktop_nn.nn.network import Gradients, LayerCache, Network, labels_from_outputs
 from desktop_nn.nn.optimizers import Optimizer, make_optimizer
 from desktop_nn.train.device_memory import (
+    HEADROOM,
     OutOfDeviceMemory,
     Tensor,
     out_of_memory_message,
+    streamed,
+    total_bytes,
     training_tensors,
 )
 from desktop_nn.train.history import EpochReport, History, StepReport
@@ -97,8 +100,8 @@ class Evaluation:
 
 @dataclass
 class _Data:
-    XT: Array  # (m, n_x) on the device
-    YT: Array  # (m, n_y) on the device
+    XT: Array  # (m, n_x) on the device, or in host memory when the data set is streamed
+    YT: Array  # (m, n_y) likewise
 
     @property
     def m(self) -> int:
@@ -119,23 +122,32 @@ class Trainer:
         on_step: Callable[[StepReport], None] | None = None,
         on_epoch: Callable[[EpochReport], None] | None = None,
         history: History | None = None,
+        stream_data: bool | None = None,
     ) -> None:
+        """``stream_data``: keep the data set in host memory and copy each mini-batch to the
+        GPU (through a page-locked buffer) instead of holding it on the GPU. None (the
+        default) streams only when the GPU cannot hold the data set beside the rest of the
+        run, or runs out of memory while taking it."""
         self.network = network
         self.config = config or TrainConfig()
         self.config.validate()
+        backend = network.backend
+        m_val = 0 if X_val is None else int(np.shape(X_val)[1])
+        tensors = self.memory_tensors(int(np.shape(X_train)[1]), m_val)
+        if stream_data is None:
+            stream_data = backend.is_gpu and not _fits(tensors, backend.free_memory_bytes())
+        self.streaming = bool(stream_data) and backend.is_gpu
         try:
-            self.train = self._to_device(X_train, Y_train, "training")
-            self.val = None
-            if X_val is not None:
-                self.val = self._to_device(X_val, Y_val, "validation")
+            self._take_data(X_train, Y_train, X_val, Y_val)
         except Exception as exc:
-            if not network.backend.is_out_of_memory(exc):
+            if not backend.is_out_of_memory(exc):
                 raise
-            m_val = 0 if X_val is None else int(np.shape(X_val)[1])
-            tensors = self.memory_tensors(int(np.shape(X_train)[1]), m_val)
-            raise OutOfDeviceMemory(out_of_memory_message(
-                tensors, network.backend.device_name,
-                network.backend.free_memory_bytes(), network.backend.is_gpu)) from None
+            if not backend.is_gpu or self.streaming:
+                raise OutOfDeviceMemory(out_of_memory_message(
+                    tensors, backend.device_name, backend.free_memory_bytes(),
+                    backend.is_gpu)) from None
+            self.streaming = True  # the data set did not fit after all: stream it
+            self._take_data(X_train, Y_train, X_val, Y_val)
         self.on_step = on_step
         self.on_epoch = on_epoch
         self.history = history if history is not None else History()
@@ -161,10 +173,26 @@ class Trainer:
         self.ended_paused = self.ended_stop_asked = False
 
     # ------------------------------------------------------------------ set-up
-    def _to_device(self, X: Array, Y: Array, what: str) -> _Data:
+    def _take_data(self, X_train: Array, Y_train: Array, X_val: Array | None,
+                   Y_val: Array | None) -> None:
+        self.train = self.val = None
+        self.train = self._to_device(X_train, Y_train, "training", self.streaming)
+        if X_val is not None:
+            self.val = self._to_device(X_val, Y_val, "validation", self.streaming)
+
+    def _to_device(self, X: Array, Y: Array, what: str, on_host: bool = False) -> _Data:
+        """(m, n_x) and (m, n_y) copies of X (n_x, m) and Y (n_y, m) on the network's device,
+        or in host memory when ``on_host`` (a streamed data set)."""
         net = self.network
         if Y is None:
             raise ValueError(f"{what} labels Y are missing")
+        if on_host:
+            host = net.backend.to_host
+            X, Y = host(X).astype(net.dtype, copy=False), host(Y).astype(net.dtype, copy=False)
+            if Y.ndim == 1:
+                Y = Y.reshape(1, -1)
+            self._check_shapes(X, Y, what)
+            return _Data(XT=np.ascontiguousarray(X.T), YT=np.ascontiguousarray(Y.T))
         if net.backend.is_gpu and isinstance(X, np.ndarray) and X.ndim == 2:
             # Transpose on the host, so that the device holds one copy of the data, not two
             # for a moment (the (n_x, m) upload and its (m, n_x) transpose).
@@ -173,14 +201,23 @@ class Trainer:
         Y = net.xp.asarray(Y, dtype=net.dtype)
         if Y.ndim == 1:
             Y = Y.reshape(1, -1)
-        n_out = net.spec.output_size
+        self._check_shapes(X, Y, what)
+        xp = net.xp
+        return _Data(XT=xp.ascontiguousarray(X.T), YT=xp.ascontiguousarray(Y.T))
+
+    def _check_shapes(self, X: Array, Y: Array, what: str) -> None:
+        n_x, n_out = self.network.spec.input_size, self.network.spec.output_size
+        if X.ndim != 2 or X.shape[0] != n_x:
+            raise ValueError(f"X must have shape ({n_x}, m), got {X.shape}")
         if Y.shape != (n_out, X.shape[1]):
             raise ValueError(f"{what} Y has shape {Y.shape}, expected ({n_out}, {X.shape[1]}) "
                              f"for {X.shape[1]} examples and {n_out} outputs")
         if X.shape[1] == 0:
             raise ValueError(f"the {what} set is empty")
-        xp = net.xp
-        return _Data(XT=xp.ascontiguousarray(X.T), YT=xp.ascontiguousarray(Y.T))
+
+    def _rows_on_device(self, rows: Array) -> Array:
+        """A block of rows of a data set on the device (uploaded when it is streamed)."""
+        return self.network.xp.asarray(rows) if self.streaming else rows
 
     def _make_optimizer(self) -> Optimizer:
         c = self.config
@@ -199,8 +236,11 @@ class Trainer:
         m_train = self.train.m if m_train is None else m_train
         if m_val is None:
             m_val = self.val.m if getattr(self, "val", None) is not None else 0
-        return training_tensors(self.network.spec.sizes, m_train, m_val, c.batch_size,
-                                str(self.network.dtype), c.optimizer, c.shuffle)
+        tensors = training_tensors(self.network.spec.sizes, m_train, m_val, c.batch_size,
+                                   str(self.network.dtype), c.optimizer, c.shuffle)
+        if getattr(self, "streaming", False):
+            tensors = streamed(tensors)
+        return tensors
 
     def moved_to(self, backend: Backend, X_train: Array | None = None,
                  Y_train: Array | None = None, X_val: Array | None = None,
@@ -357,7 +397,10 @@ class Trainer:
         m, bs = self.train.m, self.batch_size
         skip, self._resume_batch = self._resume_batch, 0
         self._epoch_start_state, self._batch_in_epoch = self.rng.bit_generator.state, skip
-        if self.config.shuffle and bs < m:
+        shuffle = self.config.shuffle and bs < m
+        if self.streaming:
+            yield from self._streamed_batches(skip, shuffle)
+        elif shuffle:
             xp = self.network.xp
             perm = xp.asarray(self.rng.permutation(m))
             # Gather into buffers reused across batches: a fresh (b, n_x) array per step costs
@@ -373,6 +416,29 @@ class Trainer:
         else:
             for i in range(skip * bs, m, bs):
                 yield self.train.XT[i:i + bs], self.train.YT[i:i + bs]
+
+    def _streamed_batches(self, skip: int, shuffle: bool):
+        """The batches of a data set held in host memory: gathered on the host into a
+        page-locked buffer, then copied into a device buffer (the copy is ordered before the
+        step that reads it). Same permutation as the resident path."""
+        m, bs = self.train.m, self.batch_size
+        backend, xp = self.network.backend, self.network.xp
+        XT, YT = self.train.XT, self.train.YT
+        perm = self.rng.permutation(m) if shuffle else None
+        host_x = backend.pinned_empty((bs, XT.shape[1]), XT.dtype)
+        host_y = backend.pinned_empty((bs, YT.shape[1]), YT.dtype)
+        xbuf = xp.empty((bs, XT.shape[1]), dtype=XT.dtype)
+        ybuf = xp.empty((bs, YT.shape[1]), dtype=YT.dtype)
+        for i in range(skip * bs, m, bs):
+            k = min(bs, m - i)
+            if perm is not None:
+                np.take(XT, perm[i:i + k], axis=0, out=host_x[:k])
+                np.take(YT, perm[i:i + k], axis=0, out=host_y[:k])
+            else:
+                host_x[:k], host_y[:k] = XT[i:i + k], YT[i:i + k]
+            backend.upload_into(xbuf[:k], host_x[:k])
+            backend.upload_into(ybuf[:k], host_y[:k])
+            yield xbuf[:k], ybuf[:k]
 
     def _run(self, epochs: int) -> TrainResult:
         t0 = time.perf_counter()
@@ -521,7 +587,7 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, X: Array, Y: Array) -> Evaluation:
         """Cost (with the L2 term of the training set) and accuracy on X (n_x, m), Y (n_y, m)."""
-        return self.evaluate_data(self._to_device(X, Y, "evaluation"))
+        return self.evaluate_data(self._to_device(X, Y, "evaluation", self.streaming))
 
     def evaluate_data(self, data: _Data, chunk: int = 8192) -> Evaluation:
         net = self.network
@@ -529,7 +595,8 @@ class Trainer:
         total_cost = xp.zeros((), dtype=xp.float64)
         correct = xp.zeros((), dtype=xp.int64)
         for i in range(0, data.m, chunk):
-            x, y = data.XT[i:i + chunk].T, data.YT[i:i + chunk].T
+            x = self._rows_on_device(data.XT[i:i + chunk]).T
+            y = self._rows_on_device(data.YT[i:i + chunk]).T
             _, caches = net.forward(x)
             total_cost += net.cost.value(caches[-1].z, caches[-1].a, y, net.activations[-1]) \
                 * x.shape[1]
@@ -539,6 +606,10 @@ class Trainer:
             cost += self.config.l2 / (2 * self.train.m) * sum(
                 net.backend.to_float((W * W).sum()) for W in net.W)
         return Evaluation(cost=cost, accuracy=int(net.backend.to_host(correct)) / data.m)
+
+
+def _fits(tensors: list[Tensor], free: int | None) -> bool:
+    return free is None or total_bytes(tensors) * HEADROOM <= free
 
 
 def summary(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
