@@ -136,6 +136,35 @@ def test_a_kernel_that_disagrees_or_fails_is_switched_off_with_a_warning(how):
     assert ops.sgd(p, g, 0.1) is True  # the others still run fused
 
 
+def test_a_kernel_that_runs_out_of_memory_is_asked_again_later():
+    cp = fake_cupy()
+    real, calls = cp.ElementwiseKernel, []
+
+    def kernel(*args):
+        calls.append(args[-1])
+        if len(calls) == 1:
+            raise MemoryError("Out of memory allocating 512 bytes (fake)")
+        return real(*args)
+
+    cp.ElementwiseKernel = kernel
+    ops = CupyFusion(cp)
+    p, g = np.ones((2, 2)), np.ones((2, 2))
+    with pytest.raises(MemoryError):
+        ops.sgd(p, g, 0.1)
+    assert ops.disabled == {} and ops._state == {}
+    assert ops.sgd(p, g, 0.1) is True  # checked again, and used
+
+
+def test_mixed_dtypes_and_linear_layers_need_no_kernel():
+    ops = CupyFusion(fake_cupy({"dnn_sgd": "compile"}))
+    z32, b64 = np.ones((2, 3), np.float32), np.ones((2, 1))
+    assert ops.bias_activation(z32, b64, "relu") is None
+    assert ops.sgd(np.ones(2, np.float32), np.ones(2), 0.1) is None
+    z, b = np.ones((2, 3)), np.full((2, 1), 2.0)
+    assert ops.bias_activation(z, b, "linear") is z and np.all(z == 3.0)
+    assert ops._state == {}  # no kernel was built or checked for any of these
+
+
 def test_training_through_the_fused_path_matches_the_reference(monkeypatch):
     """A whole run with every operation going through CupyFusion (emulated kernels, one of
     them broken and so replaced by the reference) gives NumPy's weights."""

@@ -4,7 +4,7 @@ On a GPU a small network is launch-bound: every ``xp`` operation is its own kern
 sigmoid alone (exp(-|z|), 1 / (1 + e), the choice by sign) is eight of them. Here each chain
 of the training step becomes one CuPy ``ElementwiseKernel``:
 
-    bias_activation   Z += b; A = g(Z)                      (forward, per layer)
+    bias_activation   Z += b; A = g(Z)                      (forward, per layer; linear: A is Z)
     backward          dA *= g'(Z)  (written into dA)        (backward, per hidden layer)
     sgd               W -= lr dW
     momentum          v = beta v + (1 - beta) dW; W -= lr v
@@ -41,7 +41,6 @@ _FORWARD = {
     "tanh": "a = tanh(z);",
     "relu": "a = (z > (T)0 || z != z) ? z : (T)0;",
     "leaky_relu": f"a = z > (T)0 ? z : (T){LEAKY_SLOPE!r} * z;",
-    "linear": "a = z;",
 }
 _BACKWARD = {
     "sigmoid": "da = da * (a * ((T)1 - a));",
@@ -125,6 +124,8 @@ class CupyFusion(NoFusion):
             try:
                 problem = self._self_check(name, np.dtype(dtype))
             except Exception as exc:  # a kernel that does not compile or launch
+                if _is_out_of_memory(exc):
+                    raise  # the device is full, the kernel may be fine: ask again next time
                 problem = f"{exc.__class__.__name__}: {exc}"
             ok = self._state[key] = problem is None
             if not ok:
@@ -136,6 +137,11 @@ class CupyFusion(NoFusion):
 
     # ---------------------------------------------------------------- the operations
     def bias_activation(self, z: Array, b: Array, activation: str) -> Array | None:
+        if b.dtype != z.dtype:
+            return None
+        if activation == "linear":
+            z += b
+            return z  # A = Z, as the reference
         name = f"forward:{activation}"
         if activation not in _FORWARD or not self._usable(name, z.dtype):
             return None
@@ -147,33 +153,34 @@ class CupyFusion(NoFusion):
         if activation == "linear":
             return da
         name = f"backward:{activation}"
-        if activation not in _BACKWARD or not self._usable(name, da.dtype):
+        if (activation not in _BACKWARD or not _same_dtype(da, z, a)
+                or not self._usable(name, da.dtype)):
             return None
         self._kernel(name)(z, a, da)
         return da
 
     def sgd(self, p: Array, g: Array, lr: float) -> bool | None:
-        if not self._usable("sgd", p.dtype):
+        if not _same_dtype(p, g) or not self._usable("sgd", p.dtype):
             return None
         self._kernel("sgd")(g, lr, p)
         return True
 
     def momentum(self, p: Array, v: Array, g: Array, lr: float, beta: float) -> bool | None:
-        if not self._usable("momentum", p.dtype):
+        if not _same_dtype(p, v, g) or not self._usable("momentum", p.dtype):
             return None
         self._kernel("momentum")(g, lr, beta, 1.0 - beta, p, v)
         return True
 
     def adam(self, p: Array, v: Array, s: Array, g: Array, step: float, beta1: float,
              beta2: float, eps_hat: float) -> bool | None:
-        if not self._usable("adam", p.dtype):
+        if not _same_dtype(p, v, s, g) or not self._usable("adam", p.dtype):
             return None
         self._kernel("adam")(g, step, beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps_hat,
                              p, v, s)
         return True
 
     def bce_sum(self, z: Array, y: Array) -> Array | None:
-        if not self._usable("bce", z.dtype):
+        if not _same_dtype(z, y) or not self._usable("bce", z.dtype):
             return None
         return self._kernel("bce")(z, y)
 
@@ -207,16 +214,17 @@ class CupyFusion(NoFusion):
             self._kernel(name)(z, a, got)
             return _compare(cp, [(got, expected)], rtol)
         p, g = arr(6, 4), arr(6, 4)
+        # distinct scalars, so that two swapped arguments cannot pass
         if kind == "sgd":
             got = p.copy()
-            self._kernel(name)(g, 0.1, got)
-            return _compare(cp, [(got, p - dtype.type(0.1) * g)], rtol)
+            self._kernel(name)(g, 0.05, got)
+            return _compare(cp, [(got, p - dtype.type(0.05) * g)], rtol)
         if kind == "momentum":
             v = arr(6, 4)
             got_p, got_v = p.copy(), v.copy()
-            self._kernel(name)(g, 0.1, 0.9, 0.1, got_p, got_v)
-            new_v = v * dtype.type(0.9) + g * dtype.type(0.1)
-            return _compare(cp, [(got_v, new_v), (got_p, p - dtype.type(0.1) * new_v)], rtol)
+            self._kernel(name)(g, 0.05, 0.8, 0.2, got_p, got_v)
+            new_v = v * dtype.type(0.8) + g * dtype.type(0.2)
+            return _compare(cp, [(got_v, new_v), (got_p, p - dtype.type(0.05) * new_v)], rtol)
         if kind == "adam":
             v, s = arr(6, 4), arr(6, 4, positive=True)
             got_p, got_v, got_s = p.copy(), v.copy(), s.copy()
@@ -231,6 +239,16 @@ class CupyFusion(NoFusion):
             expected = (cp.maximum(z, 0) + cp.log1p(cp.exp(-cp.abs(z))) - y * z).sum()
             return _compare(cp, [(self._kernel(name)(z, y), expected)], rtol)
         raise KeyError(name)
+
+
+def _same_dtype(first: Array, *others: Array) -> bool:
+    """A kernel's type T comes from its arrays: mixed dtypes go to the reference code."""
+    return all(o.dtype == first.dtype for o in others)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or "OutOfMemory" in type(exc).__name__ or \
+        "out of memory" in str(exc).lower()
 
 
 def _compare(cp: Any, pairs: list[tuple[Array, Array]], rtol: float) -> str | None:
