@@ -359,3 +359,28 @@ def test_window_counts_the_previous_gpu_runs_memory_as_free(qtbot, window, monke
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         assert window.start()
     assert window.trainer is not first and window.trainer.network.backend.is_gpu
+
+
+def test_an_evaluation_that_runs_out_of_memory_goes_on_in_smaller_chunks(monkeypatch):
+    import desktop_nn.train.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "MIN_EVAL_CHUNK", 4)
+    X, Y = data(m=40)
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1), seed=2)
+    trainer = Trainer(net, X, Y, TrainConfig(epochs=1, batch_size=8))
+    expected = trainer.evaluate(X, Y)
+    real = net.forward
+
+    def small_chunks_only(x):
+        if x.shape[1] > 10:
+            raise MemoryError("Out of memory allocating a big chunk (fake)")
+        return real(x)
+
+    net.forward = small_chunks_only
+    got = trainer.evaluate(X, Y)
+    assert trainer._eval_chunk == 8  # 8192 halved until a chunk (min(size, 40) columns) fits
+    assert got.accuracy == expected.accuracy
+    assert got.cost == pytest.approx(expected.cost, rel=1e-6)
+    net.forward = lambda x: (_ for _ in ()).throw(MemoryError("Out of memory (fake)"))
+    with pytest.raises(MemoryError):  # down to the smallest chunk: the error goes on
+        trainer.evaluate(X, Y)

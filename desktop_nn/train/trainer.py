@@ -28,6 +28,7 @@ from desktop_nn.nn.diagnostics import layer_stats
 from desktop_nn.nn.network import Gradients, LayerCache, Network, labels_from_outputs
 from desktop_nn.nn.optimizers import Optimizer, make_optimizer
 from desktop_nn.train.device_memory import (
+    EVAL_CHUNK,
     HEADROOM,
     OutOfDeviceMemory,
     Tensor,
@@ -39,6 +40,7 @@ from desktop_nn.train.device_memory import (
 from desktop_nn.train.history import EpochReport, History, StepReport
 
 Array = Any
+MIN_EVAL_CHUNK = 256  # an evaluation that runs out of memory halves its chunks down to this
 
 
 @dataclass
@@ -164,6 +166,7 @@ class Trainer:
         self._resume_batch = 0
         self.last_result: TrainResult | None = None
         self._grads: Gradients | None = None  # reused every step (see Network.backward)
+        self._eval_chunk = EVAL_CHUNK  # halved when an evaluation runs out of memory
         self._cond = threading.Condition()
         self._paused = False
         self._stop = False
@@ -589,7 +592,22 @@ class Trainer:
         """Cost (with the L2 term of the training set) and accuracy on X (n_x, m), Y (n_y, m)."""
         return self.evaluate_data(self._to_device(X, Y, "evaluation", self.streaming))
 
-    def evaluate_data(self, data: _Data, chunk: int = 8192) -> Evaluation:
+    def evaluate_data(self, data: _Data, chunk: int | None = None) -> Evaluation:
+        """Cost and accuracy on a whole data set, ``chunk`` columns at a time (default
+        EVAL_CHUNK). When a chunk does not fit in the device's memory the evaluation starts
+        again with chunks half as big (down to MIN_EVAL_CHUNK), and later ones keep that
+        size."""
+        while True:
+            size = chunk or self._eval_chunk
+            try:
+                return self._evaluate_chunks(data, size)
+            except Exception as exc:
+                if not self.network.backend.is_out_of_memory(exc) or size <= MIN_EVAL_CHUNK:
+                    raise
+                chunk = None
+                self._eval_chunk = max(MIN_EVAL_CHUNK, size // 2)
+
+    def _evaluate_chunks(self, data: _Data, chunk: int) -> Evaluation:
         net = self.network
         xp = net.xp
         total_cost = xp.zeros((), dtype=xp.float64)
