@@ -122,7 +122,11 @@ def preparation_mismatch(model: ModelFile, prepared: PreparedData) -> str | None
         return "the model's images were prepared differently (size, colour or resize mode)"
     norm = prepared.normalisation
     theirs = Normalisation.from_model(model.normalisation, model.norm_mean, model.norm_std)
-    if theirs.kind != norm.kind or (norm.kind == "standardise" and not (
-            np.array_equal(theirs.mean, norm.mean) and np.array_equal(theirs.std, norm.std))):
-        return "the model's inputs were scaled differently"
+    if theirs.kind != norm.kind:
+        return (f"the model's inputs were scaled differently ({theirs.kind!r} for the model, "
+                f"{norm.kind!r} for the data)")
+    if norm.kind == "standardise" and not (
+            np.array_equal(theirs.mean, norm.mean) and np.array_equal(theirs.std, norm.std)):
+        return ("the model's inputs were scaled differently (standardised with the statistics "
+                "of another training set)")
     return None

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QMessageBox
 
 from desktop_nn.cli import main as cli_main
 from desktop_nn.data.dataset import labels_of
@@ -423,3 +423,36 @@ def test_an_opened_project_is_clean_once_its_data_have_loaded(qtbot, window, tmp
         assert other.projects.open(path)
     assert not other.projects.dirty
     close(other)
+
+
+def test_a_standardised_cli_model_is_evaluated_once_the_data_are_standardised_too(
+        qtbot, window, tmp_path, capsys):
+    """The Data panel's Scaling choice: a model trained by the CLI with --normalise
+    standardise is refused (with both scalings named) on data scaled to [0, 1], and evaluated
+    once the same data are loaded standardised."""
+    model = tmp_path / "standardised.npz"
+    assert cli_main(["train", "sample", "--layers", "16", "--epochs", "2", "--device", "cpu",
+                 "--normalise", "standardise", "--save", str(model), "--quiet"]) == 0
+    capsys.readouterr()
+    assert window.data_panel.normalisation() == "scale"
+    assert window.import_model(str(model))
+    assert not window.refresh_evaluation()
+    assert "('standardise' for the model, 'scale' for the data)" in \
+        window.statusBar().currentMessage()
+
+    combo = window.findChild(QComboBox, "scalingCombo")
+    combo.setCurrentIndex(combo.findData("standardise"))
+    window.data_panel.load("sample", synchronous=True)
+    prepared = window.data_panel.data.prepared
+    assert prepared.normalisation.kind == "standardise"
+    assert abs(float(prepared.train.X.mean(axis=1).mean())) < 1e-3  # zero-mean features
+    assert "standardised" in window.findChild(QLabel, "nxLabel").text()
+    assert window.data_panel.state()["normalisation"] == "standardise"
+    assert window.import_model(str(model))
+    show_tab(window, window.evaluation_view)
+    qtbot.waitUntil(lambda: window.evaluation_job is None
+                    and window.evaluation_view.evaluation() is not None, timeout=20_000)
+    assert window.evaluation_view.evaluation().accuracy > 0.5  # chance is 0.1
+
+    window.data_panel.set_state({"folder": "sample"})  # a project saved before the choice
+    assert window.data_panel.normalisation() == "scale"

@@ -36,6 +36,11 @@ from desktop_nn.gui.worker import Job
 THUMBNAILS_PER_CLASS = 4
 
 
+# the data panel's scaling choices: (shown text, normalisation kind in data/dataset.py)
+SCALINGS = (("pixels / 255, in [0, 1]", "scale"),
+            ("standardise (training-set mean and std)", "standardise"))
+
+
 def to_qimage(pixels: np.ndarray, shape: tuple[int, int, int]) -> QImage:
     """One flattened image (n_x,) uint8 in channel planes -> a QImage (copied)."""
     h, w, c = shape
@@ -83,6 +88,13 @@ class DataPanel(QWidget):
         self.resize_combo = QComboBox()
         self.resize_combo.setObjectName("resizeCombo")
         self.resize_combo.addItems(["stretch", "fit"])
+        self.scaling_combo = QComboBox()
+        self.scaling_combo.setObjectName("scalingCombo")
+        for text, kind in SCALINGS:
+            self.scaling_combo.addItem(text, kind)
+        self.scaling_combo.setToolTip(
+            "How pixels become inputs: divided by 255 into [0, 1], or standardised per "
+            "feature with the training set's mean and standard deviation (kept in the model)")
         self.val_spin = QDoubleSpinBox()
         self.val_spin.setObjectName("valSplitSpin")
         self.val_spin.setRange(0.0, 0.9)
@@ -134,6 +146,7 @@ class DataPanel(QWidget):
         form.addRow("Image size", self.size_edit)
         form.addRow("Colour", self.color_combo)
         form.addRow("Resize", self.resize_combo)
+        form.addRow("Scaling", self.scaling_combo)
         form.addRow("Validation split", self.val_spin)
         busy = QHBoxLayout()
         busy.addWidget(self.progress, 1)
@@ -157,10 +170,20 @@ class DataPanel(QWidget):
         return LoadOptions(image_size=size, resize=self.resize_combo.currentText(),
                            color=None if color == "auto" else color)
 
+    def normalisation(self) -> str:
+        """"scale" (pixels / 255) or "standardise" (training-set mean and std per feature)."""
+        return str(self.scaling_combo.currentData())
+
+    def set_normalisation(self, kind: str) -> None:
+        index = self.scaling_combo.findData(kind)
+        if index >= 0:
+            self.scaling_combo.setCurrentIndex(index)
+
     def state(self) -> dict:
         return {"folder": self.folder_edit.text(), "size": self.size_edit.text(),
                 "color": self.color_combo.currentText(),
-                "resize": self.resize_combo.currentText(), "val_split": self.val_spin.value()}
+                "resize": self.resize_combo.currentText(), "val_split": self.val_spin.value(),
+                "normalisation": self.normalisation()}
 
     def set_state(self, state: dict) -> None:
         self.folder_edit.setText(str(state.get("folder", "")))
@@ -172,6 +195,7 @@ class DataPanel(QWidget):
             self.val_spin.setValue(float(state.get("val_split", 0.1)))
         except (TypeError, ValueError):
             pass
+        self.set_normalisation(str(state.get("normalisation", "scale")))  # older: scale
 
     # ------------------------------------------------------------------ loading
     def browse(self) -> None:
@@ -208,17 +232,19 @@ class DataPanel(QWidget):
             self._superseded.append(self.job)
             self.job = None
             self._set_busy(False)
-        val_split = self.val_spin.value()
+        val_split, normalisation = self.val_spin.value(), self.normalisation()
 
         def work(job: Job) -> LoadedData:
             return load_training_data(source, options, val_split=val_split,
+                                      normalisation=normalisation,
                                       progress=job.report_progress, cancel=job.cancel_event)
 
         self.message.setText(f"Loading {source}…")
         self.message.setStyleSheet("")
         if synchronous:
             try:
-                self._loaded(load_training_data(source, options, val_split=val_split))
+                self._loaded(load_training_data(source, options, val_split=val_split,
+                                                normalisation=normalisation))
             except (ValueError, OSError) as exc:
                 self._fail(str(exc))
             return
@@ -292,7 +318,9 @@ class DataPanel(QWidget):
         shape_text = "" if shape is None else f"{shape[1]}x{shape[0]}x{shape[2]} images, "
         n_val = prepared.val.m if prepared.val is not None else 0
         n_test = prepared.test.m if prepared.test is not None else 0
-        self.summary.setText(f"{name}: {shape_text}n_x = {prepared.train.n_x}; "
+        scaling = "standardised" if prepared.normalisation.kind == "standardise" else \
+            "pixels / 255"
+        self.summary.setText(f"{name}: {shape_text}n_x = {prepared.train.n_x} ({scaling}); "
                              f"{prepared.train.m} training, {n_val} validation, "
                              f"{n_test} test examples")
         notes = list(loaded.notes)
