@@ -156,7 +156,7 @@ def test_bad_image_size_is_refused_at_the_field(qtbot, window):
 def test_cancel_loading(qtbot, window, monkeypatch):
     import desktop_nn.gui.data_panel as data_panel
 
-    def slow_load(source, options, val_split, progress, cancel):
+    def slow_load(source, options, val_split, progress, cancel, normalisation="scale"):
         progress(1, 100)
         assert cancel.wait(10)
         from desktop_nn.data.image_folder import Cancelled
