@@ -101,6 +101,12 @@ def total_bytes(tensors: list[Tensor]) -> int:
     return sum(t.nbytes for t in tensors)
 
 
+def fits(tensors: list[Tensor], free: int | None) -> bool:
+    """Whether ``tensors`` fit in ``free`` bytes with some headroom (None: unknown, assume
+    they do, as on the CPU)."""
+    return free is None or total_bytes(tensors) * HEADROOM <= free
+
+
 def streamed(tensors: list[Tensor]) -> list[Tensor]:
     """What stays on the device when the data set is streamed from host memory: all but the
     data (the mini-batch buffers remain)."""
@@ -144,7 +150,7 @@ def choose_training_backend(choice: str, tensors: list[Tensor], reclaimable: int
     need = total_bytes(tensors)
     # the data set may stay in host memory and be streamed (the Trainer decides)
     on_device = streamed(tensors)
-    if free is None or total_bytes(on_device) * HEADROOM <= free:
+    if fits(on_device, free):
         return backend
     if str(choice).lower() == "auto":
         return cpu_backend(f"{backend.device_name} has {format_bytes(free)} free, this "

@@ -29,12 +29,11 @@ from desktop_nn.nn.network import Gradients, LayerCache, Network, labels_from_ou
 from desktop_nn.nn.optimizers import Optimizer, make_optimizer
 from desktop_nn.train.device_memory import (
     EVAL_CHUNK,
-    HEADROOM,
     OutOfDeviceMemory,
     Tensor,
+    fits,
     out_of_memory_message,
     streamed,
-    total_bytes,
     training_tensors,
 )
 from desktop_nn.train.history import EpochReport, History, StepReport
@@ -137,7 +136,7 @@ class Trainer:
         m_val = 0 if X_val is None else int(np.shape(X_val)[1])
         tensors = self.memory_tensors(int(np.shape(X_train)[1]), m_val)
         if stream_data is None:
-            stream_data = backend.is_gpu and not _fits(tensors, backend.free_memory_bytes())
+            stream_data = backend.is_gpu and not fits(tensors, backend.free_memory_bytes())
         self.streaming = bool(stream_data) and backend.is_gpu
         try:
             self._take_data(X_train, Y_train, X_val, Y_val)
@@ -624,10 +623,6 @@ class Trainer:
             cost += self.config.l2 / (2 * self.train.m) * sum(
                 net.backend.to_float((W * W).sum()) for W in net.W)
         return Evaluation(cost=cost, accuracy=int(net.backend.to_host(correct)) / data.m)
-
-
-def _fits(tensors: list[Tensor], free: int | None) -> bool:
-    return free is None or total_bytes(tensors) * HEADROOM <= free
 
 
 def summary(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
