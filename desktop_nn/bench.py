@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from desktop_nn.backend import Backend, select_backend
+from desktop_nn.backend import Backend, BackendError, select_backend
 from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.train.trainer import TrainConfig, Trainer
 
@@ -151,7 +151,9 @@ def matmul_flops(backend: Backend, n: int, dtype: str, repeats: int = 5) -> floa
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("device", nargs="?", default="cpu", choices=["cpu", "gpu"],
+    p.add_argument("device", nargs="?", default=None, choices=["cpu", "gpu"],
+                   help="device to time on (default cpu); the same as --device")
+    p.add_argument("--device", dest="device_option", choices=["cpu", "gpu"], default=None,
                    help="device to time on (default cpu)")
     p.add_argument("--workload", default="small", choices=[*WORKLOADS, "all"])
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -164,7 +166,15 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    backend = select_backend(args.device)
+    if args.device and args.device_option and args.device != args.device_option:
+        print(f"desktop-nn bench: device given twice ({args.device} and --device "
+              f"{args.device_option})")
+        return 2
+    try:
+        backend = select_backend(args.device or args.device_option or "cpu")
+    except BackendError as exc:
+        print(f"desktop-nn bench: {exc}")
+        return 2
     names = list(WORKLOADS) if args.workload == "all" else [args.workload]
     torch_device = "cuda" if backend.is_gpu else "cpu"
     have_torch = False

@@ -1,0 +1,72 @@
+"""``desktop-nn bench``: the table and JSON it prints, on workloads shrunk to run in a moment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from desktop_nn import bench
+from desktop_nn.backend import gpu_available
+from desktop_nn.cli import main
+
+TINY = {
+    "small": bench.Workload("small", (12, 6, 3), "sigmoid", "sigmoid", 96, 16, 6),
+    "cat": bench.Workload("cat", (20, 5, 3, 1), "relu", "sigmoid", 24, 24, 5, 0.0075),
+    "wide": bench.Workload("wide", (16, 16, 16, 4), "relu", "softmax", 64, 16, 4, 0.01),
+}
+
+
+@pytest.fixture
+def tiny_workloads(monkeypatch):
+    monkeypatch.setattr(bench, "WORKLOADS", TINY)
+    # the matmul rate on a 4096 x 4096 matrix would dominate; time a small one instead
+    real = bench.matmul_flops
+    monkeypatch.setattr(bench, "matmul_flops", lambda backend, n, dtype: real(backend, 64, dtype))
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_bench_json_gives_every_workload_with_its_ratio(tiny_workloads, capsys):
+    assert main(["bench", "--device", "cpu", "--workload", "all", "--repeats", "1",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["device"].startswith("CPU") and out["dtype"] == "float32"
+    rows = {r["workload"]: r for r in out["results"]}
+    assert list(rows) == ["small", "cat", "wide"]
+    for name, row in rows.items():
+        assert row["sizes"] == list(TINY[name].sizes)
+        assert row["desktop_nn_examples_per_s"] > 0
+        if _has_torch():
+            assert row["torch_examples_per_s"] > 0
+            assert row["ratio"] == pytest.approx(
+                row["desktop_nn_examples_per_s"] / row["torch_examples_per_s"], rel=1e-2)
+        else:
+            assert row["ratio"] is None
+    wide = rows["wide"]
+    assert wide["matmul_flops"] > 0 and wide["share_of_matmul_limit"] > 0
+
+
+def test_bench_table_without_reference(tiny_workloads, capsys):
+    assert main(["bench", "cpu", "--workload", "cat", "--repeats", "1", "--no-reference"]) == 0
+    out = capsys.readouterr().out
+    assert "dtype float32" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("cat"))
+    assert line.split()[-2:] == ["-", "-"]  # no PyTorch figure, no ratio
+
+
+def test_bench_device_given_twice_must_agree(tiny_workloads, capsys):
+    assert main(["bench", "cpu", "--device", "gpu", "--repeats", "1"]) == 2
+    assert "device given twice" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(gpu_available(), reason="a GPU is present: the GPU bench would run")
+def test_bench_on_a_missing_gpu_says_why(tiny_workloads, capsys):
+    assert main(["bench", "--device", "gpu", "--repeats", "1"]) == 2
+    assert "GPU requested but unavailable" in capsys.readouterr().out
