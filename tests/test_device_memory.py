@@ -34,9 +34,11 @@ def data(n_x=6, m=40, seed=0):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_estimate_counts_every_array_the_trainer_keeps(optimizer, dtype):
+@pytest.mark.parametrize("gpu", [False, True])
+def test_the_estimate_counts_every_array_the_trainer_keeps(optimizer, dtype, gpu):
     X, Y = data()
-    net = Network(NetworkSpec(6, [5, 3], ["tanh"], 1), dtype=dtype)
+    net = Network(NetworkSpec(6, [5, 3], ["tanh"], 1), fake_gpu() if gpu else cpu_backend(),
+                  dtype=dtype)
     trainer = Trainer(net, X[:, :30], Y[:, :30], TrainConfig(epochs=1, batch_size=8,
                                                              optimizer=optimizer),
                       X_val=X[:, 30:], Y_val=Y[:, 30:])
@@ -46,6 +48,9 @@ def test_the_estimate_counts_every_array_the_trainer_keeps(optimizer, dtype):
               *net.W, *net.b, *trainer._grads.dW, *trainer._grads.db,
               *opt._buffers.values(), *getattr(opt, "v", {}).values(),
               *getattr(opt, "s", {}).values()]
+    if gpu:  # the deferred NaN guard's copy of the weights and optimiser state
+        assert trainer._checked._copies
+        arrays += trainer._checked._copies
     kept = [t for t in trainer.memory_tensors() if t.kind in ("data", "parameters")
             and not t.name.startswith("the diagnostics")]
     shuffle_order = 30 * 8  # the epoch's permutation, int64, alive while an epoch runs

@@ -78,6 +78,11 @@ class Optimizer:
         """The per-parameter state to keep across a save and reopen (none for plain SGD)."""
         return {}
 
+    def state_buffers(self) -> list[Any]:
+        """The per-parameter state arrays themselves (on the device, updated in place), in a
+        fixed order: what a copy of the optimiser taken between two steps must hold."""
+        return [a for group in self._state_groups().values() for _, a in sorted(group.items())]
+
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Host copies of the per-parameter state, named "<state>/<W|b>/<layer index>"."""
         out = {}

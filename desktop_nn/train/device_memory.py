@@ -58,11 +58,13 @@ def format_bytes(n: float) -> str:
 
 
 def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size: int = 0,
-                     dtype: str = "float32", optimizer: str = "sgd", shuffle: bool = True
-                     ) -> list[Tensor]:
+                     dtype: str = "float32", optimizer: str = "sgd", shuffle: bool = True,
+                     checked_copy: bool = False) -> list[Tensor]:
     """The tensors kept for the whole run and the largest set of temporaries alive at once,
     for a network with layer sizes [n_x, n_1, ..., n_L] trained on ``m_train`` examples (and
-    evaluated on ``m_val`` more) in mini-batches of ``batch_size`` (0: full batch)."""
+    evaluated on ``m_val`` more) in mini-batches of ``batch_size`` (0: full batch).
+    ``checked_copy``: the run keeps a second copy of the weights and optimiser state (a GPU
+    run's deferred NaN guard, see train/checked_copy.py)."""
     item = np.dtype(dtype).itemsize
     n_x, n_y = sizes[0], sizes[-1]
     b = m_train if batch_size <= 0 or batch_size > m_train else batch_size
@@ -77,6 +79,12 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
                            (sizes[l], sizes[l - 1]), item, "parameters", per_param))
         kept.append(Tensor(f"b[{l}] with its gradient and {optimizer} state",
                            (sizes[l], 1), item, "parameters", per_param))
+    if checked_copy:
+        # the parameter and its optimiser state (the count above also has a scratch array)
+        copies = _STATE_ARRAYS.get(optimizer, 3)
+        kept += [Tensor("the copy of W and b and their optimiser state at the last check",
+                        (sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes))),),
+                        item, "parameters", copies)]
     if shuffle and b < m_train:
         kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch"),
                  Tensor("the mini-batch targets buffer", (b, n_y), item, "batch"),

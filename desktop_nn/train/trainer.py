@@ -27,6 +27,7 @@ from desktop_nn.backend import Backend
 from desktop_nn.nn.diagnostics import layer_stats
 from desktop_nn.nn.network import Gradients, LayerCache, Network, labels_from_outputs
 from desktop_nn.nn.optimizers import Optimizer, make_optimizer
+from desktop_nn.train.checked_copy import CheckedCopy, Position
 from desktop_nn.train.device_memory import (
     EVAL_CHUNK,
     OutOfDeviceMemory,
@@ -133,6 +134,11 @@ class Trainer:
         self.config = config or TrainConfig()
         self.config.validate()
         backend = network.backend
+        # On the GPU the NaN guard is read only when a report, an epoch's end, a pause or the
+        # run's end reads the device anyway, so that the host never waits for the device at
+        # every step; a failed check goes back to a copy of the weights taken at the last
+        # check that passed and takes the same steps again, checking each (see _check).
+        self.defer_guard = backend.is_gpu
         m_val = 0 if X_val is None else int(np.shape(X_val)[1])
         tensors = self.memory_tensors(int(np.shape(X_train)[1]), m_val)
         if stream_data is None:
@@ -166,6 +172,14 @@ class Trainer:
         self.last_result: TrainResult | None = None
         self._grads: Gradients | None = None  # reused every step (see Network.backward)
         self._eval_chunk = EVAL_CHUNK  # halved when an evaluation runs out of memory
+        # the deferred NaN guard (GPU runs): the guard values of the steps taken since the
+        # last check, summed on the device, the last step's cost, and the checked copy
+        self._deferring = False
+        self._pending: Array = None
+        self._unchecked = 0
+        self._last_cost: Array = None
+        self._checked_cost = math.nan
+        self._checked = CheckedCopy()
         self._cond = threading.Condition()
         self._paused = False
         self._stop = False
@@ -239,7 +253,8 @@ class Trainer:
         if m_val is None:
             m_val = self.val.m if getattr(self, "val", None) is not None else 0
         tensors = training_tensors(self.network.spec.sizes, m_train, m_val, c.batch_size,
-                                   str(self.network.dtype), c.optimizer, c.shuffle)
+                                   str(self.network.dtype), c.optimizer, c.shuffle,
+                                   checked_copy=self.defer_guard and c.report_every > 1)
         if getattr(self, "streaming", False):
             tensors = streamed(tensors)
         return tensors
@@ -279,15 +294,21 @@ class Trainer:
         arrays of the optimiser's per-parameter state). Take it while the run is not training
         (between runs, or paused). Continuing from it at an epoch boundary gives the same
         weights as training straight through: the shuffling generator is kept too."""
-        if self._epoch_start_state is not None:  # paused inside an epoch
+        pos = self._position()
+        state = {"epoch": pos.epoch, "step_count": pos.step_count,
+                 "examples_seen": pos.examples_seen, "rng": pos.rng_state,
+                 "batch_in_epoch": pos.batch_in_epoch, "m": self.train.m,
+                 "batch_size": self.batch_size, "optimizer": self.optimizer.state_dict()}
+        return state, self.optimizer.state_arrays()
+
+    def _position(self) -> Position:
+        """Where the run stands between two steps."""
+        if self._epoch_start_state is not None:  # inside an epoch
             rng, batch = self._epoch_start_state, self._batch_in_epoch
         else:
             rng, batch = self.rng.bit_generator.state, self._resume_batch
-        state = {"epoch": self.epoch, "step_count": self.step_count,
-                 "examples_seen": self.examples_seen, "rng": rng, "batch_in_epoch": batch,
-                 "m": self.train.m, "batch_size": self.batch_size,
-                 "optimizer": self.optimizer.state_dict()}
-        return state, self.optimizer.state_arrays()
+        return Position(self.epoch, self.step_count, self.examples_seen, self.optimizer.t,
+                        rng, batch)
 
     def restore(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
         """Continue from :meth:`checkpoint`'s output. Raises ValueError when it does not fit
@@ -350,9 +371,13 @@ class Trainer:
         """Paused and blocked between two steps (no step in progress)."""
         return self._waiting
 
-    def _wait_for_go(self) -> tuple[bool, bool]:
-        """Block while paused. Returns (go on?, is this a single step?)."""
+    def _wait_for_go(self, unchecked: bool = False) -> tuple[bool | None, bool]:
+        """Block while paused. Returns (go on?, is this a single step?), or (None, False)
+        without blocking when it would block and ``unchecked`` steps must be checked first
+        (a paused run's weights are looked at)."""
         with self._cond:
+            if unchecked and self._paused and not self._stop and self._steps_allowed == 0:
+                return None, False
             while self._paused and not self._stop and self._steps_allowed == 0:
                 self._waiting = True
                 self._cond.wait()
@@ -445,6 +470,11 @@ class Trainer:
     def _run(self, epochs: int) -> TrainResult:
         t0 = time.perf_counter()
         self.optimizer.allocate(self.network)
+        self._deferring = self.defer_guard and self.config.report_every > 1
+        self._unchecked, self._checked_cost = 0, math.nan
+        if self._deferring:
+            self._pending = self.network.xp.zeros((), dtype=self.network.xp.float64)
+            self._checked.take(self.network, self.optimizer, self._position())
         target_epoch = self.epoch + epochs
         total_steps = self.step_count + epochs * self.steps_per_epoch - self._resume_batch
         last_cost = math.nan
@@ -453,19 +483,27 @@ class Trainer:
         status, message = "completed", f"trained {epochs} epochs"
         while self.epoch < target_epoch:
             for xb_t, yb_t in self._batches():
-                go, single = self._wait_for_go()
+                go, single = self._wait_for_go(self._unchecked > 0)
+                if go is None:  # about to pause: check the steps taken so far first
+                    if (fail := self._check(t0, total_steps)) is not None:
+                        return self._failed(fail, t0)
+                    go, single = self._wait_for_go()
                 if not go:
                     status, message = "stopped", f"stopped by the user at step {self.step_count}"
+                    if (fail := self._check(t0, total_steps)) is not None:
+                        return self._failed(fail, t0)
                     break
                 fail = self._train_step(xb_t.T, yb_t.T, single, t0, total_steps)
                 if isinstance(fail, TrainResult):
-                    fail.seconds = time.perf_counter() - t0
-                    self._interrupt_epoch()
-                    return fail
+                    return self._failed(fail, t0)
                 last_cost = fail
             else:
+                if (fail := self._check(t0, total_steps)) is not None:
+                    return self._failed(fail, t0)
                 self._epoch_start_state, self._batch_in_epoch = None, 0
                 self.epoch += 1
+                if self._deferring:  # a failed check later in the run goes back to here
+                    self._checked.position = self._position()
                 report = self._epoch_report(t0)
                 monitored = report.val_cost if self.val is not None else report.train_cost
                 if self.config.patience:
@@ -482,14 +520,83 @@ class Trainer:
                 continue
             self._interrupt_epoch()
             break
+        if self._deferring:
+            last_cost = self._checked_cost
         return TrainResult(stopped=status, message=message, epochs=self.epoch,
                            steps=self.step_count, seconds=time.perf_counter() - t0,
                            final_cost=last_cost)
 
+    def _failed(self, result: TrainResult, t0: float) -> TrainResult:
+        result.seconds = time.perf_counter() - t0
+        self._interrupt_epoch()
+        return result
+
+    # ------------------------------------------------------------------ deferred NaN guard
+    def _check(self, t0: float, total_steps: int) -> TrainResult | None:
+        """Read the guard of the steps taken since the last check (one host sync). When all
+        were finite, copy the weights as the new checked copy. Otherwise go back to the last
+        checked copy and take the same steps again, checking each: the first non-finite one
+        ends the run exactly as it would have without deferral (its TrainResult)."""
+        if not self._deferring or self._unchecked == 0:
+            return None
+        net, xp = self.network, self.network.xp
+        guard, cost = net.backend.to_host(
+            xp.stack([self._pending, xp.asarray(self._last_cost, dtype=xp.float64)])).tolist()
+        if math.isfinite(guard):
+            self._pending.fill(0)
+            self._unchecked, self._checked_cost = 0, cost
+            self._checked.take(net, self.optimizer, self._position())
+            return None
+        target = self.step_count
+        self._go_back()
+        return self._replay(target - self.step_count, t0, total_steps)
+
+    def _go_back(self) -> None:
+        """Restore the checked copy's weights, optimiser state and position."""
+        pos = self._checked.restore(self.network, self.optimizer)
+        self.epoch, self.step_count = pos.epoch, pos.step_count
+        self.examples_seen, self.optimizer.t = pos.examples_seen, pos.optimizer_t
+        self.rng.bit_generator.state = pos.rng_state
+        self._resume_batch = pos.batch_in_epoch
+        self._epoch_start_state, self._batch_in_epoch = None, 0
+        self._pending.fill(0)
+        self._unchecked = 0
+
+    def _replay(self, n: int, t0: float, total_steps: int) -> TrainResult | None:
+        """Take the ``n`` steps after the checked copy again, checking each (no reports: the
+        first run of them made none). None when all turn out finite (a device need not repeat
+        a computation bit for bit): the run then goes on from where the check was."""
+        self._deferring = False
+        try:
+            taken = 0
+            for xb_t, yb_t in self._batches():
+                if taken == n:
+                    break
+                fail = self._train_step(xb_t.T, yb_t.T, False, t0, total_steps, report=False)
+                if isinstance(fail, TrainResult):
+                    return fail
+                self._checked_cost = fail
+                taken += 1
+        finally:
+            self._deferring = True
+        self._checked.take(self.network, self.optimizer, self._position())
+        return None
+
     def _out_of_memory_result(self) -> TrainResult:
         """The device ran out of memory in a step or an evaluation. The optimiser allocates
         its arrays before the first step and a step changes the weights only after the
-        forward and backward passes, so the weights are those of the last step taken."""
+        forward and backward passes, so the weights are those of the last step taken (or,
+        when the unchecked steps of a deferred guard include a non-finite one, of the
+        checked copy)."""
+        if self._deferring and self._unchecked:
+            try:
+                finite = math.isfinite(self.network.backend.to_float(self._pending))
+            except Exception:  # noqa: BLE001 - the device is in trouble: trust nothing unchecked
+                finite = False
+            if finite:
+                self._unchecked, self._checked_cost = 0, math.nan
+            else:
+                self._go_back()
         self._interrupt_epoch()
         backend = self.network.backend
         message = out_of_memory_message(self.memory_tensors(), backend.device_name,
@@ -509,30 +616,40 @@ class Trainer:
             self._epoch_start_state, self._batch_in_epoch = None, 0
 
     def _train_step(self, xb: Array, yb: Array, force_report: bool, t0: float,
-                    total_steps: int) -> float | TrainResult:
-        """One optimiser step on a batch xb (n_x, b), yb (n_y, b). Returns the batch cost, or a
-        TrainResult when the cost or a gradient is not finite (the weights are left untouched)."""
+                    total_steps: int, report: bool = True) -> float | TrainResult:
+        """One optimiser step on a batch xb (n_x, b), yb (n_y, b). Returns the batch cost (NaN
+        when a deferred guard has not read it yet), or a TrainResult when the cost or a
+        gradient is not finite (the weights are left untouched)."""
         net, c = self.network, self.config
         _, caches = net.forward(xb)
         cost = net.cost_value(caches, yb, c.l2, self.train.m)
         grads = self._grads = net.backward(caches, yb, c.l2, self.train.m, out=self._grads)
-        # NaN guard with one host sync per step. A non-finite value in the forward pass reaches
-        # the cost; one in dZ[l] reaches db[l] = sum(dZ[l]) / m, and dW[l] = dZ[l] A[l-1]^T / m
-        # is finite when both factors are. So the cost plus the (small) db sums cover them all.
-        # Cost and guard cross to the host together: one device sync per step.
+        # NaN guard. A non-finite value in the forward pass reaches the cost; one in dZ[l]
+        # reaches db[l] = sum(dZ[l]) / m, and dW[l] = dZ[l] A[l-1]^T / m is finite when both
+        # factors are. So the cost plus the (small) db sums cover them all.
         xp = net.xp
         guard = cost + sum(g.sum() for g in grads.db)
-        cost_value, guard_value = net.backend.to_host(
-            xp.stack([xp.asarray(cost, dtype=xp.float64), xp.asarray(guard, dtype=xp.float64)])
-        ).tolist()
-        if not math.isfinite(guard_value):
-            return self._nan_result(caches, grads)
+        if self._deferring:  # summed on the device, read at the next check
+            self._pending += guard
+            self._last_cost = cost
+            self._unchecked += 1
+            cost_value = math.nan
+        else:  # cost and guard cross to the host together: one device sync per step
+            cost_value, guard_value = net.backend.to_host(xp.stack(
+                [xp.asarray(cost, dtype=xp.float64), xp.asarray(guard, dtype=xp.float64)])
+            ).tolist()
+            if not math.isfinite(guard_value):
+                return self._nan_result(caches, grads)
         self.optimizer.step(net, grads)
         # The step is taken: count it before the report, which may still fail (out of memory)
         self.step_count += 1
         self._batch_in_epoch += 1
         self.examples_seen += int(xb.shape[1])
-        if force_report or self.step_count % c.report_every == 0:
+        if report and (force_report or self.step_count % c.report_every == 0):
+            if self._deferring:
+                if (fail := self._check(t0, total_steps)) is not None:
+                    return fail
+                cost_value = self._checked_cost
             elapsed = time.perf_counter() - t0
             report = StepReport(
                 epoch=self.epoch + 1, step=self.step_count, batch_cost=cost_value,
