@@ -97,18 +97,65 @@ class Backend:
 
         return cupyx.empty_pinned(shape, dtype=dtype)
 
-    def upload_into(self, out: Any, host: np.ndarray) -> None:
-        """Copy the host array ``host`` into the device array ``out`` (same shape). From
-        pinned memory the copy is done when this returns, so ``host`` may be refilled."""
-        if self.is_gpu:
-            out.set(host)
-        else:
-            np.copyto(out, host)
+    def copy_streams(self) -> Any:
+        """A copy stream beside the compute stream, with events (train/batch_upload.py's
+        CopyStreams): CuPy's on the GPU, immediate copies on the CPU."""
+        return _CupyStreams(self.xp) if self.is_gpu else _ImmediateCopies()
 
     def synchronize(self) -> None:
         """Wait until queued device work is done (no-op on the CPU); use before timing."""
         if self.is_gpu:
             self.xp.cuda.Device().synchronize()
+
+
+class _CupyStreams:
+    """CopyStreams on CuPy: a non-blocking copy stream, events, and the current stream as
+    the compute stream. A copy from page-locked memory with a stream given is asynchronous
+    (cudaMemcpyAsync), which is why its host buffer must not be refilled before its event."""
+
+    def __init__(self, cp: Any) -> None:
+        self.cp = cp
+        self.copy = cp.cuda.Stream(non_blocking=True)
+
+    def copy_async(self, dev: Any, host: np.ndarray) -> None:
+        dev.set(host, stream=self.copy)
+
+    def record_copy(self) -> Any:
+        return self.copy.record()
+
+    def record_compute(self) -> Any:
+        return self.cp.cuda.get_current_stream().record()
+
+    def copy_wait(self, event: Any) -> None:
+        self.copy.wait_event(event)
+
+    def compute_wait(self, event: Any) -> None:
+        self.cp.cuda.get_current_stream().wait_event(event)
+
+    def host_wait(self, event: Any) -> None:
+        event.synchronize()
+
+
+class _ImmediateCopies:
+    """CopyStreams where every copy is done when queued (NumPy: one device, no streams)."""
+
+    def copy_async(self, dev: Any, host: np.ndarray) -> None:
+        np.copyto(dev, host)
+
+    def record_copy(self) -> None:
+        return None
+
+    def record_compute(self) -> None:
+        return None
+
+    def copy_wait(self, event: Any) -> None:
+        pass
+
+    def compute_wait(self, event: Any) -> None:
+        pass
+
+    def host_wait(self, event: Any) -> None:
+        pass
 
 
 def cpu_backend(reason: str = "chosen") -> Backend:

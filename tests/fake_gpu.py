@@ -1,5 +1,6 @@
-"""A stand-in for a GPU backend on machines without one: NumPy arrays, but ``is_gpu`` true and
-a chosen amount of free memory, so that the out-of-memory paths can be tested anywhere."""
+"""A stand-in for a GPU backend on machines without one: NumPy arrays, but ``is_gpu`` true, a
+chosen amount of free memory and copy streams that copy as late as allowed, so that the
+out-of-memory and streaming paths can be tested anywhere."""
 
 from __future__ import annotations
 
@@ -24,8 +25,58 @@ class FakeGPU(Backend):
     def pinned_empty(self, shape, dtype) -> np.ndarray:
         return np.empty(shape, dtype=dtype)
 
-    def upload_into(self, out, host) -> None:
-        np.copyto(out, host)
+    def copy_streams(self) -> LazyCopies:
+        return LazyCopies()
+
+
+class LazyCopies:
+    """Copy streams that run each copy as late as the waits allow: a queued copy runs only
+    when the compute stream or the host waits for an event recorded after it, and it reads
+    its host buffer then. So a missing wait, or a host buffer refilled too early, shows up as
+    a wrong batch. (Steps run at once here, so the copy stream's waits for them are only
+    recorded, in ``log``.)"""
+
+    def __init__(self) -> None:
+        self.queue: list[tuple] = []
+        self.log: list[tuple] = []
+        self.events = 0
+
+    def _event(self, stream: str) -> tuple:
+        self.events += 1
+        return (stream, self.events)
+
+    def copy_async(self, dev, host) -> None:
+        self.log.append(("copy", dev.__array_interface__["data"][0]))
+        self.queue.append(("copy", dev, host))
+
+    def record_copy(self) -> tuple:
+        event = self._event("copy")
+        self.queue.append(("event", event))
+        return event
+
+    def record_compute(self) -> tuple:
+        event = self._event("compute")
+        self.log.append(("record_compute", event))
+        return event
+
+    def _run_until(self, event) -> None:
+        if ("event", event) not in self.queue:
+            return  # already reached
+        while self.queue:
+            op = self.queue.pop(0)
+            if op[0] == "copy":
+                np.copyto(op[1], op[2])
+            elif op[1] == event:
+                return
+
+    def copy_wait(self, event) -> None:
+        self.log.append(("copy_wait", event))
+
+    def compute_wait(self, event) -> None:
+        self._run_until(event)
+
+    def host_wait(self, event) -> None:
+        self._run_until(event)
 
 
 def fake_gpu(free: int = 10**12) -> FakeGPU:

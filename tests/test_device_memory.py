@@ -389,3 +389,36 @@ def test_an_evaluation_that_runs_out_of_memory_goes_on_in_smaller_chunks(monkeyp
     net.forward = lambda x: (_ for _ in ()).throw(MemoryError("Out of memory (fake)"))
     with pytest.raises(MemoryError):  # down to the smallest chunk: the error goes on
         trainer.evaluate(X, Y)
+
+
+def test_a_streamed_run_keeps_two_mini_batch_buffers_instead_of_the_data():
+    tensors = training_tensors([784, 100, 10], 60_000, 10_000, batch_size=64)
+    on_device = streamed(tensors)
+    assert not [t for t in on_device if t.kind == "data"]
+    assert not [t for t in on_device if t.name.startswith("the mini-batch")]  # resident gather
+    buffers = {t.name: t for t in on_device if t.name.startswith("two mini-batch buffers")}
+    assert [(t.shape, t.count) for t in buffers.values()] == [((64, 784), 2), ((64, 10), 2)]
+    assert total_bytes(on_device) < total_bytes(tensors) / 10
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_on_the_gpu_a_streamed_data_set_trains_as_a_resident_one(shuffle):
+    from desktop_nn.backend import select_backend
+
+    gpu = select_backend("gpu")
+    X, Y = data(m=1000)
+    config = dict(lr=0.1, epochs=3, batch_size=64, shuffle=shuffle, optimizer="adam",
+                  report_every=5)
+    runs = []
+    for stream in (False, True):
+        net = Network(NetworkSpec(6, [50], ["tanh"], 1), gpu, dtype="float32", seed=2)
+        trainer = Trainer(net, X, Y, TrainConfig(**config), stream_data=stream)
+        assert trainer.streaming == stream
+        trainer.run()
+        runs.append(trainer)
+    for a, b in zip(runs[0].network.get_parameters()[0], runs[1].network.get_parameters()[0],
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert [e.train_cost for e in runs[0].history.epochs] == \
+        pytest.approx([e.train_cost for e in runs[1].history.epochs], rel=1e-6)

@@ -31,13 +31,17 @@ class OutOfDeviceMemory(BackendError):
 @dataclass(frozen=True)
 class Tensor:
     """One array (or one kind of array, ``count`` times) the run keeps on the device.
-    ``kind``: data | parameters | batch | evaluation (what to change to make it smaller)."""
+    ``kind``: data | parameters | batch | evaluation (what to change to make it smaller).
+    ``streamed``: what it becomes when the data set is streamed from host memory: the shape
+    of each of its two mini-batch buffers (data), "gone" (the resident data's gather
+    buffers), or None (unchanged; data not streamed stays off the device)."""
 
     name: str
     shape: tuple[int, ...]
     itemsize: int
     kind: str
     count: int = 1
+    streamed: tuple[int, ...] | str | None = None
 
     @property
     def nbytes(self) -> int:
@@ -68,8 +72,8 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
     item = np.dtype(dtype).itemsize
     n_x, n_y = sizes[0], sizes[-1]
     b = m_train if batch_size <= 0 or batch_size > m_train else batch_size
-    kept = [Tensor("the training images XT", (m_train, n_x), item, "data"),
-            Tensor("the training targets YT", (m_train, n_y), item, "data")]
+    kept = [Tensor("the training images XT", (m_train, n_x), item, "data", streamed=(b, n_x)),
+            Tensor("the training targets YT", (m_train, n_y), item, "data", streamed=(b, n_y))]
     if m_val:
         kept += [Tensor("the validation images", (m_val, n_x), item, "data"),
                  Tensor("the validation targets", (m_val, n_y), item, "data")]
@@ -86,8 +90,9 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
                         (sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes))),),
                         item, "parameters", copies)]
     if shuffle and b < m_train:
-        kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch"),
-                 Tensor("the mini-batch targets buffer", (b, n_y), item, "batch"),
+        kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch", streamed="gone"),
+                 Tensor("the mini-batch targets buffer", (b, n_y), item, "batch",
+                        streamed="gone"),
                  Tensor("the epoch's shuffled order", (m_train,), 8, "data")]
     # One step: Z[l] and A[l] of every layer stay alive until backward ends, plus about two
     # (n_l, b) deltas at a time (dZ[l] and dA[l-1]), and, when a report is due, one squared
@@ -116,9 +121,18 @@ def fits(tensors: list[Tensor], free: int | None) -> bool:
 
 
 def streamed(tensors: list[Tensor]) -> list[Tensor]:
-    """What stays on the device when the data set is streamed from host memory: all but the
-    data (the mini-batch buffers remain)."""
-    return [t for t in tensors if t.kind != "data"]
+    """What stays on the device when the data set is streamed from host memory: not the
+    data, but two buffers of one mini-batch of it each (one is filled while a step reads the
+    other; train/batch_upload.py)."""
+    out = []
+    for t in tensors:
+        if t.kind == "data":
+            if isinstance(t.streamed, tuple):
+                out.append(Tensor(f"two mini-batch buffers for {t.name} (streamed)",
+                                  t.streamed, t.itemsize, "batch", 2))
+        elif t.streamed != "gone":
+            out.append(t)
+    return out
 
 
 def _suggestion(largest: Tensor, on_gpu: bool) -> str:

@@ -27,6 +27,7 @@ from desktop_nn.backend import Backend
 from desktop_nn.nn.diagnostics import layer_stats
 from desktop_nn.nn.network import Gradients, LayerCache, Network, labels_from_outputs
 from desktop_nn.nn.optimizers import Optimizer, make_optimizer
+from desktop_nn.train.batch_upload import DoubleBuffer
 from desktop_nn.train.checked_copy import CheckedCopy, Position
 from desktop_nn.train.device_memory import (
     EVAL_CHUNK,
@@ -445,27 +446,30 @@ class Trainer:
                 yield self.train.XT[i:i + bs], self.train.YT[i:i + bs]
 
     def _streamed_batches(self, skip: int, shuffle: bool):
-        """The batches of a data set held in host memory: gathered on the host into a
-        page-locked buffer, then copied into a device buffer (the copy is ordered before the
-        step that reads it). Same permutation as the resident path."""
+        """The batches of a data set held in host memory: gathered on the host into one of
+        two page-locked buffers and copied to the device on a copy stream while the device
+        runs the step before (train/batch_upload.py). Same permutation as the resident
+        path."""
         m, bs = self.train.m, self.batch_size
         backend, xp = self.network.backend, self.network.xp
         XT, YT = self.train.XT, self.train.YT
         perm = self.rng.permutation(m) if shuffle else None
-        host_x = backend.pinned_empty((bs, XT.shape[1]), XT.dtype)
-        host_y = backend.pinned_empty((bs, YT.shape[1]), YT.dtype)
-        xbuf = xp.empty((bs, XT.shape[1]), dtype=XT.dtype)
-        ybuf = xp.empty((bs, YT.shape[1]), dtype=YT.dtype)
-        for i in range(skip * bs, m, bs):
-            k = min(bs, m - i)
-            if perm is not None:
-                np.take(XT, perm[i:i + k], axis=0, out=host_x[:k])
-                np.take(YT, perm[i:i + k], axis=0, out=host_y[:k])
-            else:
-                host_x[:k], host_y[:k] = XT[i:i + k], YT[i:i + k]
-            backend.upload_into(xbuf[:k], host_x[:k])
-            backend.upload_into(ybuf[:k], host_y[:k])
-            yield xbuf[:k], ybuf[:k]
+        buffers = DoubleBuffer(backend.copy_streams(), xp, [(bs, XT.shape[1]),
+                               (bs, YT.shape[1])], XT.dtype, backend.pinned_empty)
+        try:
+            for i in range(skip * bs, m, bs):
+                k = min(bs, m - i)
+                host_x, host_y = buffers.host_buffers()
+                if perm is not None:
+                    np.take(XT, perm[i:i + k], axis=0, out=host_x[:k])
+                    np.take(YT, perm[i:i + k], axis=0, out=host_y[:k])
+                else:
+                    host_x[:k], host_y[:k] = XT[i:i + k], YT[i:i + k]
+                xb, yb = buffers.upload(k)
+                yield xb, yb
+                buffers.step_queued()  # the consumer asks for the next batch after queuing
+        finally:
+            buffers.drain()
 
     def _run(self, epochs: int) -> TrainResult:
         t0 = time.perf_counter()
