@@ -389,3 +389,25 @@ def test_backward_into_reused_buffers_equals_fresh_and_reuses_them():
         np.testing.assert_array_equal(a, b)
         assert a.dtype == np.float32
     assert not np.array_equal(fresh.dW[0], again.dW[0])
+
+
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
+def test_example_major_batches_give_the_same_pass_as_column_major(dtype, tol):
+    """A trainer's batch is the transpose of an (m, n_x) array. A layer of few units fed by
+    many inputs then computes Z^T = A_prev^T W^T on the CPU (faster in OpenBLAS): the same
+    numbers, and Z still row-major for the layers after."""
+    rng = np.random.default_rng(4)
+    net = Network(NetworkSpec(96, [3, 5], ["relu", "tanh"], 2, "softmax"), dtype=dtype, seed=1)
+    XT = rng.normal(size=(30, 96)).astype(dtype)  # examples as rows, as the trainer keeps them
+    Y = np.eye(2, dtype=dtype)[:, rng.integers(0, 2, 30)]
+    by_rows = XT.T
+    by_columns = np.ascontiguousarray(by_rows)
+    assert by_rows.flags.f_contiguous and not by_rows.flags.c_contiguous
+    _, caches_r = net.forward(by_rows)
+    _, caches_c = net.forward(by_columns)
+    assert caches_r[0].z.flags.c_contiguous
+    np.testing.assert_allclose(caches_r[0].z, net.W[0] @ by_columns + net.b[0], rtol=tol,
+                               atol=tol)
+    grads_r, grads_c = net.backward(caches_r, Y), net.backward(caches_c, Y)
+    for a, b in zip(grads_r.dW + grads_r.db, grads_c.dW + grads_c.db, strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
