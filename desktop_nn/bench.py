@@ -150,6 +150,12 @@ def matmul_flops(backend: Backend, n: int, dtype: str, repeats: int = 5) -> floa
     return 2.0 * n * n * 512 / best
 
 
+def paired_median(ours: list[float], refs: list[float]) -> float:
+    """The median of the ratios of runs taken one right after the other: on a shared machine
+    whose speed drifts during a bench, steadier than the ratio of the two bests."""
+    return float(np.median([a / b for a, b in zip(ours, refs, strict=True)]))
+
+
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("device", nargs="?", default=None, choices=["cpu", "gpu"],
                    help="device to time on (default cpu); the same as --device")
@@ -158,7 +164,8 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workload", default="small", choices=[*WORKLOADS, "all"])
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--repeats", type=int, default=5,
-                   help="best of this many runs each, desktop-nn and reference interleaved")
+                   help="runs of each, desktop-nn and reference interleaved: the table gives "
+                        "the ratio of the bests and the median of the paired ratios")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="PyTorch CPU threads (match the BLAS threads NumPy uses)")
     p.add_argument("--no-reference", action="store_true", help="skip PyTorch")
@@ -189,16 +196,18 @@ def run_bench(args: argparse.Namespace) -> int:
     for name in names:
         w = WORKLOADS[name]
         # Interleave the two so that a noisy neighbour or a clock change hits both alike.
-        ours, ref = 0.0, None
+        ours, refs = [], []
         for _ in range(args.repeats):
-            ours = max(ours, time_desktop_nn(w, backend, args.dtype, 1))
+            ours.append(time_desktop_nn(w, backend, args.dtype, 1))
             if have_torch:
-                r = time_torch(w, torch_device, args.dtype, 1, args.threads)
-                ref = r if ref is None else max(ref, r)
+                refs.append(time_torch(w, torch_device, args.dtype, 1, args.threads))
+        best, ref = max(ours), max(refs) if refs else None
         row = {"workload": name, "sizes": list(w.sizes), "batch_size": w.batch_size,
-               "steps": w.steps, "desktop_nn_examples_per_s": round(ours, 1),
+               "steps": w.steps, "desktop_nn_examples_per_s": round(best, 1),
                "torch_examples_per_s": None if ref is None else round(ref, 1),
-               "ratio": None if ref is None else round(ours / ref, 3)}
+               "ratio": None if ref is None else round(best / ref, 3),
+               "paired_ratio_median": None if ref is None else round(paired_median(ours, refs),
+                                                                       3)}
         if name == "wide":
             flops = matmul_flops(backend, 4096, args.dtype)
             sizes = w.sizes
@@ -206,7 +215,7 @@ def run_bench(args: argparse.Namespace) -> int:
             per_example = sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
             needed = 3 * per_example - 2 * sizes[0] * sizes[1]
             row["matmul_flops"] = round(flops)
-            row["share_of_matmul_limit"] = round(ours * needed / flops, 3)
+            row["share_of_matmul_limit"] = round(best * needed / flops, 3)
         rows.append(row)
     info = {"device": backend.label, "dtype": args.dtype, "threads": args.threads,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
@@ -218,13 +227,16 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info))
         return 0
-    print(f"device: {info['device']}, dtype {args.dtype}, {args.threads} threads, best of "
-          f"{args.repeats}")
-    print(f"{'workload':<8} {'desktop-nn ex/s':>16} {'PyTorch ex/s':>14} {'ratio':>7}")
+    print(f"device: {info['device']}, dtype {args.dtype}, {args.threads} threads, "
+          f"{args.repeats} runs of each (ex/s: the best)")
+    print(f"{'workload':<8} {'desktop-nn ex/s':>16} {'PyTorch ex/s':>14} {'ratio':>7} "
+          f"{'paired':>7}")
     for r in rows:
         ref = "-" if r["torch_examples_per_s"] is None else f"{r['torch_examples_per_s']:,.0f}"
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-        print(f"{r['workload']:<8} {r['desktop_nn_examples_per_s']:>16,.0f} {ref:>14} {ratio:>7}")
+        paired = "-" if r["ratio"] is None else f"{r['paired_ratio_median']:.2f}x"
+        print(f"{r['workload']:<8} {r['desktop_nn_examples_per_s']:>16,.0f} {ref:>14} {ratio:>7} "
+              f"{paired:>7}")
         if "share_of_matmul_limit" in r:
             print(f"{'':<8} matmul limit {r['matmul_flops'] / 1e9:,.1f} GFLOP/s, desktop-nn at "
                   f"{r['share_of_matmul_limit']:.0%} of it")

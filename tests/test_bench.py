@@ -47,8 +47,9 @@ def test_bench_json_gives_every_workload_with_its_ratio(tiny_workloads, capsys):
             assert row["torch_examples_per_s"] > 0
             assert row["ratio"] == pytest.approx(
                 row["desktop_nn_examples_per_s"] / row["torch_examples_per_s"], rel=1e-2)
+            assert row["paired_ratio_median"] > 0
         else:
-            assert row["ratio"] is None
+            assert row["ratio"] is None and row["paired_ratio_median"] is None
     wide = rows["wide"]
     assert wide["matmul_flops"] > 0 and wide["share_of_matmul_limit"] > 0
 
@@ -58,7 +59,15 @@ def test_bench_table_without_reference(tiny_workloads, capsys):
     out = capsys.readouterr().out
     assert "dtype float32" in out
     line = next(ln for ln in out.splitlines() if ln.startswith("cat"))
-    assert line.split()[-2:] == ["-", "-"]  # no PyTorch figure, no ratio
+    assert line.split()[-3:] == ["-", "-", "-"]  # no PyTorch figure, no ratios
+
+
+def test_the_paired_ratio_is_the_median_of_runs_taken_together():
+    # a machine that slows down half-way: the ratio of the bests mixes fast and slow runs
+    ours, refs = [100.0, 100.0, 50.0], [50.0, 100.0, 50.0]
+    assert bench.paired_median(ours, refs) == 1.0
+    assert max(ours) / max(refs) == 1.0
+    assert bench.paired_median([120.0, 60.0, 60.0], [100.0, 50.0, 40.0]) == 1.2
 
 
 def test_bench_device_given_twice_must_agree(tiny_workloads, capsys):
