@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 
@@ -184,14 +185,16 @@ def run_bench(args: argparse.Namespace) -> int:
         return 2
     names = list(WORKLOADS) if args.workload == "all" else [args.workload]
     torch_device = "cuda" if backend.is_gpu else "cpu"
-    have_torch = False
+    have_torch, skipped = False, "--no-reference" if args.no_reference else None
     if not args.no_reference:
         try:
             import torch  # noqa: F401
 
             have_torch = True
         except ImportError:
-            print("PyTorch not installed (pip install '.[bench]'): reference skipped")
+            skipped = "PyTorch not installed (pip install '.[bench]')"
+            # on stderr: with --json, stdout holds the JSON object alone
+            print(f"{skipped}: reference skipped", file=sys.stderr)
     rows = []
     for name in names:
         w = WORKLOADS[name]
@@ -219,7 +222,7 @@ def run_bench(args: argparse.Namespace) -> int:
         rows.append(row)
     info = {"device": backend.label, "dtype": args.dtype, "threads": args.threads,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "numpy": np.__version__, "results": rows}
+            "numpy": np.__version__, "reference_skipped": skipped, "results": rows}
     if have_torch:
         import torch
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -50,8 +51,20 @@ def test_bench_json_gives_every_workload_with_its_ratio(tiny_workloads, capsys):
             assert row["paired_ratio_median"] > 0
         else:
             assert row["ratio"] is None and row["paired_ratio_median"] is None
+            assert out["reference_skipped"].startswith("PyTorch not installed")
     wide = rows["wide"]
     assert wide["matmul_flops"] > 0 and wide["share_of_matmul_limit"] > 0
+
+
+def test_without_pytorch_the_json_is_still_one_object_and_says_why(tiny_workloads, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as in CI, which installs no PyTorch
+    assert main(["bench", "--workload", "cat", "--repeats", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["reference_skipped"].startswith("PyTorch not installed")
+    assert out["results"][0]["ratio"] is None
+    assert "reference skipped" in captured.err
 
 
 def test_bench_table_without_reference(tiny_workloads, capsys):
