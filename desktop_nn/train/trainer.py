@@ -14,6 +14,7 @@ its transpose is the (n_x, batch) column block the math expects, with no strided
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -571,17 +572,16 @@ class Trainer:
         first run of them made none). None when all turn out finite (a device need not repeat
         a computation bit for bit): the run then goes on from where the check was."""
         self._deferring = False
+        batches = self._batches()
         try:
-            taken = 0
-            for xb_t, yb_t in self._batches():
-                if taken == n:
-                    break
-                fail = self._train_step(xb_t.T, yb_t.T, False, t0, total_steps, report=False)
+            for xb_t, yb_t in itertools.islice(batches, n):
+                fail = self._train_step(xb_t.T, yb_t.T, False, t0, total_steps,
+                                        may_report=False)
                 if isinstance(fail, TrainResult):
                     return fail
                 self._checked_cost = fail
-                taken += 1
         finally:
+            batches.close()  # a streamed epoch waits for its copies here
             self._deferring = True
         self._checked.take(self.network, self.optimizer, self._position())
         return None
@@ -598,7 +598,7 @@ class Trainer:
             except Exception:  # noqa: BLE001 - the device is in trouble: trust nothing unchecked
                 finite = False
             if finite:
-                self._unchecked, self._checked_cost = 0, math.nan
+                self._unchecked = 0
             else:
                 self._go_back()
         self._interrupt_epoch()
@@ -620,7 +620,7 @@ class Trainer:
             self._epoch_start_state, self._batch_in_epoch = None, 0
 
     def _train_step(self, xb: Array, yb: Array, force_report: bool, t0: float,
-                    total_steps: int, report: bool = True) -> float | TrainResult:
+                    total_steps: int, may_report: bool = True) -> float | TrainResult:
         """One optimiser step on a batch xb (n_x, b), yb (n_y, b). Returns the batch cost (NaN
         when a deferred guard has not read it yet), or a TrainResult when the cost or a
         gradient is not finite (the weights are left untouched)."""
@@ -649,7 +649,7 @@ class Trainer:
         self.step_count += 1
         self._batch_in_epoch += 1
         self.examples_seen += int(xb.shape[1])
-        if report and (force_report or self.step_count % c.report_every == 0):
+        if may_report and (force_report or self.step_count % c.report_every == 0):
             if self._deferring:
                 if (fail := self._check(t0, total_steps)) is not None:
                     return fail
