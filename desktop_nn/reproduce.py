@@ -51,6 +51,9 @@ from desktop_nn.nn.network import DTYPES, Network, NetworkSpec
 from desktop_nn.train.trainer import TrainConfig, Trainer
 
 NIELSEN_TRAIN = 50_000  # Nielsen trains on the first 50000 training images
+WEIGHTS = ("course", "seeded")
+_WEIGHTS_TEXT = {"course": "the course's own draw (np.random.seed(1))",
+                 "seeded": "the app's initialiser, seeded"}
 GRADIENT_EXAMPLES = 1000  # ch. 5 averages the gradient over the first 1000 training images
 DATA_ENV = "DESKTOP_NN_SHARED_DATA"
 
@@ -106,6 +109,9 @@ class Recipe:
     monitor: str = "val"  # the set evaluated after every epoch: "val" | "test" | "none"
     dtype: str = "float32"
     class_order: tuple[str, ...] | None = None  # class index i = class_order[i]
+    # "seeded": the app's initialiser, seeded by --seed; "course": the course notebook's own
+    # draw (np.random.seed(1)), which its published costs depend on
+    weights: str = "seeded"
     note: str = ""
 
 
@@ -167,13 +173,17 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "train", (Variant((7,), _cat(0.693, 0.0486, 1.00, 0.72)),),
            "relu", "sigmoid", "cross-entropy", "small", "zeros", lr=0.0075, batch_size=0,
            epochs=2500, shuffle=False, monitor="none", class_order=("non-cat", "cat"),
+           weights="course",
            note="weights randn * 0.01, as the course's initialize_parameters() for its "
-                "two-layer model (its L-layer model divides by sqrt(n_prev) instead)"),
+                "two-layer model (its L-layer model divides by sqrt(n_prev) instead), drawn "
+                "as the notebook draws them (np.random.seed(1))"),
     Recipe("cat-4layer", "[12288,20,7,5,1] relu x3, sigmoid, cross-entropy", _COURSE,
            "catvnoncat", "train", (Variant((20, 7, 5), _cat(0.772, 0.0929, 0.986, 0.80)),),
            "relu", "sigmoid", "cross-entropy", "scaled", "zeros", lr=0.0075, batch_size=0,
            epochs=2500, shuffle=False, monitor="none", class_order=("non-cat", "cat"),
-           note="weights randn / sqrt(n_prev), biases 0 (initialize_parameters_deep())"),
+           weights="course",
+           note="weights randn / sqrt(n_prev), biases 0 (initialize_parameters_deep()), "
+                "drawn as the notebook draws them (np.random.seed(1))"),
 )}
 
 
@@ -399,14 +409,14 @@ def judge(target: Target, measured) -> bool | None:
 
 def _train_variant(recipe: Recipe, variant: Variant, data: RecipeData, backend, seed: int,
                    epochs: int, init: str, dtype: str, log: Callable[[str], None],
-                   course_weights: bool = False) -> dict:
+                   weights: str = "seeded") -> dict:
     prep = data.prepared
     train = prep.train
     n_out = train.Y.shape[0]
     spec = NetworkSpec(train.n_x, list(variant.hidden), [recipe.hidden_activation], n_out,
                        recipe.output, recipe.cost, init, recipe.bias_init)
     net = Network(spec, backend, dtype=dtype, seed=seed)
-    if course_weights:
+    if weights == "course":
         net.set_parameters(*course_initial_parameters(spec.sizes, init, prep.input_shape))
     config = TrainConfig(lr=recipe.lr, epochs=epochs, batch_size=recipe.batch_size,
                          optimizer="sgd", l2=recipe.l2, seed=seed, shuffle=recipe.shuffle,
@@ -492,15 +502,19 @@ def machine() -> str:
 def run_recipe(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int = 0,
                epochs: int | None = None, device: str = "auto", init: str | None = None,
                dtype: str | None = None, n_train: int = NIELSEN_TRAIN,
-               gradient_examples: int = GRADIENT_EXAMPLES, course_weights: bool = False,
+               gradient_examples: int = GRADIENT_EXAMPLES, weights: str | None = None,
                log: Callable[[str], None] | None = None) -> dict:
     """Run every network of ``recipe`` and judge each published figure -> a JSON-able dict.
 
-    ``course_weights`` (cat recipes): start from the course's own initial weights
-    (:func:`course_initial_parameters`) instead of the seeded draw."""
+    ``weights``: None for the recipe's, "seeded" for the app's initialiser seeded by
+    ``seed``, "course" (cat recipes) for the course's own initial weights
+    (:func:`course_initial_parameters`)."""
     log = _log_to(log)
-    if course_weights and recipe.data != "catvnoncat":
-        raise ReproduceError("--course-weights goes with the cat recipes only")
+    weights = weights or recipe.weights
+    if weights not in WEIGHTS:
+        raise ReproduceError(f"initial weights {weights!r}: expected one of {WEIGHTS}")
+    if weights == "course" and recipe.data != "catvnoncat":
+        raise ReproduceError("--weights course goes with the cat recipes only")
     t0 = time.perf_counter()
     try:
         backend = select_backend(device)
@@ -526,7 +540,7 @@ def run_recipe(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int = 0,
     else:
         for v in recipe.variants:
             rows.append(_train_variant(recipe, v, data, backend, seed, epochs, init, dtype,
-                                       log, course_weights))
+                                       log, weights))
     ok = True
     for v, row in zip(recipe.variants, rows, strict=True):
         figures = []
@@ -546,14 +560,13 @@ def run_recipe(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int = 0,
         overridden.append(f"init {init} (recipe: {recipe.init})")
     if dtype != recipe.dtype:
         overridden.append(f"dtype {dtype} (recipe: {recipe.dtype})")
-    weights = "seeded draw"
-    if course_weights:
-        weights = "the course's np.random.seed(1) draws"
-        overridden.append(f"initial weights: {weights}, not --seed")
+    if weights != recipe.weights:
+        overridden.append(f"initial weights {weights} (recipe: {recipe.weights})")
     return {"recipe": recipe.name, "title": recipe.title, "source": recipe.source,
             "setup": describe(recipe, init), "note": recipe.note, "seed": seed,
             "epochs": epochs if recipe.kind == "train" else None, "init": init,
-            "dtype": dtype, "initial_weights": weights, "overridden": overridden,
+            "dtype": dtype, "initial_weights": _WEIGHTS_TEXT[weights],
+            "overridden": overridden,
             "data": data.folder, "examples": counts,
             "data_notes": data.notes, "device": backend.label, "machine": machine(),
             "networks": rows, "pass": ok, "load_seconds": round(load_s, 2),
@@ -590,7 +603,7 @@ def _tolerance(f: dict) -> str:
 def format_report(rep: dict) -> str:
     lines = [f"{rep['recipe']}: {rep['title']} ({rep['source']})",
              f"  {rep['setup']}",
-             f"  seed {rep['seed']}, {rep['dtype']}" +
+             f"  seed {rep['seed']}, {rep['dtype']}, initial weights: {rep['initial_weights']}" +
              (f"; NOT THE RECIPE'S SETUP: {', '.join(rep['overridden'])}"
               if rep["overridden"] else ""),
              f"  data: {rep['data']}: " + ", ".join(f"{n} {s}" for s, n in
@@ -651,10 +664,11 @@ def add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
                    help="override the recipe's weight initialisation (an experiment)")
     p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="override the recipe's dtype (float32, as the app)")
-    p.add_argument("--course-weights", action="store_true",
-                   help="cat recipes: start from the course notebook's own initial weights "
-                   "(np.random.seed(1), its layer order, its pixel order) instead of the seeded "
-                   "draw, to compare the training itself number for number")
+    p.add_argument("--weights", choices=WEIGHTS, default=None,
+                   help="initial weights: course = the course notebook's own draw "
+                   "(np.random.seed(1), its layer order, its pixel order; the cat recipes' "
+                   "default, since their published costs depend on it), seeded = the app's "
+                   "initialiser seeded by --seed (every other recipe's default)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -683,7 +697,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
             log(f"{name}: running")
             rep = run_recipe(RECIPES[name], data_dir, work_dir, args.seed, args.epochs,
                              args.device, args.init, args.dtype,
-                             course_weights=args.course_weights, log=log)
+                             weights=args.weights, log=log)
             reports.append(rep)
             if not args.json:
                 print(format_report(rep), flush=True)

@@ -291,17 +291,30 @@ def test_course_weights_see_each_pixel_as_the_course_did(tmp_path):
         course_initial_parameters([36, 5, 1], "he", (3, 4, 3))
 
 
-def test_course_weights_option(tmp_path, capsys):
+def test_cat_recipes_start_from_the_course_draw_unless_told(tmp_path, capsys):
     _fake_catvnoncat(tmp_path / "data")
     argv = ["reproduce", "cat-4layer", "--data-dir", str(tmp_path / "data"), "--work",
-            str(tmp_path / "work"), "--epochs", "2", "--device", "cpu", "--quiet", "--json"]
-    assert main([*argv, "--course-weights"]) == 1
-    out = json.loads(capsys.readouterr().out)
-    assert out["initial_weights"].startswith("the course's")
-    assert any("initial weights" in o for o in out["overridden"])
-    rc = main(["reproduce", "nielsen-ch1", "--course-weights", "--data-dir",
+            str(tmp_path / "work"), "--epochs", "0", "--device", "cpu", "--quiet", "--json"]
+    costs = {}
+    for extra in ([], ["--weights", "course", "--seed", "5"], ["--weights", "seeded"],
+                  ["--weights", "seeded", "--seed", "5"]):
+        main([*argv, *extra])
+        out = json.loads(capsys.readouterr().out)
+        costs[" ".join(extra)] = out["networks"][0]["measured"]["cost@0"]
+        if "seeded" in extra:
+            assert out["initial_weights"].startswith("the app's")
+            assert "initial weights seeded (recipe: course)" in out["overridden"]
+        else:
+            assert out["initial_weights"].startswith("the course's")
+            assert not any("initial weights" in o for o in out["overridden"])
+    # the course's draw ignores --seed; the app's initialiser follows it
+    assert costs[""] == costs["--weights course --seed 5"]
+    assert len({costs[""], costs["--weights seeded"], costs["--weights seeded --seed 5"]}) == 3
+    rc = main(["reproduce", "nielsen-ch1", "--weights", "course", "--data-dir",
                str(tmp_path / "data"), "--work", str(tmp_path / "work"), "--quiet"])
     assert rc == 2 and "cat recipes only" in capsys.readouterr().err
+    assert all(r.weights == ("course" if r.data == "catvnoncat" else "seeded")
+               for r in RECIPES.values())
 
 
 # ---------------------------------------------------------------------------- CI-sized
