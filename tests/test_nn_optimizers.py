@@ -120,6 +120,52 @@ def test_adam_first_step_is_lr_times_sign():
     assert net.W[0][0, 0] == pytest.approx(0.5 - 0.01, abs=1e-9)
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_big_parameters_updated_block_by_block_equal_whole_array_updates(name, monkeypatch):
+    """W of 2.6 blocks (a partial last block) goes through the CPU's blocked update; the same
+    steps with blocking off (BLOCK above W's size) must give the same bits, and the blocked
+    optimiser must keep no W-sized scratch array."""
+    import desktop_nn.nn.optimizers as optimizers
+
+    spec = NetworkSpec(301, [141], ["relu"], 3, "softmax", "cross-entropy")
+    block = 16384
+    assert 2 * block < 141 * 301 < 3 * block
+
+    def run(block: int) -> tuple[list[np.ndarray], object]:
+        monkeypatch.setattr(optimizers, "BLOCK", block)
+        net = Network(spec, dtype="float32", seed=3)
+        opt = make_optimizer(name, 0.01)
+        opt.allocate(net)
+        rng = np.random.default_rng(7)
+        for _ in range(3):
+            dW = [rng.standard_normal(w.shape, dtype=np.float32) for w in net.W]
+            db = [rng.standard_normal(b.shape, dtype=np.float32) for b in net.b]
+            opt.step(net, Gradients(dW=dW, db=db))
+        return [p.copy() for p in net.W + net.b], opt
+
+    blocked, opt = run(block)
+    whole, _ = run(10**9)
+    for got, exp in zip(blocked, whole, strict=True):
+        assert got.dtype == np.float32 and np.array_equal(got, exp)
+    assert ("W", 0) not in opt._buffers  # the big W used the block buffer, not a copy of W
+    assert not np.array_equal(blocked[0], Network(spec, dtype="float32", seed=3).W[0])
+
+
+def test_blocked_update_falls_back_for_a_non_contiguous_gradient(monkeypatch):
+    import desktop_nn.nn.optimizers as optimizers
+
+    monkeypatch.setattr(optimizers, "BLOCK", 16384)
+    net = Network(NetworkSpec(300, [100], ["relu"], 2, "softmax", "cross-entropy"),
+                  dtype="float64", seed=1)
+    W = net.W[0].copy()
+    g = np.asfortranarray(np.random.default_rng(0).standard_normal(W.shape))
+    assert not g.flags.c_contiguous and W.size > optimizers.BLOCK
+    opt = make_optimizer("sgd", 0.5)
+    opt.step(net, Gradients(dW=[g, np.zeros_like(net.W[1])],
+                            db=[np.zeros_like(b) for b in net.b]))
+    np.testing.assert_array_equal(net.W[0], W - 0.5 * g)
+
+
 def test_adam_eps_matters_for_tiny_gradients():
     """g = 1e-8 with eps = 1e-8: first step is lr * 1e-8 / (1e-8 + 1e-8) = lr / 2."""
     net = Network(NetworkSpec(1, [], [], 1, "linear", "quadratic"), dtype="float64", seed=None)
