@@ -130,6 +130,42 @@ def test_a_failed_check_whose_steps_turn_out_finite_when_taken_again_goes_on():
     assert spoiled == [6, 8]  # an epoch's end (6 steps an epoch) and a report
 
 
+def test_a_streamed_run_replays_through_its_one_double_buffer(monkeypatch):
+    """Streamed from host memory, a failed check's replay takes its batches through the
+    run's double buffer (no second pair of buffers, which the memory estimate does not
+    count), and the run still ends exactly as the checked CPU run."""
+    import desktop_nn.train.trainer as trainer_module
+
+    made = []
+
+    class CountedDoubleBuffer(trainer_module.DoubleBuffer):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "DoubleBuffer", CountedDoubleBuffer)
+    config = dict(lr=0.05, epochs=3, batch_size=8, optimizer="momentum", report_every=4)
+    checked = make(cpu_backend(), TrainConfig(**config))
+    deferred = make(fake_gpu(), TrainConfig(**config), stream_data=True)
+    assert deferred.streaming
+    real_check = deferred._check
+    spoiled = []
+
+    def check_once_spoiled(t0, total_steps):
+        if deferred.step_count in (6, 8) and deferred._unchecked and \
+                deferred.step_count not in spoiled:
+            spoiled.append(deferred.step_count)
+            deferred._pending[...] = np.nan
+        return real_check(t0, total_steps)
+
+    deferred._check = check_once_spoiled
+    same_run(checked, deferred, checked.run(), deferred.run())
+    assert spoiled == [6, 8]
+    assert len(made) == 1 and deferred._upload is None  # one per run, dropped at its end
+    deferred.run(1)
+    assert len(made) == 2
+
+
 def test_a_run_paused_between_reports_is_checked_before_it_waits():
     config = TrainConfig(lr=0.05, epochs=4, batch_size=8, report_every=50)
     trainer = make(fake_gpu(), config)

@@ -146,6 +146,7 @@ class Trainer:
         if stream_data is None:
             stream_data = backend.is_gpu and not fits(tensors, backend.free_memory_bytes())
         self.streaming = bool(stream_data) and backend.is_gpu
+        self._upload: DoubleBuffer | None = None  # the streaming buffers of the current run
         try:
             self._take_data(X_train, Y_train, X_val, Y_val)
         except Exception as exc:
@@ -411,6 +412,7 @@ class Trainer:
                         raise
                     result = self._out_of_memory_result()
         finally:
+            self._upload = None  # the streaming buffers go with the run
             with self._cond:
                 # what was asked when the run ended: a run continued elsewhere honours it
                 self.ended_paused, self.ended_stop_asked = self._paused, self._stop
@@ -455,8 +457,12 @@ class Trainer:
         backend, xp = self.network.backend, self.network.xp
         XT, YT = self.train.XT, self.train.YT
         perm = self.rng.permutation(m) if shuffle else None
-        buffers = DoubleBuffer(backend.copy_streams(), xp, [(bs, XT.shape[1]),
-                               (bs, YT.shape[1])], XT.dtype, backend.pinned_empty)
+        # One double buffer for the whole run, every epoch and a replay included: page-locked
+        # memory is slow to allocate, and the memory estimate counts one pair of buffers.
+        if self._upload is None:
+            self._upload = DoubleBuffer(backend.copy_streams(), xp, [(bs, XT.shape[1]),
+                                        (bs, YT.shape[1])], XT.dtype, backend.pinned_empty)
+        buffers = self._upload
         try:
             for i in range(skip * bs, m, bs):
                 k = min(bs, m - i)
