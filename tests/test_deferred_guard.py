@@ -130,10 +130,7 @@ def test_a_failed_check_whose_steps_turn_out_finite_when_taken_again_goes_on():
     assert spoiled == [6, 8]  # an epoch's end (6 steps an epoch) and a report
 
 
-def test_a_streamed_run_replays_through_its_one_double_buffer(monkeypatch):
-    """Streamed from host memory, a failed check's replay takes its batches through the
-    run's double buffer (no second pair of buffers, which the memory estimate does not
-    count), and the run still ends exactly as the checked CPU run."""
+def _count_double_buffers(monkeypatch) -> list:
     import desktop_nn.train.trainer as trainer_module
 
     made = []
@@ -144,6 +141,14 @@ def test_a_streamed_run_replays_through_its_one_double_buffer(monkeypatch):
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(trainer_module, "DoubleBuffer", CountedDoubleBuffer)
+    return made
+
+
+def test_a_streamed_run_keeps_one_double_buffer_and_a_replay_has_its_own(monkeypatch):
+    """Streamed from host memory, every epoch of a run goes through one double buffer
+    (page-locked memory is slow to allocate); a failed check's replay takes its batches
+    through a pair of its own, and the run still ends exactly as the checked CPU run."""
+    made = _count_double_buffers(monkeypatch)
     config = dict(lr=0.05, epochs=3, batch_size=8, optimizer="momentum", report_every=4)
     checked = make(cpu_backend(), TrainConfig(**config))
     deferred = make(fake_gpu(), TrainConfig(**config), stream_data=True)
@@ -161,9 +166,37 @@ def test_a_streamed_run_replays_through_its_one_double_buffer(monkeypatch):
     deferred._check = check_once_spoiled
     same_run(checked, deferred, checked.run(), deferred.run())
     assert spoiled == [6, 8]
-    assert len(made) == 1 and deferred._upload is None  # one per run, dropped at its end
+    assert len(made) == 1 + 2 and deferred._upload is None  # the run's, two replays'
     deferred.run(1)
-    assert len(made) == 2
+    assert len(made) == 4
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_a_streamed_run_paused_with_a_batch_copied_replays_without_touching_it(n):
+    """A pause is checked after the next batch was copied but before it is trained on: the
+    replay of a failed check must leave that batch (and its buffer's events) alone, so the
+    run ends as the checked CPU run for any number n of replayed steps."""
+    config = dict(lr=0.05, epochs=3, batch_size=8, optimizer="momentum", report_every=50)
+    checked = make(cpu_backend(), TrainConfig(**config))
+    deferred = make(fake_gpu(), TrainConfig(**config), stream_data=True)
+    real_wait, real_check = deferred._wait_for_go, deferred._check
+    state = {"paused": False, "spoil": False}
+
+    def wait(unchecked=False):
+        if unchecked and not state["paused"] and deferred.step_count == n:
+            state["paused"] = state["spoil"] = True
+            return None, False  # "about to pause": the trainer checks first
+        return real_wait(False)
+
+    def check(t0, total_steps):
+        if state["spoil"] and deferred._unchecked:
+            state["spoil"] = False
+            deferred._pending[...] = np.nan
+        return real_check(t0, total_steps)
+
+    deferred._wait_for_go, deferred._check = wait, check
+    same_run(checked, deferred, checked.run(), deferred.run())
+    assert state["paused"] and not state["spoil"]
 
 
 def test_a_run_paused_between_reports_is_checked_before_it_waits():

@@ -19,6 +19,7 @@ from desktop_nn.backend import Backend, BackendError, cpu_backend, select_backen
 
 EVAL_CHUNK = 8192  # columns per evaluation forward pass (Trainer.evaluate_data)
 HEADROOM = 1.1  # the estimate is close but not exact (allocator rounding, small temporaries)
+_COUNT_WORDS = {2: "two", 4: "four"}
 
 # optimiser -> arrays it keeps per parameter (its state plus one scratch buffer)
 _STATE_ARRAYS = {"sgd": 1, "momentum": 2, "adam": 3}
@@ -42,6 +43,7 @@ class Tensor:
     kind: str
     count: int = 1
     streamed: tuple[int, ...] | str | None = None
+    streamed_buffers: int = 2  # how many buffers of shape ``streamed`` (data)
 
     @property
     def nbytes(self) -> int:
@@ -72,8 +74,13 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
     item = np.dtype(dtype).itemsize
     n_x, n_y = sizes[0], sizes[-1]
     b = m_train if batch_size <= 0 or batch_size > m_train else batch_size
-    kept = [Tensor("the training images XT", (m_train, n_x), item, "data", streamed=(b, n_x)),
-            Tensor("the training targets YT", (m_train, n_y), item, "data", streamed=(b, n_y))]
+    # streamed: two buffers taking turns, and two more while a failed check's steps are taken
+    # again (the deferred guard's replay has a double buffer of its own)
+    buffers = 4 if checked_copy else 2
+    kept = [Tensor("the training images XT", (m_train, n_x), item, "data", streamed=(b, n_x),
+                   streamed_buffers=buffers),
+            Tensor("the training targets YT", (m_train, n_y), item, "data", streamed=(b, n_y),
+                   streamed_buffers=buffers)]
     if m_val:
         kept += [Tensor("the validation images", (m_val, n_x), item, "data"),
                  Tensor("the validation targets", (m_val, n_y), item, "data")]
@@ -128,8 +135,9 @@ def streamed(tensors: list[Tensor]) -> list[Tensor]:
     for t in tensors:
         if t.kind == "data":
             if isinstance(t.streamed, tuple):
-                out.append(Tensor(f"two mini-batch buffers for {t.name} (streamed)",
-                                  t.streamed, t.itemsize, "batch", 2))
+                n = t.streamed_buffers
+                out.append(Tensor(f"{_COUNT_WORDS.get(n, n)} mini-batch buffers for {t.name} "
+                                  "(streamed)", t.streamed, t.itemsize, "batch", n))
         elif t.streamed != "gone":
             out.append(t)
     return out

@@ -422,15 +422,17 @@ class Trainer:
         self.last_result = result
         return result
 
-    def _batches(self):
+    def _batches(self, own_buffers: bool = False):
         """Yield (XT_batch (b, n_x), YT_batch (b, n_y)) for one epoch, skipping the batches an
-        interrupted epoch already took (same permutation: drawn from the same state)."""
+        interrupted epoch already took (same permutation: drawn from the same state).
+        ``own_buffers``: a streamed data set goes through a double buffer of its own, not the
+        run's (a failed check's replay, taken while the run's epoch holds a batch)."""
         m, bs = self.train.m, self.batch_size
         skip, self._resume_batch = self._resume_batch, 0
         self._epoch_start_state, self._batch_in_epoch = self.rng.bit_generator.state, skip
         shuffle = self.config.shuffle and bs < m
         if self.streaming:
-            yield from self._streamed_batches(skip, shuffle)
+            yield from self._streamed_batches(skip, shuffle, own_buffers)
         elif shuffle:
             xp = self.network.xp
             perm = xp.asarray(self.rng.permutation(m))
@@ -448,7 +450,7 @@ class Trainer:
             for i in range(skip * bs, m, bs):
                 yield self.train.XT[i:i + bs], self.train.YT[i:i + bs]
 
-    def _streamed_batches(self, skip: int, shuffle: bool):
+    def _streamed_batches(self, skip: int, shuffle: bool, own_buffers: bool = False):
         """The batches of a data set held in host memory: gathered on the host into one of
         two page-locked buffers and copied to the device on a copy stream while the device
         runs the step before (train/batch_upload.py). Same permutation as the resident
@@ -457,12 +459,16 @@ class Trainer:
         backend, xp = self.network.backend, self.network.xp
         XT, YT = self.train.XT, self.train.YT
         perm = self.rng.permutation(m) if shuffle else None
-        # One double buffer for the whole run, every epoch and a replay included: page-locked
-        # memory is slow to allocate, and the memory estimate counts one pair of buffers.
-        if self._upload is None:
-            self._upload = DoubleBuffer(backend.copy_streams(), xp, [(bs, XT.shape[1]),
-                                        (bs, YT.shape[1])], XT.dtype, backend.pinned_empty)
-        buffers = self._upload
+        # One double buffer for all the epochs of a run (page-locked memory is slow to
+        # allocate). A replay needs its own: the run's epoch is suspended with a batch copied
+        # but not yet trained on, and its slots and events must not change under it. The
+        # memory estimate counts both pairs (device_memory.training_tensors).
+        buffers = None if own_buffers else self._upload
+        if buffers is None:
+            buffers = DoubleBuffer(backend.copy_streams(), xp, [(bs, XT.shape[1]),
+                                   (bs, YT.shape[1])], XT.dtype, backend.pinned_empty)
+            if not own_buffers:
+                self._upload = buffers
         try:
             for i in range(skip * bs, m, bs):
                 k = min(bs, m - i)
@@ -578,7 +584,7 @@ class Trainer:
         first run of them made none). None when all turn out finite (a device need not repeat
         a computation bit for bit): the run then goes on from where the check was."""
         self._deferring = False
-        batches = self._batches()
+        batches = self._batches(own_buffers=True)
         try:
             for xb_t, yb_t in itertools.islice(batches, n):
                 fail = self._train_step(xb_t.T, yb_t.T, False, t0, total_steps,
