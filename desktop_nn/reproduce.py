@@ -21,9 +21,12 @@ The cat / non-cat images are image folders already (``DATA_DIR/catvnoncat/{train
 their classes sort as ["cat", "non-cat"], so the recipe puts the classes in the course's order
 (non-cat = 0, cat = 1) after loading: y = 1 means cat, as in the course.
 
-Every run is seeded (``--seed``, default 0: initial weights and shuffling). ``--course-weights``
-(cat recipes) starts instead from the course notebook's own initial weights, to compare the
-training itself; results and their commands are in docs/reproductions.md.
+Every run is repeatable. The MNIST recipes draw their initial weights and shuffles from
+``--seed`` (default 0). The cat recipes start from the course notebook's own initial weights
+(``np.random.seed(1)``, its layer order, its pixel order): their published costs are those of
+that one draw, and full-batch training without shuffling uses no other randomness;
+``--weights seeded`` draws them with the app's initialiser from ``--seed`` instead. Results and
+their commands are in docs/reproductions.md.
 """
 
 from __future__ import annotations
