@@ -115,19 +115,26 @@ def test_a_failed_check_whose_steps_turn_out_finite_when_taken_again_goes_on():
     config = dict(lr=0.05, epochs=3, batch_size=8, optimizer="adam", report_every=4)
     checked = make(cpu_backend(), TrainConfig(**config))
     deferred = make(fake_gpu(), TrainConfig(**config))
-    real_check = deferred._check
-    spoiled = []
-
-    def check_once_spoiled(t0, total_steps):
-        if deferred.step_count in (6, 8) and deferred._unchecked and \
-                deferred.step_count not in spoiled:
-            spoiled.append(deferred.step_count)
-            deferred._pending[...] = np.nan  # as if a step had been non-finite
-        return real_check(t0, total_steps)
-
-    deferred._check = check_once_spoiled
+    spoiled = _spoil_first_checks(deferred, (6, 8))
     same_run(checked, deferred, checked.run(), deferred.run())
     assert spoiled == [6, 8]  # an epoch's end (6 steps an epoch) and a report
+
+
+def _spoil_first_checks(trainer: Trainer, steps: tuple[int, ...]) -> list[int]:
+    """Make the first check at each of ``steps`` fail, as if a step since the last check
+    had been non-finite; the returned list fills with the steps spoiled."""
+    real_check = trainer._check
+    spoiled: list[int] = []
+
+    def check_once_spoiled(t0, total_steps):
+        if trainer.step_count in steps and trainer._unchecked and \
+                trainer.step_count not in spoiled:
+            spoiled.append(trainer.step_count)
+            trainer._pending[...] = np.nan
+        return real_check(t0, total_steps)
+
+    trainer._check = check_once_spoiled
+    return spoiled
 
 
 def _count_double_buffers(monkeypatch) -> list:
@@ -153,17 +160,7 @@ def test_a_streamed_run_keeps_one_double_buffer_and_a_replay_has_its_own(monkeyp
     checked = make(cpu_backend(), TrainConfig(**config))
     deferred = make(fake_gpu(), TrainConfig(**config), stream_data=True)
     assert deferred.streaming
-    real_check = deferred._check
-    spoiled = []
-
-    def check_once_spoiled(t0, total_steps):
-        if deferred.step_count in (6, 8) and deferred._unchecked and \
-                deferred.step_count not in spoiled:
-            spoiled.append(deferred.step_count)
-            deferred._pending[...] = np.nan
-        return real_check(t0, total_steps)
-
-    deferred._check = check_once_spoiled
+    spoiled = _spoil_first_checks(deferred, (6, 8))
     same_run(checked, deferred, checked.run(), deferred.run())
     assert spoiled == [6, 8]
     assert len(made) == 1 + 2 and deferred._upload is None  # the run's, two replays'
