@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from desktop_nn.reproduce import default_data_dir
 
 
 def python3_source(source: str) -> str:
@@ -101,8 +101,9 @@ def nielsen_data(mnist_dir: Path, n_train: int = 50_000):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--network2", type=Path, required=True, help="path to the book's network2.py")
-    p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "mnist",
-                   help="folder with the four MNIST idx .gz files (default ../shared/data/mnist)")
+    p.add_argument("--data-dir", type=Path, default=default_data_dir() / "mnist",
+                   help="folder with the four MNIST idx .gz files (default: mnist in "
+                   "$DESKTOP_NN_SHARED_DATA, else ../shared/data/mnist, as reproduce)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hidden", type=int, nargs="+", default=[100])
     p.add_argument("--cost", choices=["cross-entropy", "quadratic"], default="cross-entropy")

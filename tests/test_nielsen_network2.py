@@ -59,3 +59,20 @@ def test_data_in_load_data_wrapper_form(tmp_path):
     assert np.flatnonzero(y[:, 0]).tolist() == [labels[3]]
     x, y = validation[1]  # the images after the first n_train, targets as digits
     assert np.array_equal(x[:, 0], images[6].reshape(-1) / 256) and y == labels[6]
+
+
+def test_data_dir_defaults_to_the_shared_data_reproduce_uses(monkeypatch, tmp_path):
+    monkeypatch.setenv("DESKTOP_NN_SHARED_DATA", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(nielsen_network2, "load_network2", lambda path: calls.append(path))
+
+    def stop(data_dir):
+        calls.append(data_dir)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(nielsen_network2, "nielsen_data", stop)
+    try:
+        nielsen_network2.main(["--network2", "n2.py"])
+    except SystemExit:
+        pass
+    assert calls == [Path("n2.py"), tmp_path / "mnist"]

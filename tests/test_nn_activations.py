@@ -179,6 +179,24 @@ def test_relu_backward_at_zero_is_zero_and_leaky_is_slope():
     np.testing.assert_allclose(leaky.backward(da, z, leaky.forward(z)), [[0.05, 0.05, 5.0]])
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "linear"])
+def test_backward_is_da_times_the_derivative_to_the_bit(name):
+    """dZ = dA * g'(Z), literally: each backward (ReLU's multiplies by its 0/1 mask) gives the
+    bits of dA times ``derivative``, and leaves dA unless it returns dA itself."""
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((7, 9)).astype(np.float32)
+    z[0, :3] = 0.0
+    da = rng.standard_normal((7, 9)).astype(np.float32)
+    g = get_activation(name)
+    a = g.forward(z)
+    kept = da.copy()
+    dz = g.backward(da, z, a)
+    assert dz.dtype == np.float32
+    np.testing.assert_array_equal(dz, da * g.derivative(z, a))
+    if dz is not da:
+        np.testing.assert_array_equal(da, kept)
+
+
 # ------------------------------------------------------------------ cross-entropy safety
 
 

@@ -391,6 +391,29 @@ def test_backward_into_reused_buffers_equals_fresh_and_reuses_them():
     assert not np.array_equal(fresh.dW[0], again.dW[0])
 
 
+@pytest.mark.parametrize("output, cost", [("sigmoid", "cross-entropy"),
+                                          ("softmax", "cross-entropy"),
+                                          ("softmax", "quadratic"), ("linear", "quadratic"),
+                                          ("tanh", "quadratic")])
+def test_backward_leaves_the_caches_and_targets_untouched(output, cost):
+    """backward scales dZ by 1/m in place: dZ must be its own array, never a cache's Z or A
+    (the diagnostics read them after backward)."""
+    rng = np.random.default_rng(2)
+    n_out = 1 if output == "sigmoid" else 3
+    net = Network(NetworkSpec(5, [4, 3], ["relu", "linear"], n_out, output, cost), seed=1)
+    X = rng.normal(size=(5, 6))
+    Y = rng.random((n_out, 6))
+    _, caches = net.forward(X)
+    kept = [(c.a_prev.copy(), c.z.copy(), c.a.copy()) for c in caches]
+    Y_kept = Y.copy()
+    net.backward(caches, Y, l2=0.1, n=20)
+    for c, (a_prev, z, a) in zip(caches, kept, strict=True):
+        np.testing.assert_array_equal(c.a_prev, a_prev)
+        np.testing.assert_array_equal(c.z, z)
+        np.testing.assert_array_equal(c.a, a)
+    np.testing.assert_array_equal(Y, Y_kept)
+
+
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
 def test_example_major_batches_give_the_same_pass_as_column_major(dtype, tol):
     """A trainer's batch is the transpose of an (m, n_x) array. A layer of few units fed by

@@ -45,7 +45,7 @@ class Cost(ABC):
 
     @abstractmethod
     def delta(self, z: Array, a: Array, y: Array, output: Activation) -> Array:
-        """dZ[L] per example, (n_L, m)."""
+        """dZ[L] per example, (n_L, m): a new array (Network.backward scales it in place)."""
 
 
 class CrossEntropy(Cost):

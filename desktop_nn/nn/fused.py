@@ -45,7 +45,7 @@ _FORWARD = {
 _BACKWARD = {
     "sigmoid": "da = da * (a * ((T)1 - a));",
     "tanh": "da = da * ((T)1 - a * a);",
-    "relu": "da = z > (T)0 ? da : (T)0;",
+    "relu": "da = da * (z > (T)0 ? (T)1 : (T)0);",
     "leaky_relu": f"da = z > (T)0 ? da : (T){LEAKY_SLOPE!r} * da;",
 }
 

@@ -22,6 +22,7 @@ from desktop_nn.nn.activations import (
     Activation,
     get_activation,
 )
+from desktop_nn.nn.blocks import add_scaled
 from desktop_nn.nn.costs import check_pair, get_cost, normalise_cost_name
 from desktop_nn.nn.fused import fused_ops
 from desktop_nn.nn.init import BIAS_INITS, INITS, init_parameters
@@ -264,19 +265,22 @@ class Network:
         dz = self.cost.delta(last.z, last.a, Y, self.activations[-1])
         for l in range(L - 1, -1, -1):
             cache = caches[l]
-            dz_over_m = dz * inv_m  # the 1/m of dW and db, applied once to the small dZ
+            if l > 0:
+                da_prev = self.W[l].T @ dz
+            # The 1/m of dW and db, applied once to the small dZ, in place: dZ is this pass's
+            # own array (cost.delta and the activations' backward return new arrays or dA).
+            dz *= inv_m
             reuse = out is not None and _fits(out.dW[l], self.W[l]) and \
                 _fits(out.db[l], self.b[l])
             if reuse:
-                dW[l] = self.xp.matmul(dz_over_m, cache.a_prev.T, out=out.dW[l])
-                db[l] = dz_over_m.sum(axis=1, keepdims=True, out=out.db[l])
+                dW[l] = self.xp.matmul(dz, cache.a_prev.T, out=out.dW[l])
+                db[l] = dz.sum(axis=1, keepdims=True, out=out.db[l])
             else:
-                dW[l] = dz_over_m @ cache.a_prev.T
-                db[l] = dz_over_m.sum(axis=1, keepdims=True)
+                dW[l] = dz @ cache.a_prev.T
+                db[l] = dz.sum(axis=1, keepdims=True)
             if decay:
-                dW[l] += decay * self.W[l]
+                add_scaled(dW[l], self.W[l], decay)
             if l > 0:
-                da_prev = self.W[l].T @ dz
                 prev, g = caches[l - 1], self.activations[l - 1]
                 # dZ = dA * g'(Z): one kernel, written into dA, on the GPU
                 dz = fused_ops(self.xp).backward(da_prev, prev.z, prev.a, g.name)

@@ -6,10 +6,10 @@
               W -= lr * v_hat / (sqrt(s_hat) + eps), with bias corrections v_hat = v / (1 - b1^t)
 All updates are in place, so the arrays keep their dtype and device.
 
-On the CPU a big parameter is updated block by block (``BLOCK`` elements at a time): each
-chain of NumPy operations then runs on a block that stays in the core's cache, so the update
-reads W and dW (and the state) from memory once instead of once per operation. The operations
-and their order are the same, so the result is the same to the bit.
+On the CPU a big parameter is updated block by block (``blocks.BLOCK`` elements at a time):
+each chain of NumPy operations then runs on a block that stays in the core's cache, so the
+update reads W and dW (and the state) from memory once instead of once per operation. The
+operations and their order are the same, so the result is the same to the bit.
 """
 
 from __future__ import annotations
@@ -19,27 +19,16 @@ from typing import Any
 
 import numpy as np
 
+from desktop_nn.nn import blocks
 from desktop_nn.nn.activations import _xp
 from desktop_nn.nn.fused import fused_ops
 from desktop_nn.nn.network import Gradients, Network
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
-# Elements per block of a CPU update. Adam's five block-sized arrays (W, dW, v, s, scratch)
-# take 5 MB in float32, within a desktop CPU's L3 cache; much smaller blocks pay Python's
-# per-call cost too often (on the project's VM blocks of 4096 were slower than none).
-BLOCK = 262144
 
 
 def _to_host(a: Any) -> np.ndarray:
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
-
-
-def _blockable(p: Any, *others: Any) -> bool:
-    """Whether p (and the arrays updated with it) can be updated block by block: big
-    C-contiguous NumPy arrays of one shape (a reshape of anything else could be a copy)."""
-    return isinstance(p, np.ndarray) and p.size > BLOCK and all(
-        isinstance(a, np.ndarray) and a.flags.c_contiguous and a.shape == p.shape
-        for a in (p, *others))
 
 
 class Optimizer:
@@ -67,7 +56,7 @@ class Optimizer:
         that ran out of device memory half-way would leave some layers updated."""
         for group, params in (("W", net.W), ("b", net.b)):
             for i, p in enumerate(params):
-                if _blockable(p):
+                if blocks.blockable(p):
                     self._block_buffer(p.dtype)
                 else:
                     self._scratch(group, i, p)
@@ -86,22 +75,20 @@ class Optimizer:
             pb -= step
 
     def _blocks(self, group: str, i: int, p: Any, *others: Any):
-        """Yield (p, *others, scratch) block by block: matching 1-D views of ``BLOCK``
-        elements for big C-contiguous NumPy arrays, else the whole arrays once."""
+        """Yield (p, *others, scratch) block by block (blocks.flat_blocks) for big
+        C-contiguous NumPy arrays, else the whole arrays once."""
         arrays = (p, *others)
-        if not _blockable(*arrays):
+        if not blocks.blockable(*arrays):
             yield (*arrays, self._scratch(group, i, p))
             return
         buf = self._block_buffer(p.dtype)
-        flat = [a.reshape(-1) for a in arrays]  # views: the arrays are contiguous
-        for start in range(0, p.size, BLOCK):
-            stop = min(start + BLOCK, p.size)
-            yield (*(f[start:stop] for f in flat), buf[:stop - start])
+        for views in blocks.flat_blocks(*arrays):
+            yield (*views, buf[:views[0].size])
 
     def _block_buffer(self, dtype: np.dtype) -> np.ndarray:
         buf = self._block_buffers.get(dtype)
         if buf is None:
-            buf = self._block_buffers[dtype] = np.empty(BLOCK, dtype)
+            buf = self._block_buffers[dtype] = np.empty(blocks.BLOCK, dtype)
         return buf
 
     def _scratch(self, group: str, i: int, p: Any) -> Any:
