@@ -53,6 +53,7 @@ def test_bench_json_gives_every_workload_with_its_ratio(tiny_workloads, capsys):
             assert out["reference_skipped"].startswith("PyTorch not installed")
     wide = rows["wide"]
     assert wide["matmul_flops"] > 0 and wide["share_of_matmul_limit"] > 0
+    assert wide["paired_share_median"] > 0
 
 
 def test_without_pytorch_the_json_is_still_one_object_and_says_why(tiny_workloads, capsys,
@@ -80,6 +81,19 @@ def test_the_paired_ratio_is_the_median_of_runs_taken_together():
     assert bench.paired_median(ours, refs) == 1.0
     assert max(ours) / max(refs) == 1.0
     assert bench.paired_median([120.0, 60.0, 60.0], [100.0, 50.0, 40.0]) == 1.2
+
+
+def test_matmul_shares_pair_each_run_with_the_limit_measured_before_it():
+    # examples/s of three runs and the limit measured before each, 10 FLOP per example
+    ours, limits = [50.0, 100.0, 80.0], [1000.0, 2000.0, 1000.0]
+    best, paired = bench.matmul_shares(ours, limits, 10)
+    assert best == pytest.approx(100.0 * 10 / 2000.0)  # best run over the highest limit
+    assert paired == pytest.approx(0.5)  # median of 0.5, 0.5, 0.8
+
+
+def test_wide_flops_count_three_products_per_layer_but_the_first():
+    # [4, 3, 2]: forward 2*(4*3 + 3*2) = 36, backward 2 * 36 less layer 1's dA_prev (24)
+    assert bench.wide_flops_per_example((4, 3, 2)) == 3 * 36 - 24
 
 
 def test_bench_device_given_twice_must_agree(tiny_workloads, capsys):
