@@ -182,7 +182,8 @@ def test_relu_backward_at_zero_is_zero_and_leaky_is_slope():
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "linear"])
 def test_backward_is_da_times_the_derivative_to_the_bit(name):
     """dZ = dA * g'(Z), literally: each backward (ReLU's multiplies by its 0/1 mask) gives the
-    bits of dA times ``derivative``, and leaves dA unless it returns dA itself."""
+    bits of dA times ``derivative`` (-0.0 where dA < 0 is masked), and leaves dA unless it
+    returns dA itself."""
     rng = np.random.default_rng(3)
     z = rng.standard_normal((7, 9)).astype(np.float32)
     z[0, :3] = 0.0
@@ -192,9 +193,20 @@ def test_backward_is_da_times_the_derivative_to_the_bit(name):
     kept = da.copy()
     dz = g.backward(da, z, a)
     assert dz.dtype == np.float32
-    np.testing.assert_array_equal(dz, da * g.derivative(z, a))
+    expected = da * g.derivative(z, a)
+    assert np.array_equal(dz.view(np.int32), expected.view(np.int32))  # bits, signs of 0 too
     if dz is not da:
         np.testing.assert_array_equal(da, kept)
+
+
+def test_relu_backward_of_an_overflowed_da_is_nan_even_where_the_unit_is_off():
+    """inf * 0 is NaN: an overflow in W^T dZ reaches db, so the NaN guard stops the run."""
+    relu = get_activation("relu")
+    z = np.array([[-1.0, 2.0, 0.0]], dtype=np.float32)
+    with np.errstate(invalid="ignore"):  # as in the trainer, which reports it itself
+        dz = relu.backward(np.array([[np.inf, np.inf, 1.0]], dtype=np.float32), z,
+                           relu.forward(z))
+    assert np.isnan(dz[0, 0]) and dz[0, 1] == np.inf and dz[0, 2] == 0.0
 
 
 # ------------------------------------------------------------------ cross-entropy safety

@@ -400,7 +400,8 @@ def test_backward_leaves_the_caches_and_targets_untouched(output, cost):
     (the diagnostics read them after backward)."""
     rng = np.random.default_rng(2)
     n_out = 1 if output == "sigmoid" else 3
-    net = Network(NetworkSpec(5, [4, 3], ["relu", "linear"], n_out, output, cost), seed=1)
+    net = Network(NetworkSpec(5, [4, 3], ["relu", "linear"], n_out, output, cost), seed=1,
+                  dtype="float64")  # Y float64 too: backward works on Y itself, not a copy
     X = rng.normal(size=(5, 6))
     Y = rng.random((n_out, 6))
     _, caches = net.forward(X)

@@ -50,6 +50,10 @@ def test_add_scaled_in_blocks_gives_the_bits_of_the_whole_array_expression(small
     blocks.add_scaled(out, a, 0.37)
     assert out.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(out, expected)
+    out2 = _array((37, 301), "float32", 2)
+    expected = out2 + np.float32(0.37) * a.astype(np.float32)
+    blocks.add_scaled(out2, a.astype(np.float32), np.float64(0.37))  # a NumPy float64 scale
+    np.testing.assert_array_equal(out2, expected)  # computed in float32 all the same
     strided = np.asfortranarray(_array((37, 301), dtype, 3))
     expected = strided + 0.37 * a
     blocks.add_scaled(strided, a, 0.37)  # not blockable: the whole-array expression
