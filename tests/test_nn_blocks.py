@@ -70,8 +70,8 @@ def test_flat_blocks_cover_every_element_once(small_blocks):
 
 
 def test_layer_stats_and_l2_backward_unchanged_by_blocking(monkeypatch):
-    """A network whose first layer spans several blocks: the diagnostics' norms and the L2
-    gradient are the same with blocks as with blocking off."""
+    """A network whose first layer spans several blocks: the diagnostics' norms, the L2
+    gradient and the L2 cost are the same with blocks as with blocking off."""
     spec = NetworkSpec(300, [40], ["relu"], 3, "softmax", "cross-entropy")
     rng = np.random.default_rng(5)
     X = rng.random((300, 16), dtype=np.float32)
@@ -82,10 +82,12 @@ def test_layer_stats_and_l2_backward_unchanged_by_blocking(monkeypatch):
         net = Network(spec, dtype="float32", seed=2)
         _, caches = net.forward(X)
         grads = net.backward(caches, Y, l2=0.3, n=50)
-        return grads, layer_stats(net, caches, grads, 0.1)
+        cost = float(net.cost_value(caches, Y, l2=0.3, n=50))
+        return grads, layer_stats(net, caches, grads, 0.1), cost
 
-    g_blocked, s_blocked = run(BLOCK)
-    g_whole, s_whole = run(10**9)
+    g_blocked, s_blocked, cost_blocked = run(BLOCK)
+    g_whole, s_whole, cost_whole = run(10**9)
+    assert cost_blocked == pytest.approx(cost_whole, rel=1e-6)  # its L2 term in blocks
     assert spec.sizes[0] * spec.sizes[1] > 2 * BLOCK
     for a, b in zip(g_blocked.dW, g_whole.dW, strict=True):
         np.testing.assert_array_equal(a, b)

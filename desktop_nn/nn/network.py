@@ -22,7 +22,7 @@ from desktop_nn.nn.activations import (
     Activation,
     get_activation,
 )
-from desktop_nn.nn.blocks import add_scaled
+from desktop_nn.nn.blocks import add_scaled, sum_of_squares
 from desktop_nn.nn.costs import check_pair, get_cost, normalise_cost_name
 from desktop_nn.nn.fused import fused_ops
 from desktop_nn.nn.init import BIAS_INITS, INITS, init_parameters
@@ -240,7 +240,7 @@ class Network:
         J = self.cost.value(last.z, last.a, Y, self.activations[-1])
         if l2:
             n = n or last.z.shape[1]
-            J = J + (l2 / (2.0 * n)) * sum((W * W).sum() for W in self.W)
+            J = J + (l2 / (2.0 * n)) * sum(sum_of_squares(W) for W in self.W)
         return J
 
     def backward(self, caches: list[LayerCache], Y: Array, l2: float = 0.0,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from desktop_nn.backend import Backend
+from desktop_nn.nn.blocks import sum_of_squares
 from desktop_nn.nn.diagnostics import layer_stats
 from desktop_nn.nn.network import Gradients, LayerCache, Network, labels_from_outputs
 from desktop_nn.nn.optimizers import Optimizer, make_optimizer
@@ -754,7 +755,7 @@ class Trainer:
         cost = net.backend.to_float(total_cost) / data.m
         if self.config.l2:
             cost += self.config.l2 / (2 * self.train.m) * sum(
-                net.backend.to_float((W * W).sum()) for W in net.W)
+                net.backend.to_float(sum_of_squares(W)) for W in net.W)
         return Evaluation(cost=cost, accuracy=int(net.backend.to_host(correct)) / data.m)
 
 
