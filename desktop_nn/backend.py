@@ -21,6 +21,20 @@ class BackendError(RuntimeError):
     """The requested device cannot be used; the message says why."""
 
 
+def gpu_out_of_memory(exc: BaseException, cp: ModuleType) -> bool:
+    """Whether ``exc``, raised by CuPy (module ``cp``), says the GPU ran out of memory: CuPy's
+    OutOfMemoryError, a cuBLAS or CUDA allocation failure, or NumPy's MemoryError."""
+    if isinstance(exc, MemoryError):
+        return True
+    cuda = getattr(cp, "cuda", None)
+    oom = getattr(getattr(cuda, "memory", None), "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    text = str(exc)
+    return ("ALLOC_FAILED" in text or "cudaErrorMemoryAllocation" in text
+            or "out of memory" in text.lower())
+
+
 @dataclass(frozen=True)
 class Backend:
     """An array module and the device it runs on.
@@ -78,15 +92,7 @@ class Backend:
         cuBLAS or CUDA allocation failure, or NumPy's MemoryError)."""
         if isinstance(exc, MemoryError):
             return True
-        if not self.is_gpu:
-            return False
-        cuda = getattr(self.xp, "cuda", None)
-        oom = getattr(getattr(cuda, "memory", None), "OutOfMemoryError", None)
-        if oom is not None and isinstance(exc, oom):
-            return True
-        text = str(exc)
-        return ("ALLOC_FAILED" in text or "cudaErrorMemoryAllocation" in text
-                or "out of memory" in text.lower())
+        return self.is_gpu and gpu_out_of_memory(exc, self.xp)
 
     def pinned_empty(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """A host array to copy to the device from: page-locked on the GPU (cudaMemcpy from

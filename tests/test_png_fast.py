@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 
 import numpy as np
 import pytest
-from image_factory import PNG_SIGNATURE, bomb_png, noise, png_bytes
+from image_factory import PNG_SIGNATURE, bomb_png, noise, png_bytes, png_chunk
 from PIL import Image
 
 from desktop_nn.data.image_folder import MAX_PIXELS, decode_image
 from desktop_nn.data.png_fast import decode_plain_png
-
-
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(
-        ">I", zlib.crc32(body, zlib.crc32(kind)))
 
 
 def chunks_of(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -31,7 +25,7 @@ def chunks_of(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def rebuild(parts: list[tuple[bytes, bytes]]) -> bytes:
-    return PNG_SIGNATURE + b"".join(chunk(k, b) for k, b in parts)
+    return PNG_SIGNATURE + b"".join(png_chunk(k, b) for k, b in parts)
 
 
 def pillow_pixels(data: bytes) -> np.ndarray:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from desktop_nn.backend import gpu_out_of_memory
 from desktop_nn.nn.activations import LEAKY_SLOPE, get_activation
 
 Array = Any
@@ -124,7 +125,7 @@ class CupyFusion(NoFusion):
             try:
                 problem = self._self_check(name, np.dtype(dtype))
             except Exception as exc:  # a kernel that does not compile or launch
-                if _is_out_of_memory(exc):
+                if gpu_out_of_memory(exc, self.cp):
                     raise  # the device is full, the kernel may be fine: ask again next time
                 problem = f"{exc.__class__.__name__}: {exc}"
             ok = self._state[key] = problem is None
@@ -244,11 +245,6 @@ class CupyFusion(NoFusion):
 def _same_dtype(first: Array, *others: Array) -> bool:
     """A kernel's type T comes from its arrays: mixed dtypes go to the reference code."""
     return all(o.dtype == first.dtype for o in others)
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or "OutOfMemory" in type(exc).__name__ or \
-        "out of memory" in str(exc).lower()
 
 
 def _compare(cp: Any, pairs: list[tuple[Array, Array]], rtol: float) -> str | None:

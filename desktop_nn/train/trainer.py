@@ -444,8 +444,8 @@ class Trainer:
             for i in range(skip * bs, m, bs):
                 idx = perm[i:i + bs]
                 k = idx.shape[0]
-                xp.take(self.train.XT, idx, axis=0, out=xbuf[:k])
-                xp.take(self.train.YT, idx, axis=0, out=ybuf[:k])
+                _gather(xp, self.train.XT, idx, xbuf[:k])
+                _gather(xp, self.train.YT, idx, ybuf[:k])
                 yield xbuf[:k], ybuf[:k]
         else:
             for i in range(skip * bs, m, bs):
@@ -475,8 +475,8 @@ class Trainer:
                 k = min(bs, m - i)
                 host_x, host_y = buffers.host_buffers()
                 if perm is not None:
-                    np.take(XT, perm[i:i + k], axis=0, out=host_x[:k])
-                    np.take(YT, perm[i:i + k], axis=0, out=host_y[:k])
+                    _gather(np, XT, perm[i:i + k], host_x[:k])
+                    _gather(np, YT, perm[i:i + k], host_y[:k])
                 else:
                     host_x[:k], host_y[:k] = XT[i:i + k], YT[i:i + k]
                 xb, yb = buffers.upload(k)
@@ -651,10 +651,13 @@ class Trainer:
             self._last_cost = cost
             self._unchecked += 1
             cost_value = math.nan
-        else:  # cost and guard cross to the host together: one device sync per step
-            cost_value, guard_value = net.backend.to_host(xp.stack(
-                [xp.asarray(cost, dtype=xp.float64), xp.asarray(guard, dtype=xp.float64)])
-            ).tolist()
+        else:
+            if net.backend.is_gpu:  # cost and guard cross to the host together: one sync
+                cost_value, guard_value = net.backend.to_host(xp.stack(
+                    [xp.asarray(cost, dtype=xp.float64), xp.asarray(guard, dtype=xp.float64)])
+                ).tolist()
+            else:
+                cost_value, guard_value = float(cost), float(guard)
             if not math.isfinite(guard_value):
                 return self._nan_result(caches, grads)
         self.optimizer.step(net, grads)
@@ -757,6 +760,16 @@ class Trainer:
             cost += self.config.l2 / (2 * self.train.m) * sum(
                 net.backend.to_float(sum_of_squares(W)) for W in net.W)
         return Evaluation(cost=cost, accuracy=int(net.backend.to_host(correct)) / data.m)
+
+
+def _gather(xp: Any, rows: Array, idx: Array, out: Array) -> None:
+    """out[:] = rows[idx] (a shuffled batch) into a reused buffer. NumPy buffers ``out`` (an
+    extra copy) unless told that out-of-range indices need no check, so it is told: idx is
+    a slice of a permutation. CuPy writes into ``out`` directly."""
+    if xp is np:
+        np.take(rows, idx, axis=0, out=out, mode="clip")
+    else:
+        xp.take(rows, idx, axis=0, out=out)
 
 
 def summary(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
