@@ -295,7 +295,7 @@ def _add_image_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args) -> int:
     from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
-    from desktop_nn.train.device_memory import choose_training_backend, training_tensors
+    from desktop_nn.train.device_memory import choose_training_backend, run_tensors
     from desktop_nn.train.trainer import TrainConfig, Trainer, summary
 
     try:
@@ -319,9 +319,8 @@ def cmd_train(args) -> int:
                              patience=args.patience)
         config.validate()
         # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change
-        backend = choose_training_backend(args.device, training_tensors(
-            spec.sizes, train.m, val.m if val is not None else 0, config.batch_size, dtype,
-            config.optimizer, config.shuffle))
+        backend = choose_training_backend(args.device, run_tensors(
+            spec.sizes, train.m, val.m if val is not None else 0, config, dtype, on_gpu=True))
         net = Network(spec, backend, dtype=dtype, seed=args.seed)
     except (ValueError, BackendError) as exc:
         raise UsageError(str(exc)) from None

@@ -289,6 +289,41 @@ def test_cli_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(tmp_path, capsys, mon
     assert out["device"].startswith("CPU - NumPy (the GPU ran out of memory)")
 
 
+def _estimates(monkeypatch) -> list[list]:
+    """The tensor lists the CLI or the window asks choose_training_backend about."""
+    asked = []
+    real = device_memory.choose_training_backend
+
+    def choose(choice, tensors, **kw):
+        asked.append(tensors)
+        return real(choice, tensors, **kw)
+
+    monkeypatch.setattr(device_memory, "choose_training_backend", choose)
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    return asked
+
+
+def _checked_copies(tensors) -> list:
+    return [t for t in tensors if t.name.startswith("the copy of W and b")]
+
+
+def test_cli_estimates_the_gpu_run_it_then_builds(tmp_path, capsys, monkeypatch):
+    """The estimate before a GPU run is that run's own (Trainer.memory_tensors), deferred
+    NaN guard's copy of the weights included."""
+    X, Y = data(m=60)
+    asked = _estimates(monkeypatch)
+    trainers = []
+    real_run = Trainer.run
+    monkeypatch.setattr(Trainer, "run", lambda self, *a, **kw: (trainers.append(self),
+                                                                 real_run(self, *a, **kw))[1])
+    assert main(["train", str(npz(tmp_path, X, Y)), "--epochs", "1", "--batch-size", "10",
+                 "--val-split", "0", "--report-every", "3", "--device", "gpu",
+                 "--optimizer", "adam", "--json"]) == 0
+    capsys.readouterr()
+    assert len(asked) == 1 and _checked_copies(asked[0])
+    assert asked[0] == trainers[0].memory_tensors()
+
+
 def test_cli_gpu_that_cannot_hold_the_data_says_so(tmp_path, capsys, monkeypatch):
     X, Y = data(m=60)
     monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(free=10))
@@ -323,6 +358,24 @@ def test_window_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(qtbot, window, mon
     assert window.trainer.step_count == 2 * window.trainer.steps_per_epoch
     assert window.device_label.text().startswith("CPU - NumPy (the GPU ran out of memory)")
     assert window.findChild(QMessageBox, "errorDialog") is None
+
+
+def test_window_estimates_the_gpu_run_it_then_builds(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QComboBox
+
+    import desktop_nn.gui.main_window as main_window
+
+    asked = _estimates(monkeypatch)
+    # the sample has too few steps per epoch for reports less often than every step
+    monkeypatch.setattr(main_window, "REPORTS_PER_EPOCH", 2)
+    monkeypatch.setattr(main_window, "choose_training_backend",
+                        device_memory.choose_training_backend)  # imported by name there
+    window.findChild(QComboBox, "deviceCombo").setCurrentText("gpu")
+    with qtbot.waitSignal(window.training_finished, timeout=60_000):
+        assert window.start()
+    assert window.trainer.config.report_every > 1 and window.trainer.network.backend.is_gpu
+    assert len(asked) == 1 and _checked_copies(asked[0])
+    assert asked[0] == window.trainer.memory_tensors()
 
 
 def test_window_on_a_chosen_device_stops_with_the_message(qtbot, window, monkeypatch):

@@ -45,8 +45,8 @@ from desktop_nn.nn.network import Network
 from desktop_nn.predict import PredictError, Predictor, preparation_mismatch
 from desktop_nn.train.device_memory import (
     choose_training_backend,
+    run_tensors,
     total_bytes,
-    training_tensors,
 )
 from desktop_nn.train.runs import Run, RunLog, describe
 from desktop_nn.train.trainer import Trainer, TrainResult
@@ -325,9 +325,12 @@ class MainWindow(QMainWindow):
         old = self.trainer
         old_bytes = total_bytes(old.memory_tensors()) \
             if old is not None and old.network.backend.is_gpu else 0
-        backend = choose_training_backend(self.training_panel.device(), training_tensors(
-            spec.sizes, prepared.train.m, prepared.val.m if prepared.val is not None else 0,
-            config.batch_size, dtype, config.optimizer, config.shuffle), reclaimable=old_bytes)
+        train, val = prepared.train, prepared.val
+        bs = config.batch_size if 0 < config.batch_size < train.m else train.m
+        config.report_every = max(1, math.ceil(train.m / bs) // REPORTS_PER_EPOCH)
+        backend = choose_training_backend(self.training_panel.device(), run_tensors(
+            spec.sizes, train.m, val.m if val is not None else 0, config, dtype, on_gpu=True),
+            reclaimable=old_bytes)
         del old
         pending = self.pending_network
         if pending is not None and self.imported_model is not None:
@@ -342,9 +345,6 @@ class MainWindow(QMainWindow):
         else:
             pending = None
             net = Network(spec, backend, dtype=dtype, seed=config.seed)
-        train, val = prepared.train, prepared.val
-        bs = config.batch_size if 0 < config.batch_size < train.m else train.m
-        config.report_every = max(1, math.ceil(train.m / bs) // REPORTS_PER_EPOCH)
         if old_bytes and backend.is_gpu:
             self._move_trainer_to_cpu("moved off the GPU for a new run")
         self.device_label.setText(backend.label)

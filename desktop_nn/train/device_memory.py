@@ -12,6 +12,7 @@ the user chose ``auto`` and the GPU cannot hold even the rest of the run, and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,23 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable")
+
+
+def defers_guard(on_gpu: bool, report_every: int) -> bool:
+    """Whether a run reads its NaN guard only when it reads the device anyway, keeping a
+    checked copy to go back to (train/checked_copy.py): on a GPU, when reports come less often
+    than every step."""
+    return on_gpu and report_every > 1
+
+
+def run_tensors(sizes: list[int], m_train: int, m_val: int, config: Any, dtype: str,
+                on_gpu: bool) -> list[Tensor]:
+    """:func:`training_tensors` of a run with ``config`` (a TrainConfig: batch size,
+    optimiser, shuffle, report_every): what a Trainer on that device keeps, and what the CLI
+    and the window estimate for the GPU before they build one."""
+    return training_tensors(sizes, m_train, m_val, config.batch_size, dtype, config.optimizer,
+                            config.shuffle,
+                            checked_copy=defers_guard(on_gpu, config.report_every))
 
 
 def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size: int = 0,

@@ -35,10 +35,11 @@ from desktop_nn.train.device_memory import (
     EVAL_CHUNK,
     OutOfDeviceMemory,
     Tensor,
+    defers_guard,
     fits,
     out_of_memory_message,
+    run_tensors,
     streamed,
-    training_tensors,
 )
 from desktop_nn.train.history import EpochReport, History, StepReport
 
@@ -256,9 +257,8 @@ class Trainer:
         m_train = self.train.m if m_train is None else m_train
         if m_val is None:
             m_val = self.val.m if getattr(self, "val", None) is not None else 0
-        tensors = training_tensors(self.network.spec.sizes, m_train, m_val, c.batch_size,
-                                   str(self.network.dtype), c.optimizer, c.shuffle,
-                                   checked_copy=self.defer_guard and c.report_every > 1)
+        tensors = run_tensors(self.network.spec.sizes, m_train, m_val, c,
+                              str(self.network.dtype), self.defer_guard)
         if getattr(self, "streaming", False):
             tensors = streamed(tensors)
         return tensors
@@ -488,7 +488,7 @@ class Trainer:
     def _run(self, epochs: int) -> TrainResult:
         t0 = time.perf_counter()
         self.optimizer.allocate(self.network)
-        self._deferring = self.defer_guard and self.config.report_every > 1
+        self._deferring = defers_guard(self.defer_guard, self.config.report_every)
         self._unchecked, self._checked_cost = 0, math.nan
         if self._deferring:
             self._pending = self.network.xp.zeros((), dtype=self.network.xp.float64)
