@@ -4,15 +4,17 @@ the Weights, Evaluation, Predict, Math and Runs tabs, projects, recovery and mod
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
+from image_factory import make_folder
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QMessageBox
 
 from desktop_nn.cli import main as cli_main
 from desktop_nn.data.dataset import labels_of
-from desktop_nn.data.sources import sample_path
+from desktop_nn.data.sources import SAMPLE_NAME, sample_path
 from desktop_nn.gui import create_main_window
 from desktop_nn.gui.projects import DISCARD
 from desktop_nn.project import RecoveryStore, load_project, state_file_path
@@ -456,3 +458,47 @@ def test_a_standardised_cli_model_is_evaluated_once_the_data_are_standardised_to
 
     window.data_panel.set_state({"folder": "sample"})  # a project saved before the choice
     assert window.data_panel.normalisation() == "scale"
+
+
+def test_loading_other_data_is_a_change_to_save(qtbot, window, tmp_path):
+    """Even when nothing else changes (ten classes like the sample: the output stays)."""
+    assert not window.projects.dirty
+    folder = make_folder(tmp_path / "shapes", {str(k): 2 for k in range(10)})
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        window.data_panel.load(str(folder))
+    assert window.projects.dirty
+
+
+def test_a_project_whose_data_fail_to_load_leaves_the_next_load_a_change(qtbot, window,
+                                                                         tmp_path):
+    """Opening a project is not a change; the quiet load it asks for holds for that load
+    alone: when it fails, the user's next load is a change to save."""
+    folder = make_folder(tmp_path / "gone", {"a": 3, "b": 3})
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        window.data_panel.load(str(folder))
+    path = tmp_path / "p.dnnproj"
+    assert window.projects.save_to(path)
+    shutil.rmtree(folder)
+    other = new_window(qtbot, tmp_path, "other")
+    with qtbot.waitSignal(other.data_panel.load_failed, timeout=30_000):
+        assert other.projects.open(path)
+    assert not other.projects.dirty
+    with qtbot.waitSignal(other.data_loaded, timeout=30_000):
+        other.data_panel.load(SAMPLE_NAME)
+    assert other.projects.dirty
+    close(other)
+
+
+def test_a_user_load_that_supersedes_a_projects_load_is_a_change(qtbot, window, tmp_path):
+    folder = make_folder(tmp_path / "shapes", {"a": 3, "b": 3})
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        window.data_panel.load(str(folder))
+    path = tmp_path / "p.dnnproj"
+    assert window.projects.save_to(path)
+    other = new_window(qtbot, tmp_path, "other")
+    assert other.projects.open(path)  # its data load starts in the background...
+    with qtbot.waitSignal(other.data_loaded, timeout=30_000):
+        other.data_panel.load(SAMPLE_NAME)  # ...and the user's load replaces it
+    assert other.projects.dirty
+    qtbot.waitUntil(lambda: not other.data_panel._superseded, timeout=30_000)
+    close(other)

@@ -54,7 +54,8 @@ def to_qimage(pixels: np.ndarray, shape: tuple[int, int, int]) -> QImage:
 
 class DataPanel(QWidget):
     """Emits ``loaded(LoadedData)`` once a folder has loaded, ``load_failed(str)`` with the
-    reason when it cannot be used; ``busy_changed(bool)`` while loading."""
+    reason when it cannot be used; ``busy_changed(bool)`` while loading. While ``loaded`` is
+    emitted, ``loaded_quietly`` says whether that load was asked for as ``quiet``."""
 
     loaded = Signal(object)
     load_failed = Signal(str)
@@ -66,6 +67,8 @@ class DataPanel(QWidget):
         self.setAcceptDrops(True)
         self._superseded: list[Job] = []  # background loads replaced by a newer one
         self.job: Job | None = None
+        self._job_quiet = False  # the quiet flag of self.job's load
+        self.loaded_quietly = False
         self.data: LoadedData | None = None
 
         self.folder_edit = QLineEdit()
@@ -212,10 +215,13 @@ class DataPanel(QWidget):
     def is_loading(self) -> bool:
         return self.job is not None
 
-    def load(self, folder: str | None = None, synchronous: bool = False) -> None:
+    def load(self, folder: str | None = None, synchronous: bool = False,
+             quiet: bool = False) -> None:
         """Load ``folder`` (default: the edit's text) in the background.
         ``synchronous`` loads in this thread (the bundled sample at start-up: a fraction of a
-        second, so the window opens with data)."""
+        second, so the window opens with data). ``quiet`` marks a load the user did not ask
+        for (the start-up data, a project's data as it opens): it holds for this load only,
+        not for one that fails, is cancelled or is superseded by a newer load."""
         if folder is not None:
             self.folder_edit.setText(folder)
         source = self.folder_edit.text().strip() or SAMPLE_NAME
@@ -244,7 +250,7 @@ class DataPanel(QWidget):
         if synchronous:
             try:
                 self._loaded(load_training_data(source, options, val_split=val_split,
-                                                normalisation=normalisation))
+                                                normalisation=normalisation), quiet)
             except (ValueError, OSError) as exc:
                 self._fail(str(exc))
             return
@@ -255,7 +261,7 @@ class DataPanel(QWidget):
         job.failed.connect(self._job_failed)
         job.cancelled.connect(self._job_cancelled)
         job.done.connect(self._job_done)
-        self.job = job
+        self.job, self._job_quiet = job, quiet
         self._set_busy(True)
         job.start()
 
@@ -266,7 +272,7 @@ class DataPanel(QWidget):
     # A superseded job (a new load started meanwhile) is ignored: only self.job counts.
     def _job_succeeded(self, data: LoadedData) -> None:
         if self.sender() is self.job:
-            self._loaded(data)
+            self._loaded(data, self._job_quiet)
 
     def _job_failed(self, message: str) -> None:
         if self.sender() is self.job:
@@ -305,10 +311,14 @@ class DataPanel(QWidget):
         self._set_message(message, error=True)
         self.load_failed.emit(message)
 
-    def _loaded(self, data: LoadedData) -> None:
+    def _loaded(self, data: LoadedData, quiet: bool) -> None:
         self.data = data
         self._show(data)
-        self.loaded.emit(data)
+        self.loaded_quietly = quiet
+        try:
+            self.loaded.emit(data)
+        finally:
+            self.loaded_quietly = False
 
     # ------------------------------------------------------------------ display
     def _show(self, loaded: LoadedData) -> None:

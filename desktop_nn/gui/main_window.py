@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._continue_on_cpu = False  # the GPU ran out of memory under "auto"
         self._run_end_epoch = 0
-        self.keep_clean_on_load = False  # see _data_loaded
+        self._loaded_data_state: dict | None = None  # the Data panel's state at the last load
 
         self.designer = NetworkDesigner()
         self.data_panel = DataPanel()
@@ -289,9 +289,12 @@ class MainWindow(QMainWindow):
 
     def _data_loaded(self, data: LoadedData) -> None:
         # The data a project opens with (at start or on Open) are not a change to save, nor
-        # is the output activation fitted to them below.
-        keep_clean = self.keep_clean_on_load and not self.projects.dirty
-        self.keep_clean_on_load = False
+        # is the output activation fitted to them below; other data the user loads are.
+        quiet = self.data_panel.loaded_quietly
+        keep_clean = quiet and not self.projects.dirty
+        data_state, self._loaded_data_state = self._loaded_data_state, self.data_panel.state()
+        if not quiet and data_state != self._loaded_data_state:
+            self.projects.mark_dirty()
         n_out = data.prepared.train.Y.shape[0]
         out = self.designer.output_combo
         if n_out == 1 and out.currentText() == "softmax":
@@ -832,12 +835,11 @@ class MainWindow(QMainWindow):
 
     def load_initial_data(self) -> None:
         """The last folder (in the background), or the bundled sample at once."""
-        self.keep_clean_on_load = True
         folder = self.data_panel.folder_edit.text().strip()
         if not folder or folder == SAMPLE_NAME:
-            self.data_panel.load(SAMPLE_NAME, synchronous=True)
+            self.data_panel.load(SAMPLE_NAME, synchronous=True, quiet=True)
         else:
-            self.data_panel.load(folder)
+            self.data_panel.load(folder, quiet=True)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if not self.projects.maybe_save():

@@ -206,8 +206,7 @@ class ProjectController(QObject):
         w.data_panel.set_state(project.data)
         folder = w.data_panel.folder_edit.text().strip()
         if folder:
-            w.keep_clean_on_load = True  # opening a project is not a change
-            w.data_panel.load(folder)
+            w.data_panel.load(folder, quiet=True)  # opening a project is not a change
 
     def save(self) -> bool:
         if self.path is None:
