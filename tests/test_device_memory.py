@@ -5,6 +5,7 @@ half-way keeping its last good weights (tested with a stand-in GPU backend)."""
 from __future__ import annotations
 
 import json
+import weakref
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.train.device_memory import (
     OutOfDeviceMemory,
     choose_training_backend,
+    held_bytes,
     out_of_memory_message,
     streamed,
     total_bytes,
@@ -55,6 +57,8 @@ def test_the_estimate_counts_every_array_the_trainer_keeps(optimizer, dtype, gpu
             and not t.name.startswith("the diagnostics")]
     shuffle_order = 30 * 8  # the epoch's permutation, int64, alive while an epoch runs
     assert total_bytes(kept) == sum(a.nbytes for a in arrays) + shuffle_order
+    # between runs (a run's end frees the epoch's buffers and the step's temporaries)
+    assert held_bytes(trainer.memory_tensors()) == sum(a.nbytes for a in arrays)
 
 
 def test_the_temporaries_are_a_step_or_an_evaluation_whichever_is_bigger():
@@ -480,3 +484,82 @@ def test_on_the_gpu_a_streamed_data_set_trains_as_a_resident_one(shuffle):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert [e.train_cost for e in runs[0].history.epochs] == \
         pytest.approx([e.train_cost for e in runs[1].history.epochs], rel=1e-6)
+
+
+def _gpu_run_then_another(qtbot, window, monkeypatch) -> Trainer:
+    """Train one epoch on the stand-in GPU under auto; return that trainer, with the epochs
+    changed so that the next start builds a new run."""
+    from PySide6.QtWidgets import QComboBox, QSpinBox
+
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    window.findChild(QComboBox, "deviceCombo").setCurrentText("auto")
+    window.findChild(QSpinBox, "epochsSpin").setValue(1)
+    with qtbot.waitSignal(window.training_finished, timeout=60_000):
+        assert window.start()
+    first = window.trainer
+    assert first.network.backend.is_gpu
+    window.findChild(QSpinBox, "epochsSpin").setValue(2)
+    return first
+
+
+def test_a_new_gpu_run_lets_the_previous_one_go_before_taking_gpu_memory(qtbot, window,
+                                                                         monkeypatch):
+    """The previous run leaves the GPU (only its weights and state wait in host memory)
+    before the new network is made there, and no CPU run is built from it on the way."""
+    import desktop_nn.gui.main_window as main_window
+
+    first = _gpu_run_then_another(qtbot, window, monkeypatch)
+    held = held_bytes(first.memory_tensors())
+    gone = weakref.ref(first)
+    asked = []
+    real_choose = device_memory.choose_training_backend
+    monkeypatch.setattr(main_window, "choose_training_backend", lambda choice, tensors, **kw: (
+        asked.append(kw.get("reclaimable")), real_choose(choice, tensors, **kw))[1])
+    built = []
+    real_network, real_trainer = Network.__init__, Trainer.__init__
+
+    def network_init(self, spec, backend=None, *a, **kw):
+        real_network(self, spec, backend, *a, **kw)
+        if self.backend.is_gpu:
+            built.append(("GPU network", window.trainer, gone()))
+
+    def trainer_init(self, network, *a, **kw):
+        built.append(("GPU trainer" if network.backend.is_gpu else "CPU trainer",
+                      window.trainer, gone()))
+        real_trainer(self, network, *a, **kw)
+
+    monkeypatch.setattr(Network, "__init__", network_init)
+    monkeypatch.setattr(Trainer, "__init__", trainer_init)
+    del first
+    with qtbot.waitSignal(window.training_finished, timeout=60_000):
+        assert window.start()
+    # by then nothing holds the previous run (so its GPU arrays are freed)
+    assert built == [("GPU network", None, None), ("GPU trainer", None, None)]
+    assert window.trainer.network.backend.is_gpu
+    # what the previous run held between runs counts as free, not its step's temporaries
+    # (those wait in the memory pool, counted as free already)
+    assert asked == [held] and held < total_bytes(window.trainer.memory_tensors())
+
+
+def test_the_previous_gpu_run_goes_on_on_the_cpu_when_the_next_cannot_be_built(
+        qtbot, window, monkeypatch):
+    first = _gpu_run_then_another(qtbot, window, monkeypatch)
+    weights = [w.copy() for w in first.network.get_parameters()[0]]
+    steps, history = first.step_count, first.history
+    real_trainer = Trainer.__init__
+
+    def trainer_init(self, network, *a, **kw):
+        if network.backend.is_gpu:
+            raise OutOfDeviceMemory("Not enough memory on Fake GPU (fake)")
+        real_trainer(self, network, *a, **kw)
+
+    monkeypatch.setattr(Trainer, "__init__", trainer_init)
+    del first
+    assert not window.start()
+    assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
+    kept = window.trainer
+    assert kept is not None and not kept.network.backend.is_gpu
+    assert kept.step_count == steps and kept.history is history
+    for a, b in zip(kept.network.get_parameters()[0], weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert window.device_label.text().startswith("CPU - NumPy (moved off the GPU")

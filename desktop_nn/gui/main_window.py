@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_nn.backend import BackendError, cpu_backend, select_backend
+from desktop_nn.backend import Backend, BackendError, cpu_backend, select_backend
 from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
 from desktop_nn.examples import EXAMPLES, SLOWDOWN
@@ -41,15 +41,15 @@ from desktop_nn.gui.weights_view import WeightsView
 from desktop_nn.gui.worker import Job, ReportBuffer
 from desktop_nn.inspect.evaluation import images_from_columns
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
-from desktop_nn.nn.network import Network
+from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.predict import PredictError, Predictor, preparation_mismatch
 from desktop_nn.train.device_memory import (
     choose_training_backend,
+    held_bytes,
     run_tensors,
-    total_bytes,
 )
 from desktop_nn.train.runs import Run, RunLog, describe
-from desktop_nn.train.trainer import Trainer, TrainResult
+from desktop_nn.train.trainer import TrainConfig, Trainer, TrainResult
 
 REFRESH_MS = 33  # at most ~30 redraws a second, whatever the step rate
 REPORTS_PER_EPOCH = 500  # diagnostics at most this often per epoch (every step when fewer)
@@ -324,9 +324,10 @@ class MainWindow(QMainWindow):
         spec = self.designer.spec(prepared.train.n_x, prepared.train.Y.shape[0])
         dtype = self.training_panel.dtype()
         # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change.
-        # A previous run on the GPU gives its memory back first (it moves to the CPU).
+        # A previous run on the GPU gives its memory back first, so what it holds counts as
+        # free.
         old = self.trainer
-        old_bytes = total_bytes(old.memory_tensors()) \
+        old_bytes = held_bytes(old.memory_tensors()) \
             if old is not None and old.network.backend.is_gpu else 0
         train, val = prepared.train, prepared.val
         bs = config.batch_size if 0 < config.batch_size < train.m else train.m
@@ -334,7 +335,29 @@ class MainWindow(QMainWindow):
         backend = choose_training_backend(self.training_panel.device(), run_tensors(
             spec.sizes, train.m, val.m if val is not None else 0, config, dtype, on_gpu=True),
             reclaimable=old_bytes)
+        parked = None
+        if old_bytes and backend.is_gpu:
+            # before the new run takes any GPU memory: the previous run's weights and state
+            # wait in host memory, and become a CPU run again only if this one fails to build
+            parked = old.parked(cpu_backend("moved off the GPU for a new run"))
+            self.trainer = None
         del old
+        try:
+            trainer = self._new_trainer(spec, backend, dtype, config, data)
+        except BaseException:
+            if parked is not None:
+                self.trainer = parked.resume(*self._trainer_host_data())
+                self.device_label.setText(self.trainer.network.backend.label)
+            raise
+        self.trainer_data = data
+        return trainer
+
+    def _new_trainer(self, spec: NetworkSpec, backend: Backend, dtype: str, config: TrainConfig,
+                     data: LoadedData) -> Trainer:
+        """A trainer for ``spec`` on ``backend``, from the pending weights (an imported model
+        or a reopened project) when they fit, else freshly initialised."""
+        prepared = data.prepared
+        train, val = prepared.train, prepared.val
         pending = self.pending_network
         if pending is not None and self.imported_model is not None:
             problem = preparation_mismatch(self.imported_model, prepared)
@@ -348,8 +371,6 @@ class MainWindow(QMainWindow):
         else:
             pending = None
             net = Network(spec, backend, dtype=dtype, seed=config.seed)
-        if old_bytes and backend.is_gpu:
-            self._move_trainer_to_cpu("moved off the GPU for a new run")
         self.device_label.setText(backend.label)
         trainer = Trainer(net, train.X, train.Y, config,
                           X_val=val.X if val is not None else None,
@@ -363,7 +384,6 @@ class MainWindow(QMainWindow):
             except ValueError as exc:  # e.g. another optimiser chosen since: start it afresh
                 self.statusBar().showMessage(f"Continuing with fresh optimiser state: {exc}",
                                              8000)
-        self.trainer_data = data
         return trainer
 
     def start(self, paused: bool = False, epochs: int | None = None) -> bool:
@@ -509,14 +529,18 @@ class MainWindow(QMainWindow):
             self._show_dialog("Training stopped", result.message, QMessageBox.Icon.Warning)
         self.statusBar().showMessage(result.message, 10000)
 
+    def _trainer_host_data(self) -> tuple:
+        """The host arrays the trainer in hand was built from: X, Y of the training set and
+        of the validation set (None without one)."""
+        prepared = self.trainer_data.prepared
+        train, val = prepared.train, prepared.val
+        return (train.X, train.Y, val.X if val is not None else None,
+                val.Y if val is not None else None)
+
     def _move_trainer_to_cpu(self, why: str) -> None:
         """The run in hand goes on on the CPU (its GPU memory is freed), from the host copy of
         the data it was built from."""
-        prepared = self.trainer_data.prepared
-        train, val = prepared.train, prepared.val
-        self.trainer = self.trainer.moved_to(
-            cpu_backend(why), train.X, train.Y,
-            val.X if val is not None else None, val.Y if val is not None else None)
+        self.trainer = self.trainer.moved_to(cpu_backend(why), *self._trainer_host_data())
         self.device_label.setText(self.trainer.network.backend.label)
 
     def _training_failed(self, message: str) -> None:

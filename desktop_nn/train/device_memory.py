@@ -36,7 +36,9 @@ class Tensor:
     ``kind``: data | parameters | batch | evaluation (what to change to make it smaller).
     ``streamed``: what it becomes when the data set is streamed from host memory: the shape
     of each of its two mini-batch buffers (data), "gone" (the resident data's gather
-    buffers), or None (unchanged; data not streamed stays off the device)."""
+    buffers), or None (unchanged; data not streamed stays off the device).
+    ``transient``: alive only while a step or an evaluation runs (given back to the memory
+    pool between runs), not kept for the whole run."""
 
     name: str
     shape: tuple[int, ...]
@@ -45,6 +47,7 @@ class Tensor:
     count: int = 1
     streamed: tuple[int, ...] | str | None = None
     streamed_buffers: int = 2  # how many buffers of shape ``streamed`` (data)
+    transient: bool = False
 
     @property
     def nbytes(self) -> int:
@@ -115,28 +118,38 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
                         (sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes))),),
                         item, "parameters", copies)]
     if shuffle and b < m_train:
-        kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch", streamed="gone"),
+        # alive while an epoch runs
+        kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch", streamed="gone",
+                        transient=True),
                  Tensor("the mini-batch targets buffer", (b, n_y), item, "batch",
-                        streamed="gone"),
-                 Tensor("the epoch's shuffled order", (m_train,), 8, "data")]
+                        streamed="gone", transient=True),
+                 Tensor("the epoch's shuffled order", (m_train,), 8, "data", transient=True)]
     # One step: Z[l] and A[l] of every layer stay alive until backward ends, plus about two
     # (n_l, b) deltas at a time (dZ[l] and dA[l-1]), and, when a report is due, one squared
     # copy of the biggest W or dW (the diagnostics' norms).
-    step = [Tensor(f"Z[{l}] and A[{l}] of one mini-batch", (sizes[l], b), item, "batch", 2)
-            for l in range(1, len(sizes))]
+    step = [Tensor(f"Z[{l}] and A[{l}] of one mini-batch", (sizes[l], b), item, "batch", 2,
+                   transient=True) for l in range(1, len(sizes))]
     widest = max(sizes[1:])
-    step.append(Tensor("the backward deltas of one mini-batch", (widest, b), item, "batch", 2))
+    step.append(Tensor("the backward deltas of one mini-batch", (widest, b), item, "batch", 2,
+                       transient=True))
     biggest = max(range(1, len(sizes)), key=lambda l: sizes[l] * sizes[l - 1])
     step.append(Tensor(f"the diagnostics' squares of dW[{biggest}]",
-                       (sizes[biggest], sizes[biggest - 1]), item, "parameters"))
+                       (sizes[biggest], sizes[biggest - 1]), item, "parameters",
+                       transient=True))
     chunk = min(EVAL_CHUNK, max(m_train, m_val))
     evaluation = [Tensor(f"Z[{l}] and A[{l}] of one evaluation chunk", (sizes[l], chunk),
-                         item, "evaluation", 2) for l in range(1, len(sizes))]
+                         item, "evaluation", 2, transient=True) for l in range(1, len(sizes))]
     return kept + max(step, evaluation, key=total_bytes)
 
 
 def total_bytes(tensors: list[Tensor]) -> int:
     return sum(t.nbytes for t in tensors)
+
+
+def held_bytes(tensors: list[Tensor]) -> int:
+    """What a run holds between its steps: its tensors less the transient ones (which, once
+    it stops, wait in the memory pool and are counted as free already)."""
+    return sum(t.nbytes for t in tensors if not t.transient)
 
 
 def fits(tensors: list[Tensor], free: int | None) -> bool:
@@ -188,7 +201,7 @@ def choose_training_backend(choice: str, tensors: list[Tensor], reclaimable: int
     ``tensors``: when it cannot, ``auto`` falls back to the CPU (the backend's reason says
     why) and ``gpu`` raises :class:`OutOfDeviceMemory` naming the largest tensor.
     ``reclaimable``: GPU bytes held now that the caller frees before training (a previous
-    run's), counted as free."""
+    run's :func:`held_bytes`), counted as free."""
     backend = select_backend(choice)
     if not backend.is_gpu:
         return backend

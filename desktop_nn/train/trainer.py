@@ -275,13 +275,15 @@ class Trainer:
             X_train, Y_train = host(self.train.XT).T, host(self.train.YT).T
         if self.val is not None and (X_val is None or Y_val is None):
             X_val, Y_val = host(self.val.XT).T, host(self.val.YT).T
+        return self.parked(backend).resume(X_train, Y_train, X_val, Y_val)
+
+    def parked(self, backend: Backend) -> ParkedRun:
+        """This run without its data, its weights on ``backend`` (the CPU: host memory, so
+        that the device's can be given back), to :meth:`ParkedRun.resume` later. Take it
+        while the run is not training."""
         state, arrays = self.checkpoint()
-        other = Trainer(self.network.to(backend), X_train, Y_train, self.config,
-                        X_val=X_val if self.val is not None else None,
-                        Y_val=Y_val if self.val is not None else None,
-                        on_step=self.on_step, on_epoch=self.on_epoch, history=self.history)
-        other.restore(state, arrays)
-        return other
+        return ParkedRun(self.network.to(backend), self.config, state, arrays, self.history,
+                         self.on_step, self.on_epoch, self.val is not None)
 
     @property
     def batch_size(self) -> int:
@@ -789,3 +791,30 @@ def summary(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
 
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "Evaluation", "summary"]
+
+
+@dataclass
+class ParkedRun:
+    """A run's weights (``network``), optimiser state and position (``state``, ``arrays``,
+    as :meth:`Trainer.checkpoint` gives them), history and listeners, without its data: what
+    :meth:`Trainer.parked` keeps and :meth:`resume` goes on from."""
+
+    network: Network
+    config: TrainConfig
+    state: dict
+    arrays: dict[str, np.ndarray]
+    history: History
+    on_step: Callable[[StepReport], None] | None
+    on_epoch: Callable[[EpochReport], None] | None
+    has_val: bool
+
+    def resume(self, X_train: Array, Y_train: Array, X_val: Array | None = None,
+               Y_val: Array | None = None) -> Trainer:
+        """The run again, on ``network``'s device, from the data it was trained on: X
+        (n_x, m) and Y (n_y, m), and the validation set when it had one."""
+        trainer = Trainer(self.network, X_train, Y_train, self.config,
+                          X_val=X_val if self.has_val else None,
+                          Y_val=Y_val if self.has_val else None,
+                          on_step=self.on_step, on_epoch=self.on_epoch, history=self.history)
+        trainer.restore(self.state, self.arrays)
+        return trainer
