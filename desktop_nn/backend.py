@@ -105,8 +105,10 @@ class Backend:
 
     def copy_streams(self) -> Any:
         """A copy stream beside the compute stream, with events (train/batch_upload.py's
-        CopyStreams): CuPy's on the GPU, immediate copies on the CPU."""
-        return _CupyStreams(self.xp) if self.is_gpu else _ImmediateCopies()
+        CopyStreams), for streaming a data set to the GPU; the CPU has no streams."""
+        if not self.is_gpu:
+            raise BackendError("copy streams are a GPU's: the CPU streams no data")
+        return _CupyStreams(self.xp)
 
     def synchronize(self) -> None:
         """Wait until queued device work is done (no-op on the CPU); use before timing."""
@@ -140,28 +142,6 @@ class _CupyStreams:
 
     def host_wait(self, event: Any) -> None:
         event.synchronize()
-
-
-class _ImmediateCopies:
-    """CopyStreams where every copy is done when queued (NumPy: one device, no streams)."""
-
-    def copy_async(self, dev: Any, host: np.ndarray) -> None:
-        np.copyto(dev, host)
-
-    def record_copy(self) -> None:
-        return None
-
-    def record_compute(self) -> None:
-        return None
-
-    def copy_wait(self, event: Any) -> None:
-        pass
-
-    def compute_wait(self, event: Any) -> None:
-        pass
-
-    def host_wait(self, event: Any) -> None:
-        pass
 
 
 def cpu_backend(reason: str = "chosen") -> Backend:
