@@ -448,6 +448,41 @@ def test_an_evaluation_that_runs_out_of_memory_goes_on_in_smaller_chunks(monkeyp
         trainer.evaluate(X, Y)
 
 
+@pytest.mark.parametrize("moved", [False, True])
+def test_an_epoch_whose_evaluation_ran_out_of_memory_is_reported_by_the_next_run(
+        monkeypatch, moved):
+    """Out of memory in the epoch's evaluation (at the smallest chunk) stops the run; the run
+    that goes on from it (on the same trainer, or moved to the CPU as "auto" does) makes that
+    epoch's report first, so that no epoch is missing from the history and the curves."""
+    X, Y = data(m=40)
+    config = dict(lr=0.1, epochs=3, batch_size=8, optimizer="momentum")
+    straight = trained(X, Y, TrainConfig(**config))
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1), fake_gpu() if moved else cpu_backend(),
+                  seed=2)
+    trainer = Trainer(net, X, Y, TrainConfig(**config))
+    real = trainer.evaluate_data
+
+    def fails_in_epoch_2(data, chunk=None):
+        if trainer.epoch == 2:
+            raise MemoryError("Out of memory allocating 1,024 bytes (fake)")
+        return real(data, chunk)
+
+    monkeypatch.setattr(trainer, "evaluate_data", fails_in_epoch_2)
+    result = trainer.run()
+    assert result.stopped == "out_of_memory" and trainer.epoch == 2
+    assert [e.epoch for e in trainer.history.epochs] == [1]
+    monkeypatch.undo()
+    if moved:
+        trainer = trainer.moved_to(cpu_backend("the GPU ran out of memory"))
+    trainer.run(1)
+    assert [e.epoch for e in trainer.history.epochs] == [1, 2, 3]
+    assert [e.train_cost for e in trainer.history.epochs] == \
+        [e.train_cost for e in straight.history.epochs]
+    assert [e.step for e in trainer.history.epochs] == [5, 10, 15]
+    state, _ = trainer.checkpoint()
+    assert state["epoch_report_due"] is False
+
+
 def test_a_streamed_run_keeps_two_mini_batch_buffers_instead_of_the_data():
     tensors = training_tensors([784, 100, 10], 60_000, 10_000, batch_size=64)
     on_device = streamed(tensors)

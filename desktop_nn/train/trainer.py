@@ -174,6 +174,9 @@ class Trainer:
         self._epoch_start_state: dict | None = None
         self._batch_in_epoch = 0
         self._resume_batch = 0
+        # an epoch ended but its report was not made (the device ran out of memory in the
+        # evaluation): the next run makes it before its first step
+        self._report_due = False
         self.last_result: TrainResult | None = None
         self._grads: Gradients | None = None  # reused every step (see Network.backward)
         self._eval_chunk = EVAL_CHUNK  # halved when an evaluation runs out of memory
@@ -304,7 +307,8 @@ class Trainer:
         state = {"epoch": pos.epoch, "step_count": pos.step_count,
                  "examples_seen": pos.examples_seen, "rng": pos.rng_state,
                  "batch_in_epoch": pos.batch_in_epoch, "m": self.train.m,
-                 "batch_size": self.batch_size, "optimizer": self.optimizer.state_dict()}
+                 "batch_size": self.batch_size, "optimizer": self.optimizer.state_dict(),
+                 "epoch_report_due": self._report_due}
         return state, self.optimizer.state_arrays()
 
     def _position(self) -> Position:
@@ -334,6 +338,7 @@ class Trainer:
         self.epoch = counters["epoch"]
         self.step_count = counters["step_count"]
         self.examples_seen = counters["examples_seen"]
+        self._report_due = state.get("epoch_report_due") is True
         # The position inside an epoch means something only for the same examples and batch
         # size; otherwise the interrupted epoch starts again (same shuffle, from its start).
         same = state.get("m") == self.train.m and state.get("batch_size") == self.batch_size
@@ -495,6 +500,9 @@ class Trainer:
         if self._deferring:
             self._pending = self.network.xp.zeros((), dtype=self.network.xp.float64)
             self._checked.take(self.network, self.optimizer, self._position())
+        if self._report_due:
+            self._epoch_report(t0)
+            self._report_due = False
         target_epoch = self.epoch + epochs
         total_steps = self.step_count + epochs * self.steps_per_epoch - self._resume_batch
         last_cost = math.nan
@@ -524,7 +532,9 @@ class Trainer:
                 self.epoch += 1
                 if self._deferring:  # a failed check later in the run goes back to here
                     self._checked.position = self._position()
+                self._report_due = True
                 report = self._epoch_report(t0)
+                self._report_due = False
                 monitored = report.val_cost if self.val is not None else report.train_cost
                 if self.config.patience:
                     if monitored < best[0]:
