@@ -675,19 +675,39 @@ def session_store(base: PathLike | None = None) -> RecoveryStore:
                          lock=True)
 
 
+def _session_may_be_running(name: str) -> bool:
+    """Whether the process named in a session folder's name (``session-<pid>-<random>``) is
+    this one or may still run (True when the name does not say)."""
+    try:
+        pid = int(name[len(SESSION_PREFIX):].split("-")[0])
+    except ValueError:
+        return True
+    return pid == os.getpid() or _process_running(pid)
+
+
 def pending_recoveries(base: PathLike | None = None) -> list[tuple[RecoveryStore, RecoveryInfo]]:
     """The autosaves of sessions that did not close cleanly (their process is gone), newest
-    first. Damaged ones are left out."""
+    first: each session's folder, and the autosave that versions before per-session folders
+    wrote in ``base`` itself. Damaged ones are left out. A dead session's folder with nothing
+    to recover in it (no recovery project: it crashed before its first autosave, or while
+    clearing) is removed."""
     base = Path(base) if base is not None else default_recovery_dir()
     try:
         folders = [p for p in base.iterdir() if p.is_dir() and p.name.startswith(SESSION_PREFIX)]
     except OSError:
         return []
     found = []
+    legacy = RecoveryStore(base).pending(check_pid=True)
+    if legacy is not None:
+        found.append((RecoveryStore(base), legacy))
     for folder in folders:
         if _folder_locked(folder):
             continue  # a running session's autosave
         store = RecoveryStore(folder)
+        if not store.project_path.exists():
+            if not _session_may_be_running(folder.name):  # not one between mkdir and lock
+                store.clear()
+            continue
         info = store.pending(check_pid=False)
         if info is not None:
             found.append((store, info))

@@ -498,3 +498,34 @@ def test_each_session_has_its_own_store_and_only_dead_sessions_are_pending(tmp_p
     alive.clear()  # a clean close: folder and lock gone
     assert not alive.directory.exists()
     assert pending_recoveries(tmp_path / "missing") == []
+
+
+def test_an_autosave_written_before_session_folders_is_still_offered(tmp_path):
+    from desktop_nn.project import pending_recoveries
+
+    old = RecoveryStore(tmp_path)  # versions before per-session folders wrote here
+    old.write(Project(name="older"))
+    marker = json.loads(old.marker_path.read_text())
+    marker["pid"] = 999_999_999  # its process is gone
+    old.marker_path.write_text(json.dumps(marker))
+    found = pending_recoveries(tmp_path)
+    assert [info.name for _, info in found] == ["older"]
+    found[0][0].clear()
+    assert pending_recoveries(tmp_path) == [] and not old.marker_path.exists()
+
+
+def test_a_dead_sessions_folder_with_nothing_to_recover_is_removed(tmp_path):
+    from desktop_nn.project import SESSION_LOCK, pending_recoveries
+
+    empty = tmp_path / "session-999999999-deadbeef"  # crashed before its first autosave
+    empty.mkdir()
+    (empty / SESSION_LOCK).touch()
+    damaged = RecoveryStore(tmp_path / "session-999999998-cafef00d")
+    damaged.write(Project(name="damaged"))
+    damaged.marker_path.write_text("{not json")
+    mine = tmp_path / f"session-{os.getpid()}-0000abcd"  # this process, between mkdir and lock
+    mine.mkdir()
+    assert pending_recoveries(tmp_path) == []
+    assert not empty.exists()
+    assert damaged.project_path.exists()  # a damaged autosave is left alone, never deleted
+    assert mine.exists()
