@@ -483,6 +483,24 @@ def test_an_epoch_whose_evaluation_ran_out_of_memory_is_reported_by_the_next_run
     assert state["epoch_report_due"] is False
 
 
+def test_a_due_report_that_still_does_not_fit_is_dropped_and_training_goes_on(monkeypatch):
+    X, Y = data(m=40)
+    net = Network(NetworkSpec(6, [5], ["tanh"], 1), seed=2)
+    trainer = Trainer(net, X, Y, TrainConfig(lr=0.1, epochs=3, batch_size=8))
+    real = trainer.evaluate_data
+
+    def fails_at_epoch_2(data, chunk=None):
+        if trainer.epoch == 2:
+            raise MemoryError("Out of memory allocating 1,024 bytes (fake)")
+        return real(data, chunk)
+
+    monkeypatch.setattr(trainer, "evaluate_data", fails_at_epoch_2)
+    assert trainer.run().stopped == "out_of_memory" and trainer.report_due
+    result = trainer.run(1)  # the due report fails again: without it, the epoch is trained
+    assert result.stopped == "completed" and trainer.epoch == 3 and not trainer.report_due
+    assert [e.epoch for e in trainer.history.epochs] == [1, 3]
+
+
 def test_a_streamed_run_keeps_two_mini_batch_buffers_instead_of_the_data():
     tensors = training_tensors([784, 100, 10], 60_000, 10_000, batch_size=64)
     on_device = streamed(tensors)
@@ -576,19 +594,18 @@ def test_a_new_gpu_run_lets_the_previous_one_go_before_taking_gpu_memory(qtbot, 
     assert asked == [held] and held < total_bytes(window.trainer.memory_tensors())
 
 
+@pytest.mark.parametrize("fails_in", ["network", "trainer"])
 def test_the_previous_gpu_run_goes_on_on_the_cpu_when_the_next_cannot_be_built(
-        qtbot, window, monkeypatch):
+        qtbot, window, monkeypatch, fails_in):
+    """On device "gpu": the new run is refused with the out-of-memory message (a network
+    that cannot be allocated says so too), and the previous run is kept, on the CPU."""
+    from PySide6.QtWidgets import QComboBox
+
     first = _gpu_run_then_another(qtbot, window, monkeypatch)
+    window.findChild(QComboBox, "deviceCombo").setCurrentText("gpu")
     weights = [w.copy() for w in first.network.get_parameters()[0]]
     steps, history = first.step_count, first.history
-    real_trainer = Trainer.__init__
-
-    def trainer_init(self, network, *a, **kw):
-        if network.backend.is_gpu:
-            raise OutOfDeviceMemory("Not enough memory on Fake GPU (fake)")
-        real_trainer(self, network, *a, **kw)
-
-    monkeypatch.setattr(Trainer, "__init__", trainer_init)
+    _gpu_out_of_memory_in(monkeypatch, fails_in)
     del first
     assert not window.start()
     assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
@@ -598,3 +615,89 @@ def test_the_previous_gpu_run_goes_on_on_the_cpu_when_the_next_cannot_be_built(
     for a, b in zip(kept.network.get_parameters()[0], weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert window.device_label.text().startswith("CPU - NumPy (moved off the GPU")
+
+
+def _gpu_out_of_memory_in(monkeypatch, where: str) -> None:
+    """Building a GPU Network (its weights: MemoryError, as CuPy's allocator would) or GPU
+    Trainer (its data: OutOfDeviceMemory, as Trainer says it) runs out of memory."""
+    real_network, real_trainer = Network.__init__, Trainer.__init__
+
+    def network_init(self, spec, backend=None, *a, **kw):
+        if where == "network" and backend is not None and backend.is_gpu:
+            raise MemoryError("Out of memory allocating 4,096 bytes (fake)")
+        real_network(self, spec, backend, *a, **kw)
+
+    def trainer_init(self, network, *a, **kw):
+        if where == "trainer" and network.backend.is_gpu:
+            raise OutOfDeviceMemory("Not enough memory on Fake GPU (fake)")
+        real_trainer(self, network, *a, **kw)
+
+    monkeypatch.setattr(Network, "__init__", network_init)
+    monkeypatch.setattr(Trainer, "__init__", trainer_init)
+
+
+@pytest.mark.parametrize("fails_in", ["network", "trainer"])
+def test_auto_builds_the_new_run_on_the_cpu_when_the_gpu_runs_out_building_it(
+        qtbot, window, monkeypatch, fails_in):
+    _gpu_run_then_another(qtbot, window, monkeypatch)
+    _gpu_out_of_memory_in(monkeypatch, fails_in)
+    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
+        assert window.start()
+    assert blocker.args[0].stopped == "completed" and window.trainer.epoch == 2
+    assert not window.trainer.network.backend.is_gpu
+    assert window.device_label.text() == "CPU - NumPy (Fake GPU ran out of memory)"
+
+
+def test_the_previous_runs_weights_are_kept_when_it_cannot_go_back_to_the_cpu(
+        qtbot, window, monkeypatch):
+    """Neither run can be built (host memory too): the previous run's weights and state
+    become the pending ones, and the next run that can be built starts from them."""
+    from PySide6.QtWidgets import QComboBox
+
+    from desktop_nn.train.trainer import ParkedRun
+
+    first = _gpu_run_then_another(qtbot, window, monkeypatch)
+    window.findChild(QComboBox, "deviceCombo").setCurrentText("gpu")
+    weights = [w.copy() for w in first.network.get_parameters()[0]]
+    steps = first.step_count
+    _gpu_out_of_memory_in(monkeypatch, "trainer")
+    monkeypatch.setattr(ParkedRun, "resume", lambda self, *a: (_ for _ in ()).throw(
+        MemoryError("no host memory either (fake)")))
+    del first
+    assert not window.start()
+    assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
+    assert window.trainer is None
+    for a, b in zip(window.pending_network.get_parameters()[0], weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert window.pending_state[0]["step_count"] == steps
+    monkeypatch.undo()
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    window.findChild(QComboBox, "deviceCombo").setCurrentText("cpu")
+    with qtbot.waitSignal(window.training_finished, timeout=60_000):
+        assert window.start()
+    assert window.trainer.step_count == steps + window.trainer.steps_per_epoch * 2
+
+
+def test_the_window_reports_an_epoch_whose_evaluation_ran_out_of_memory_on_the_gpu(
+        qtbot, window, monkeypatch):
+    """auto, out of memory evaluating the run's last epoch on the GPU: the run goes on on
+    the CPU for no more epochs, just to make that report."""
+    from PySide6.QtWidgets import QComboBox, QSpinBox
+
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    window.findChild(QComboBox, "deviceCombo").setCurrentText("auto")
+    window.findChild(QSpinBox, "epochsSpin").setValue(2)
+    real = Trainer.evaluate_data
+
+    def gpu_fails_in_epoch_2(self, data, chunk=None):
+        if self.network.backend.is_gpu and self.epoch == 2:
+            raise MemoryError("Out of memory allocating 1,024 bytes (fake)")
+        return real(self, data, chunk)
+
+    monkeypatch.setattr(Trainer, "evaluate_data", gpu_fails_in_epoch_2)
+    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
+        assert window.start()
+    assert blocker.args[0].stopped == "completed"
+    assert not window.trainer.network.backend.is_gpu and window.trainer.epoch == 2
+    assert [e.epoch for e in window.trainer.history.epochs] == [1, 2]
+    assert not window.trainer.report_due

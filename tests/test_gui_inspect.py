@@ -473,7 +473,8 @@ def test_a_project_whose_data_fail_to_load_leaves_the_next_load_a_change(qtbot, 
                                                                          tmp_path):
     """Opening a project is not a change; the quiet load it asks for holds for that load
     alone: when it fails, the user's next load is a change to save."""
-    folder = make_folder(tmp_path / "gone", {"a": 3, "b": 3})
+    # ten classes, like the sample loaded next: the output layer stays as it is
+    folder = make_folder(tmp_path / "gone", {str(k): 2 for k in range(10)})
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
         window.data_panel.load(str(folder))
     path = tmp_path / "p.dnnproj"
@@ -490,7 +491,7 @@ def test_a_project_whose_data_fail_to_load_leaves_the_next_load_a_change(qtbot, 
 
 
 def test_a_user_load_that_supersedes_a_projects_load_is_a_change(qtbot, window, tmp_path):
-    folder = make_folder(tmp_path / "shapes", {"a": 3, "b": 3})
+    folder = make_folder(tmp_path / "shapes", {str(k): 2 for k in range(10)})
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
         window.data_panel.load(str(folder))
     path = tmp_path / "p.dnnproj"
@@ -501,4 +502,19 @@ def test_a_user_load_that_supersedes_a_projects_load_is_a_change(qtbot, window, 
         other.data_panel.load(SAMPLE_NAME)  # ...and the user's load replaces it
     assert other.projects.dirty
     qtbot.waitUntil(lambda: not other.data_panel._superseded, timeout=30_000)
+    close(other)
+
+
+def test_loading_an_opened_projects_own_data_again_is_no_change(qtbot, window, tmp_path):
+    folder = make_folder(tmp_path / "shapes", {str(k): 2 for k in range(10)})
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        window.data_panel.load(str(folder))
+    path = tmp_path / "p.dnnproj"
+    assert window.projects.save_to(path)
+    other = new_window(qtbot, tmp_path, "other")
+    with qtbot.waitSignal(other.data_loaded, timeout=30_000):
+        assert other.projects.open(path)
+    with qtbot.waitSignal(other.data_loaded, timeout=30_000):
+        other.data_panel.load()  # the same folder and options: nothing to save
+    assert not other.projects.dirty
     close(other)

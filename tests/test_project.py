@@ -523,9 +523,12 @@ def test_a_dead_sessions_folder_with_nothing_to_recover_is_removed(tmp_path):
     damaged = RecoveryStore(tmp_path / "session-999999998-cafef00d")
     damaged.write(Project(name="damaged"))
     damaged.marker_path.write_text("{not json")
-    mine = tmp_path / f"session-{os.getpid()}-0000abcd"  # this process, between mkdir and lock
-    mine.mkdir()
+    # sessions that may be between mkdir and lock: this process, and another running one
+    mine = tmp_path / f"session-{os.getpid()}-0000abcd"
+    parent = tmp_path / f"session-{os.getppid()}-0000abce"
+    for folder in (mine, parent):
+        folder.mkdir()
     assert pending_recoveries(tmp_path) == []
     assert not empty.exists()
     assert damaged.project_path.exists()  # a damaged autosave is left alone, never deleted
-    assert mine.exists()
+    assert mine.exists() and parent.exists()

@@ -44,12 +44,14 @@ from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save
 from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.predict import PredictError, Predictor, preparation_mismatch
 from desktop_nn.train.device_memory import (
+    OutOfDeviceMemory,
     choose_training_backend,
     held_bytes,
+    out_of_memory_message,
     run_tensors,
 )
 from desktop_nn.train.runs import Run, RunLog, describe
-from desktop_nn.train.trainer import TrainConfig, Trainer, TrainResult
+from desktop_nn.train.trainer import ParkedRun, TrainConfig, Trainer, TrainResult
 
 REFRESH_MS = 33  # at most ~30 redraws a second, whatever the step rate
 REPORTS_PER_EPOCH = 500  # diagnostics at most this often per epoch (every step when fewer)
@@ -287,6 +289,11 @@ class MainWindow(QMainWindow):
     def _design_changed(self) -> None:
         self._update_context()
 
+    def remember_data_state(self) -> None:
+        """The Data panel's state now is the project's (it opened with it): loading other
+        data later is a change to save, loading these again is not."""
+        self._loaded_data_state = self.data_panel.state()
+
     def _data_loaded(self, data: LoadedData) -> None:
         # The data a project opens with (at start or on Open) are not a change to save, nor
         # is the output activation fitted to them below; other data the user loads are.
@@ -343,14 +350,32 @@ class MainWindow(QMainWindow):
             self.trainer = None
         del old
         try:
-            trainer = self._new_trainer(spec, backend, dtype, config, data)
+            try:
+                trainer = self._new_trainer(spec, backend, dtype, config, data)
+            except OutOfDeviceMemory:
+                if not backend.is_gpu or self.training_panel.device() != "auto":
+                    raise
+                # auto: the GPU looked big enough but was not (another program took memory)
+                backend = cpu_backend(f"{backend.device_name} ran out of memory")
+                trainer = self._new_trainer(spec, backend, dtype, config, data)
         except BaseException:
             if parked is not None:
-                self.trainer = parked.resume(*self._trainer_host_data())
-                self.device_label.setText(self.trainer.network.backend.label)
+                self._unpark(parked)
             raise
         self.trainer_data = data
         return trainer
+
+    def _unpark(self, parked: ParkedRun) -> None:
+        """The previous run again, on the CPU (the new one could not be built). Should even
+        that fail, its weights and state become the pending ones the next run starts from."""
+        try:
+            self.trainer = parked.resume(*self._trainer_host_data())
+        except Exception:  # noqa: BLE001 - the new run's error is the one to report
+            self.pending_network, self.pending_state = parked.network, (parked.state,
+                                                                        parked.arrays)
+            self.imported_model = None
+            return
+        self.device_label.setText(self.trainer.network.backend.label)
 
     def _new_trainer(self, spec: NetworkSpec, backend: Backend, dtype: str, config: TrainConfig,
                      data: LoadedData) -> Trainer:
@@ -364,13 +389,22 @@ class MainWindow(QMainWindow):
             if problem:
                 self.statusBar().showMessage(f"Starting from fresh weights: {problem}", 10000)
                 pending = None
-        if pending is not None and pending.spec.to_dict() == spec.to_dict():
-            # continue from the imported or reopened weights, on the chosen device and dtype
-            net = Network(spec, backend, dtype=dtype, seed=None)
-            net.set_parameters(*pending.get_parameters())
-        else:
-            pending = None
-            net = Network(spec, backend, dtype=dtype, seed=config.seed)
+        try:
+            if pending is not None and pending.spec.to_dict() == spec.to_dict():
+                # continue from the imported or reopened weights, on the chosen device/dtype
+                net = Network(spec, backend, dtype=dtype, seed=None)
+                net.set_parameters(*pending.get_parameters())
+            else:
+                pending = None
+                net = Network(spec, backend, dtype=dtype, seed=config.seed)
+        except Exception as exc:
+            if not backend.is_out_of_memory(exc):
+                raise
+            tensors = run_tensors(spec.sizes, train.m, val.m if val is not None else 0,
+                                  config, dtype, backend.is_gpu)
+            raise OutOfDeviceMemory(out_of_memory_message(
+                tensors, backend.device_name, backend.free_memory_bytes(), backend.is_gpu)
+            ) from None
         self.device_label.setText(backend.label)
         trainer = Trainer(net, train.X, train.Y, config,
                           X_val=val.X if val is not None else None,
@@ -520,7 +554,8 @@ class MainWindow(QMainWindow):
         trainer = self.trainer
         if (result.stopped == "out_of_memory" and self.training_panel.device() == "auto"
                 and trainer is not None and trainer.network.backend.is_gpu
-                and not trainer.ended_stop_asked and trainer.epoch < self._run_end_epoch):
+                and not trainer.ended_stop_asked
+                and (trainer.epoch < self._run_end_epoch or trainer.report_due)):
             # auto: go on on the CPU from where the GPU stopped, once this run has ended
             self._continue_on_cpu = True
             self.statusBar().showMessage(f"{result.message} Continuing on the CPU.", 10000)
@@ -859,6 +894,7 @@ class MainWindow(QMainWindow):
 
     def load_initial_data(self) -> None:
         """The last folder (in the background), or the bundled sample at once."""
+        self.remember_data_state()
         folder = self.data_panel.folder_edit.text().strip()
         if not folder or folder == SAMPLE_NAME:
             self.data_panel.load(SAMPLE_NAME, synchronous=True, quiet=True)

@@ -204,6 +204,7 @@ class ProjectController(QObject):
         if model is not None:
             w.apply_model(model, state)
         w.data_panel.set_state(project.data)
+        w.remember_data_state()
         folder = w.data_panel.folder_edit.text().strip()
         if folder:
             w.data_panel.load(folder, quiet=True)  # opening a project is not a change

@@ -167,8 +167,10 @@ def streamed(tensors: list[Tensor]) -> list[Tensor]:
         if t.kind == "data":
             if isinstance(t.streamed, tuple):
                 n = t.streamed_buffers
+                # released when a run ends (Trainer.run)
                 out.append(Tensor(f"{_COUNT_WORDS.get(n, n)} mini-batch buffers for {t.name} "
-                                  "(streamed)", t.streamed, t.itemsize, "batch", n))
+                                  "(streamed)", t.streamed, t.itemsize, "batch", n,
+                                  transient=True))
         elif t.streamed != "gone":
             out.append(t)
     return out

@@ -289,6 +289,12 @@ class Trainer:
                          self.on_step, self.on_epoch, self.val is not None)
 
     @property
+    def report_due(self) -> bool:
+        """An epoch ended without its report (the device ran out of memory evaluating it):
+        the next run makes it first."""
+        return self._report_due
+
+    @property
     def batch_size(self) -> int:
         bs = self.config.batch_size
         return self.train.m if bs <= 0 or bs > self.train.m else bs
@@ -501,8 +507,14 @@ class Trainer:
             self._pending = self.network.xp.zeros((), dtype=self.network.xp.float64)
             self._checked.take(self.network, self.optimizer, self._position())
         if self._report_due:
-            self._epoch_report(t0)
             self._report_due = False
+            try:
+                self._epoch_report(t0)
+            except Exception as exc:
+                # still too little memory to evaluate here: train on without that point (a
+                # run that could not evaluate would otherwise never train again)
+                if not self.network.backend.is_out_of_memory(exc):
+                    raise
         target_epoch = self.epoch + epochs
         total_steps = self.step_count + epochs * self.steps_per_epoch - self._resume_batch
         last_cost = math.nan
