@@ -402,22 +402,12 @@ def test_window_on_a_chosen_device_stops_with_the_message(qtbot, window, monkeyp
 
 
 def test_window_counts_the_previous_gpu_runs_memory_as_free(qtbot, window, monkeypatch):
-    """A new run on the GPU moves the previous one off it first, so the memory check counts
-    the previous run's memory as free instead of falling back to the CPU."""
-    from PySide6.QtWidgets import QComboBox, QSpinBox
-
+    """A new run on the GPU lets the previous one go first, so the memory check counts
+    what the previous run holds as free instead of falling back to the CPU."""
     free = {"bytes": 10**12}
-    monkeypatch.setattr(device_memory, "select_backend",
-                        lambda choice: fake_gpu(free["bytes"]))
-    window.findChild(QComboBox, "deviceCombo").setCurrentText("auto")
-    window.findChild(QSpinBox, "epochsSpin").setValue(1)
-    with qtbot.waitSignal(window.training_finished, timeout=60_000):
-        assert window.start()
-    first = window.trainer
-    assert first.network.backend.is_gpu
+    first = _gpu_run_then_another(qtbot, window, monkeypatch, free)
     need = total_bytes(first.memory_tensors())
     free["bytes"] = int(need * 0.6)  # too little for a second run beside the first
-    window.findChild(QSpinBox, "epochsSpin").setValue(2)  # another run: a new trainer
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         assert window.start()
     assert window.trainer is not first and window.trainer.network.backend.is_gpu
@@ -448,6 +438,19 @@ def test_an_evaluation_that_runs_out_of_memory_goes_on_in_smaller_chunks(monkeyp
         trainer.evaluate(X, Y)
 
 
+def evaluation_out_of_memory_in_epoch_2(monkeypatch, trainer) -> None:
+    """``trainer``'s evaluation runs out of memory (at the smallest chunk) while its epoch
+    counter is 2, i.e. evaluating the end of epoch 2."""
+    real = trainer.evaluate_data
+
+    def fails(data, chunk=None):
+        if trainer.epoch == 2:
+            raise MemoryError("Out of memory allocating 1,024 bytes (fake)")
+        return real(data, chunk)
+
+    monkeypatch.setattr(trainer, "evaluate_data", fails)
+
+
 @pytest.mark.parametrize("moved", [False, True])
 def test_an_epoch_whose_evaluation_ran_out_of_memory_is_reported_by_the_next_run(
         monkeypatch, moved):
@@ -460,14 +463,7 @@ def test_an_epoch_whose_evaluation_ran_out_of_memory_is_reported_by_the_next_run
     net = Network(NetworkSpec(6, [5], ["tanh"], 1), fake_gpu() if moved else cpu_backend(),
                   seed=2)
     trainer = Trainer(net, X, Y, TrainConfig(**config))
-    real = trainer.evaluate_data
-
-    def fails_in_epoch_2(data, chunk=None):
-        if trainer.epoch == 2:
-            raise MemoryError("Out of memory allocating 1,024 bytes (fake)")
-        return real(data, chunk)
-
-    monkeypatch.setattr(trainer, "evaluate_data", fails_in_epoch_2)
+    evaluation_out_of_memory_in_epoch_2(monkeypatch, trainer)
     result = trainer.run()
     assert result.stopped == "out_of_memory" and trainer.epoch == 2
     assert [e.epoch for e in trainer.history.epochs] == [1]
@@ -487,14 +483,7 @@ def test_a_due_report_that_still_does_not_fit_is_dropped_and_training_goes_on(mo
     X, Y = data(m=40)
     net = Network(NetworkSpec(6, [5], ["tanh"], 1), seed=2)
     trainer = Trainer(net, X, Y, TrainConfig(lr=0.1, epochs=3, batch_size=8))
-    real = trainer.evaluate_data
-
-    def fails_at_epoch_2(data, chunk=None):
-        if trainer.epoch == 2:
-            raise MemoryError("Out of memory allocating 1,024 bytes (fake)")
-        return real(data, chunk)
-
-    monkeypatch.setattr(trainer, "evaluate_data", fails_at_epoch_2)
+    evaluation_out_of_memory_in_epoch_2(monkeypatch, trainer)
     assert trainer.run().stopped == "out_of_memory" and trainer.report_due
     result = trainer.run(1)  # the due report fails again: without it, the epoch is trained
     assert result.stopped == "completed" and trainer.epoch == 3 and not trainer.report_due
@@ -539,12 +528,15 @@ def test_on_the_gpu_a_streamed_data_set_trains_as_a_resident_one(shuffle):
         pytest.approx([e.train_cost for e in runs[1].history.epochs], rel=1e-6)
 
 
-def _gpu_run_then_another(qtbot, window, monkeypatch) -> Trainer:
+def _gpu_run_then_another(qtbot, window, monkeypatch, free: dict | None = None) -> Trainer:
     """Train one epoch on the stand-in GPU under auto; return that trainer, with the epochs
-    changed so that the next start builds a new run."""
+    changed so that the next start builds a new run. ``free["bytes"]``: the GPU's free
+    memory, read at each check (default: plenty)."""
     from PySide6.QtWidgets import QComboBox, QSpinBox
 
-    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    free = {"bytes": 10**12} if free is None else free
+    monkeypatch.setattr(device_memory, "select_backend",
+                        lambda choice: fake_gpu(free["bytes"]))
     window.findChild(QComboBox, "deviceCombo").setCurrentText("auto")
     window.findChild(QSpinBox, "epochsSpin").setValue(1)
     with qtbot.waitSignal(window.training_finished, timeout=60_000):

@@ -469,16 +469,22 @@ def test_loading_other_data_is_a_change_to_save(qtbot, window, tmp_path):
     assert window.projects.dirty
 
 
-def test_a_project_whose_data_fail_to_load_leaves_the_next_load_a_change(qtbot, window,
-                                                                         tmp_path):
-    """Opening a project is not a change; the quiet load it asks for holds for that load
-    alone: when it fails, the user's next load is a change to save."""
-    # ten classes, like the sample loaded next: the output layer stays as it is
-    folder = make_folder(tmp_path / "gone", {str(k): 2 for k in range(10)})
+def ten_class_project(qtbot, window, tmp_path, name: str = "shapes"):
+    """Load a ten-class folder (like the sample: switching between them leaves the output
+    layer as it is) and save the window as a project; returns (folder, project path)."""
+    folder = make_folder(tmp_path / name, {str(k): 2 for k in range(10)})
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
         window.data_panel.load(str(folder))
     path = tmp_path / "p.dnnproj"
     assert window.projects.save_to(path)
+    return folder, path
+
+
+def test_a_project_whose_data_fail_to_load_leaves_the_next_load_a_change(qtbot, window,
+                                                                         tmp_path):
+    """Opening a project is not a change; the quiet load it asks for holds for that load
+    alone: when it fails, the user's next load is a change to save."""
+    folder, path = ten_class_project(qtbot, window, tmp_path)
     shutil.rmtree(folder)
     other = new_window(qtbot, tmp_path, "other")
     with qtbot.waitSignal(other.data_panel.load_failed, timeout=30_000):
@@ -491,11 +497,7 @@ def test_a_project_whose_data_fail_to_load_leaves_the_next_load_a_change(qtbot, 
 
 
 def test_a_user_load_that_supersedes_a_projects_load_is_a_change(qtbot, window, tmp_path):
-    folder = make_folder(tmp_path / "shapes", {str(k): 2 for k in range(10)})
-    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
-        window.data_panel.load(str(folder))
-    path = tmp_path / "p.dnnproj"
-    assert window.projects.save_to(path)
+    _, path = ten_class_project(qtbot, window, tmp_path)
     other = new_window(qtbot, tmp_path, "other")
     assert other.projects.open(path)  # its data load starts in the background...
     with qtbot.waitSignal(other.data_loaded, timeout=30_000):
@@ -506,11 +508,7 @@ def test_a_user_load_that_supersedes_a_projects_load_is_a_change(qtbot, window, 
 
 
 def test_loading_an_opened_projects_own_data_again_is_no_change(qtbot, window, tmp_path):
-    folder = make_folder(tmp_path / "shapes", {str(k): 2 for k in range(10)})
-    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
-        window.data_panel.load(str(folder))
-    path = tmp_path / "p.dnnproj"
-    assert window.projects.save_to(path)
+    _, path = ten_class_project(qtbot, window, tmp_path)
     other = new_window(qtbot, tmp_path, "other")
     with qtbot.waitSignal(other.data_loaded, timeout=30_000):
         assert other.projects.open(path)
