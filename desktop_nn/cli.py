@@ -295,7 +295,11 @@ def _add_image_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args) -> int:
     from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
-    from desktop_nn.train.device_memory import choose_training_backend, run_tensors
+    from desktop_nn.train.device_memory import (
+        choose_training_backend,
+        out_of_memory_said,
+        run_tensors,
+    )
     from desktop_nn.train.trainer import TrainConfig, Trainer, summary
 
     try:
@@ -319,9 +323,12 @@ def cmd_train(args) -> int:
                              patience=args.patience)
         config.validate()
         # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change
+        m_val = val.m if val is not None else 0
         backend = choose_training_backend(args.device, run_tensors(
-            spec.sizes, train.m, val.m if val is not None else 0, config, dtype, on_gpu=True))
-        net = Network(spec, backend, dtype=dtype, seed=args.seed)
+            spec.sizes, train.m, m_val, config, dtype, on_gpu=True))
+        with out_of_memory_said(backend, run_tensors(spec.sizes, train.m, m_val, config, dtype,
+                                                     backend.is_gpu)):
+            net = Network(spec, backend, dtype=dtype, seed=args.seed)
     except (ValueError, BackendError) as exc:
         raise UsageError(str(exc)) from None
 

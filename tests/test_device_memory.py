@@ -337,6 +337,16 @@ def test_cli_gpu_that_cannot_hold_the_data_says_so(tmp_path, capsys, monkeypatch
     assert "Not enough memory on Fake GPU" in err and "The largest tensor is" in err
 
 
+def test_cli_gpu_that_cannot_allocate_the_network_says_so(tmp_path, capsys, monkeypatch):
+    X, Y = data(m=60)
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    _gpu_out_of_memory_in(monkeypatch, "network")
+    rc = main(["train", str(npz(tmp_path, X, Y)), "--epochs", "1", "--device", "gpu"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "Not enough memory on Fake GPU" in err and "The largest tensor is" in err
+
+
 # ---------------------------------------------------------------------------- the window
 def test_window_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(qtbot, window, monkeypatch):
     from PySide6.QtWidgets import QComboBox, QMessageBox, QSpinBox

@@ -47,7 +47,7 @@ from desktop_nn.train.device_memory import (
     OutOfDeviceMemory,
     choose_training_backend,
     held_bytes,
-    out_of_memory_message,
+    out_of_memory_said,
     run_tensors,
 )
 from desktop_nn.train.runs import Run, RunLog, describe
@@ -389,7 +389,9 @@ class MainWindow(QMainWindow):
             if problem:
                 self.statusBar().showMessage(f"Starting from fresh weights: {problem}", 10000)
                 pending = None
-        try:
+        with out_of_memory_said(backend, run_tensors(
+                spec.sizes, train.m, val.m if val is not None else 0, config, dtype,
+                backend.is_gpu)):
             if pending is not None and pending.spec.to_dict() == spec.to_dict():
                 # continue from the imported or reopened weights, on the chosen device/dtype
                 net = Network(spec, backend, dtype=dtype, seed=None)
@@ -397,14 +399,6 @@ class MainWindow(QMainWindow):
             else:
                 pending = None
                 net = Network(spec, backend, dtype=dtype, seed=config.seed)
-        except Exception as exc:
-            if not backend.is_out_of_memory(exc):
-                raise
-            tensors = run_tensors(spec.sizes, train.m, val.m if val is not None else 0,
-                                  config, dtype, backend.is_gpu)
-            raise OutOfDeviceMemory(out_of_memory_message(
-                tensors, backend.device_name, backend.free_memory_bytes(), backend.is_gpu)
-            ) from None
         self.device_label.setText(backend.label)
         trainer = Trainer(net, train.X, train.Y, config,
                           X_val=val.X if val is not None else None,

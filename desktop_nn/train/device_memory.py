@@ -11,6 +11,8 @@ the user chose ``auto`` and the GPU cannot hold even the rest of the run, and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,6 +197,21 @@ def out_of_memory_message(tensors: list[Tensor], device: str,
     return (f"Not enough memory on {device}: this training needs about {format_bytes(need)}"
             f"{free}. The largest tensor is {largest.describe()}. To fit, "
             f"{_suggestion(largest, on_gpu)}.")
+
+
+@contextmanager
+def out_of_memory_said(backend: Backend, tensors: list[Tensor]) -> Iterator[None]:
+    """Turn ``backend`` running out of memory inside the block (allocating a network's
+    weights, say) into :class:`OutOfDeviceMemory` with the user's message for a run that
+    needs ``tensors``; other errors pass unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        if not backend.is_out_of_memory(exc):
+            raise
+        raise OutOfDeviceMemory(out_of_memory_message(
+            tensors, backend.device_name, backend.free_memory_bytes(), backend.is_gpu)
+        ) from None
 
 
 def choose_training_backend(choice: str, tensors: list[Tensor], reclaimable: int = 0

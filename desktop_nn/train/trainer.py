@@ -786,6 +786,33 @@ class Trainer:
         return Evaluation(cost=cost, accuracy=int(net.backend.to_host(correct)) / data.m)
 
 
+@dataclass
+class ParkedRun:
+    """A run's weights (``network``), optimiser state and position (``state``, ``arrays``,
+    as :meth:`Trainer.checkpoint` gives them), history and listeners, without its data: what
+    :meth:`Trainer.parked` keeps and :meth:`resume` goes on from."""
+
+    network: Network
+    config: TrainConfig
+    state: dict
+    arrays: dict[str, np.ndarray]
+    history: History
+    on_step: Callable[[StepReport], None] | None
+    on_epoch: Callable[[EpochReport], None] | None
+    has_val: bool
+
+    def resume(self, X_train: Array, Y_train: Array, X_val: Array | None = None,
+               Y_val: Array | None = None) -> Trainer:
+        """The run again, on ``network``'s device, from the data it was trained on: X
+        (n_x, m) and Y (n_y, m), and the validation set when it had one."""
+        trainer = Trainer(self.network, X_train, Y_train, self.config,
+                          X_val=X_val if self.has_val else None,
+                          Y_val=Y_val if self.has_val else None,
+                          on_step=self.on_step, on_epoch=self.on_epoch, history=self.history)
+        trainer.restore(self.state, self.arrays)
+        return trainer
+
+
 def _gather(xp: Any, rows: Array, idx: Array, out: Array) -> None:
     """out[:] = rows[idx] (a shuffled batch) into a reused buffer. NumPy buffers ``out`` (an
     extra copy) unless told that out-of-range indices need no check, so it is told: idx is
@@ -812,31 +839,4 @@ def summary(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
     }
 
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "Evaluation", "summary"]
-
-
-@dataclass
-class ParkedRun:
-    """A run's weights (``network``), optimiser state and position (``state``, ``arrays``,
-    as :meth:`Trainer.checkpoint` gives them), history and listeners, without its data: what
-    :meth:`Trainer.parked` keeps and :meth:`resume` goes on from."""
-
-    network: Network
-    config: TrainConfig
-    state: dict
-    arrays: dict[str, np.ndarray]
-    history: History
-    on_step: Callable[[StepReport], None] | None
-    on_epoch: Callable[[EpochReport], None] | None
-    has_val: bool
-
-    def resume(self, X_train: Array, Y_train: Array, X_val: Array | None = None,
-               Y_val: Array | None = None) -> Trainer:
-        """The run again, on ``network``'s device, from the data it was trained on: X
-        (n_x, m) and Y (n_y, m), and the validation set when it had one."""
-        trainer = Trainer(self.network, X_train, Y_train, self.config,
-                          X_val=X_val if self.has_val else None,
-                          Y_val=Y_val if self.has_val else None,
-                          on_step=self.on_step, on_epoch=self.on_epoch, history=self.history)
-        trainer.restore(self.state, self.arrays)
-        return trainer
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "ParkedRun", "Evaluation", "summary"]
