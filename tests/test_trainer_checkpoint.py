@@ -159,3 +159,22 @@ def test_a_position_saved_at_another_batch_size_restarts_the_interrupted_epoch(b
     other.restore(bogus, arrays)
     other.run()
     assert other.step_count == 3 + 13  # a full epoch, not an empty one
+
+
+def test_a_position_saved_before_device_shuffles_restarts_the_interrupted_epoch(blobs):
+    """A state without the shuffle's name was saved when the order was drawn another way:
+    its position inside an epoch would skip batches of a different order."""
+    X, Y = blobs
+    trainer = Trainer(Network(SPEC, seed=7, dtype="float64"), X, Y, config("sgd", 1))
+    _stop_after(trainer, 3)
+    trainer.run()
+    state, arrays = trainer.checkpoint()
+    legacy = {k: v for k, v in state.items() if k != "shuffle"}
+    again = Trainer(Network(SPEC, seed=7, dtype="float64"), X, Y, config("sgd", 1))
+    again.restore(legacy, arrays)
+    again.run()
+    assert again.step_count == 3 + 13 and again.examples_seen == trainer.examples_seen + 200
+    same = Trainer(Network(SPEC, seed=7, dtype="float64"), X, Y, config("sgd", 1))
+    same.restore(state, arrays)
+    same.run()
+    assert same.step_count == 13  # the rest of the interrupted epoch

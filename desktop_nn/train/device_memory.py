@@ -125,7 +125,9 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
                         transient=True),
                  Tensor("the mini-batch targets buffer", (b, n_y), item, "batch",
                         streamed="gone", transient=True),
-                 Tensor("the epoch's shuffled order", (m_train,), 8, "data", transient=True)]
+                 # drawn on the device, or on the host when the data set is streamed
+                 Tensor("the epoch's shuffled order", (m_train,), 8, "data", streamed="gone",
+                        transient=True)]
     # One step: Z[l] and A[l] of every layer stay alive until backward ends, plus about two
     # (n_l, b) deltas at a time (dZ[l] and dA[l-1]), and, when a report is due, one squared
     # copy of the biggest W or dW (the diagnostics' norms).

@@ -42,6 +42,7 @@ from desktop_nn.train.device_memory import (
     streamed,
 )
 from desktop_nn.train.history import EpochReport, History, StepReport
+from desktop_nn.train.shuffle import SHUFFLE_ALGORITHM, draw_key, epoch_permutation
 
 Array = Any
 MIN_EVAL_CHUNK = 256  # an evaluation that runs out of memory halves its chunks down to this
@@ -314,7 +315,7 @@ class Trainer:
                  "examples_seen": pos.examples_seen, "rng": pos.rng_state,
                  "batch_in_epoch": pos.batch_in_epoch, "m": self.train.m,
                  "batch_size": self.batch_size, "optimizer": self.optimizer.state_dict(),
-                 "epoch_report_due": self._report_due}
+                 "epoch_report_due": self._report_due, "shuffle": SHUFFLE_ALGORITHM}
         return state, self.optimizer.state_arrays()
 
     def _position(self) -> Position:
@@ -345,9 +346,11 @@ class Trainer:
         self.step_count = counters["step_count"]
         self.examples_seen = counters["examples_seen"]
         self._report_due = state.get("epoch_report_due") is True
-        # The position inside an epoch means something only for the same examples and batch
-        # size; otherwise the interrupted epoch starts again (same shuffle, from its start).
-        same = state.get("m") == self.train.m and state.get("batch_size") == self.batch_size
+        # The position inside an epoch means something only for the same examples, batch size
+        # and way of shuffling (states saved before the order was drawn on the device have
+        # none); otherwise the interrupted epoch starts again, from its start.
+        same = (state.get("m") == self.train.m and state.get("batch_size") == self.batch_size
+                and state.get("shuffle") == SHUFFLE_ALGORITHM)
         batch = counters["batch_in_epoch"]
         self._resume_batch = batch if same and 0 <= batch < self.steps_per_epoch else 0
         self._epoch_start_state, self._batch_in_epoch = None, 0
@@ -449,7 +452,7 @@ class Trainer:
             yield from self._streamed_batches(skip, shuffle, own_buffers)
         elif shuffle:
             xp = self.network.xp
-            perm = xp.asarray(self.rng.permutation(m))
+            perm = epoch_permutation(xp, draw_key(self.rng), m)  # drawn on the device
             # Gather into buffers reused across batches: a fresh (b, n_x) array per step costs
             # more than the gather itself (page faults). Each batch is used up before the next.
             xbuf = xp.empty((bs, self.train.XT.shape[1]), dtype=self.train.XT.dtype)
@@ -472,7 +475,7 @@ class Trainer:
         m, bs = self.train.m, self.batch_size
         backend, xp = self.network.backend, self.network.xp
         XT, YT = self.train.XT, self.train.YT
-        perm = self.rng.permutation(m) if shuffle else None
+        perm = epoch_permutation(np, draw_key(self.rng), m) if shuffle else None
         # One double buffer for all the epochs of a run (page-locked memory is slow to
         # allocate). A replay needs its own: the run's epoch is suspended with a batch copied
         # but not yet trained on, and its slots and events must not change under it. The
