@@ -444,22 +444,21 @@ def cmd_inspect_data(args) -> int:
 
 def cmd_predict(args) -> int:
     from desktop_nn.io.model_file import ModelFileError, load_model
-    from desktop_nn.predict import PredictError, Predictor
+    from desktop_nn.predict import PredictError, Predictor, predict_files
 
     try:
         predictor = Predictor(load_model(args.model, select_backend(args.device)))
     except (ModelFileError, PredictError, BackendError) as exc:
         raise UsageError(str(exc)) from None
+    # one forward pass over all the readable files, as the Predict tab makes
     results, failed = [], 0
-    for path in args.images:
-        try:
-            probs = predictor.predict_file(path)
-        except PredictError as exc:
+    for item in predict_files(predictor, args.images):
+        if item.error is not None:
             failed += 1
-            results.append({"path": path, "error": str(exc)})
+            results.append({"path": item.path, "error": item.error})
             continue
-        order = sorted(range(len(probs)), key=lambda i: -probs[i])
-        results.append({"path": path, "class": predictor.class_names[order[0]],
+        probs = item.probabilities
+        results.append({"path": item.path, "class": predictor.class_names[item.predicted],
                         "probabilities": dict(zip(predictor.class_names, probs, strict=True))})
     if args.json:
         print(json.dumps({"model": str(args.model), "results": results}, ensure_ascii=False))

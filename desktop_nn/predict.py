@@ -49,23 +49,12 @@ class Predictor:
         except FileNotFoundError:
             raise PredictError(f"{path}: no such file") from None
 
-    def columns(self, paths: list[str | os.PathLike]) -> np.ndarray:
-        """X (n_x, k) for k image files, preprocessed like the training data."""
-        rows = np.empty((len(paths), self.net.spec.input_size), dtype=np.uint8)
-        for i, path in enumerate(paths):
-            rows[i] = self.decode(path)
-        return self.normalisation.apply(rows)
-
     def probabilities(self, X: np.ndarray) -> np.ndarray:
         """(n_classes, k) class probabilities; one sigmoid output a gives [1 - a, a]."""
         A = self.net.backend.to_host(self.net.predict_proba(X)).astype(np.float64)
         if A.shape[0] == 1:
             A = np.vstack([1.0 - A, A])
         return A
-
-    def predict_file(self, path: str | os.PathLike) -> list[float]:
-        """Class probabilities of one image file, in the order of ``class_names``."""
-        return self.probabilities(self.columns([path]))[:, 0].tolist()
 
 
 @dataclass
