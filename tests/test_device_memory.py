@@ -609,7 +609,7 @@ def test_the_previous_gpu_run_goes_on_on_the_cpu_when_the_next_cannot_be_built(
     steps, history = first.step_count, first.history
     _gpu_out_of_memory_in(monkeypatch, fails_in)
     del first
-    assert not window.start()
+    _start_refused(qtbot, window)
     assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
     kept = window.trainer
     assert kept is not None and not kept.network.backend.is_gpu
@@ -617,6 +617,15 @@ def test_the_previous_gpu_run_goes_on_on_the_cpu_when_the_next_cannot_be_built(
     for a, b in zip(kept.network.get_parameters()[0], weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert window.device_label.text().startswith("CPU - NumPy (moved off the GPU")
+
+
+def _start_refused(qtbot, window) -> str:
+    """Start a run that cannot be built (it is built in a worker): its refusal."""
+    with qtbot.waitSignal(window.run_refused, timeout=60_000) as refused, \
+            qtbot.waitSignal(window.training_finished, timeout=60_000) as finished:
+        assert window.start()
+    assert finished.args == [None] and not window.is_training()
+    return refused.args[0]
 
 
 def _gpu_out_of_memory_in(monkeypatch, where: str) -> None:
@@ -666,7 +675,7 @@ def test_the_previous_runs_weights_are_kept_when_it_cannot_go_back_to_the_cpu(
     monkeypatch.setattr(ParkedRun, "resume", lambda self, *a: (_ for _ in ()).throw(
         MemoryError("no host memory either (fake)")))
     del first
-    assert not window.start()
+    _start_refused(qtbot, window)
     assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
     assert window.trainer is None
     for a, b in zip(window.pending_network.get_parameters()[0], weights, strict=True):
@@ -703,3 +712,41 @@ def test_the_window_reports_an_epoch_whose_evaluation_ran_out_of_memory_on_the_g
     assert not window.trainer.network.backend.is_gpu and window.trainer.epoch == 2
     assert [e.epoch for e in window.trainer.history.epochs] == [1, 2]
     assert not window.trainer.report_due
+
+
+def test_a_project_saved_while_a_new_gpu_run_is_made_keeps_the_previous_run(
+        qtbot, window, monkeypatch, tmp_path):
+    """The previous run has left the GPU (its weights wait in host memory) and the new one
+    is not made yet: saving then writes the previous run's weights and state, not nothing."""
+    import threading
+
+    from desktop_nn.project import load_project, load_project_model, load_project_state
+
+    first = _gpu_run_then_another(qtbot, window, monkeypatch)
+    weights = [w.copy() for w in first.network.get_parameters()[0]]
+    steps = first.step_count
+    gate, entered = threading.Event(), threading.Event()
+    real = Trainer.__init__
+
+    def slow(self, *args, **kwargs):
+        entered.set()
+        assert gate.wait(30)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "__init__", slow)
+    del first
+    try:
+        assert window.start()
+        qtbot.waitUntil(entered.is_set, timeout=10_000)
+        assert window.trainer is None and window.parked_run is not None
+        path = tmp_path / "meanwhile.dnnproj"
+        assert window.projects.save_to(path)
+    finally:
+        gate.set()
+    project = load_project(path)
+    saved = load_project_model(project, path).network
+    for a, b in zip(saved.get_parameters()[0], weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert load_project_state(path)[0]["step_count"] == steps
+    qtbot.waitUntil(lambda: not window.is_training(), timeout=60_000)
+    assert window.parked_run is None and window.trainer.network.backend.is_gpu

@@ -336,7 +336,8 @@ def test_closing_right_after_training_starts_no_new_work(qtbot, window):
 
 def test_save_while_training_keeps_a_consistent_state(qtbot, window, tmp_path):
     window.training_panel.epochs_spin.setValue(200)
-    assert window.start()
+    with qtbot.waitSignal(window.training_started, timeout=10_000):
+        assert window.start()  # the run is made in a worker, then started
     qtbot.waitUntil(lambda: window.trainer.step_count > 5, timeout=10_000)
     path = tmp_path / "live.dnnproj"
     assert window.projects.save_to(path)

@@ -7,6 +7,8 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_nn.backend import Backend, BackendError, cpu_backend, select_backend
+from desktop_nn.backend import BackendError, cpu_backend, select_backend
 from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
 from desktop_nn.examples import EXAMPLES, SLOWDOWN
@@ -35,23 +37,18 @@ from desktop_nn.gui.math_view import CheckProblem, MathView
 from desktop_nn.gui.plots import LivePlots
 from desktop_nn.gui.predict_view import PredictView
 from desktop_nn.gui.projects import ProjectController
+from desktop_nn.gui.run_builder import BuiltRun, RunPlan, build_run, resume_run
 from desktop_nn.gui.runs_view import RunsView
 from desktop_nn.gui.training_panel import TrainingPanel
 from desktop_nn.gui.weights_view import WeightsView
 from desktop_nn.gui.worker import Job, ReportBuffer
 from desktop_nn.inspect.evaluation import images_from_columns
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
-from desktop_nn.nn.network import Network, NetworkSpec
+from desktop_nn.nn.network import Network
 from desktop_nn.predict import PredictError, Predictor, preparation_mismatch
-from desktop_nn.train.device_memory import (
-    OutOfDeviceMemory,
-    choose_training_backend,
-    held_bytes,
-    out_of_memory_said,
-    run_tensors,
-)
+from desktop_nn.train.device_memory import choose_training_backend, held_bytes, run_tensors
 from desktop_nn.train.runs import Run, RunLog, describe
-from desktop_nn.train.trainer import ParkedRun, TrainConfig, Trainer, TrainResult
+from desktop_nn.train.trainer import ParkedRun, Trainer, TrainResult
 
 REFRESH_MS = 33  # at most ~30 redraws a second, whatever the step rate
 REPORTS_PER_EPOCH = 500  # diagnostics at most this often per epoch (every step when fewer)
@@ -61,11 +58,13 @@ GRADCHECK_EXAMPLES = 64  # columns handed to the gradient check (it uses up to 1
 
 class MainWindow(QMainWindow):
     """Signals for tests and automation: ``data_loaded``, ``training_started``,
-    ``training_finished(TrainResult | None)`` (None when the run failed with an error)."""
+    ``training_finished(TrainResult | None)`` (None when the run failed with an error or
+    could not be built), ``run_refused(message)`` (it could not be built)."""
 
     data_loaded = Signal(object)
     training_started = Signal()
     training_finished = Signal(object)
+    run_refused = Signal(str)  # a run could not be built (then training_finished(None))
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -89,6 +88,9 @@ class MainWindow(QMainWindow):
         self.imported_model: ModelFile | None = None
         self._closing = False
         self._continue_on_cpu = False  # the GPU ran out of memory under "auto"
+        self._building: _Building | None = None  # a run being made in a worker
+        self._parked: ParkedRun | None = None  # meanwhile, the previous run's weights
+        self._refused_message = ""
         self._run_end_epoch = 0
         self._loaded_data_state: dict | None = None  # the Data panel's state at the last load
 
@@ -263,7 +265,10 @@ class MainWindow(QMainWindow):
 
     def _update_controls(self) -> None:
         running = self.is_training()
-        paused = running and self.trainer is not None and self.trainer.is_paused
+        if self._building is not None:
+            paused = self._building.paused
+        else:
+            paused = running and self.trainer is not None and self.trainer.is_paused
         self.training_panel.set_running(running, paused)
         ready = self.designer.problem() is None and not self.data_panel.is_loading()
         self.training_panel.start_button.setEnabled(ready and not running)
@@ -322,7 +327,9 @@ class MainWindow(QMainWindow):
         return json.dumps([self.designer.state(), self.training_panel.state(),
                            id(data) if data is not None else None])
 
-    def _build_trainer(self) -> Trainer:
+    def _plan_run(self) -> RunPlan:
+        """What a new run needs, read from the widgets (GUI thread). Raises ValueError or
+        BackendError when it cannot be made as chosen."""
         data = self.data_panel.data
         if data is None:
             raise ValueError("No data loaded: load an image folder first.")
@@ -330,15 +337,15 @@ class MainWindow(QMainWindow):
         config = self.training_panel.config()
         spec = self.designer.spec(prepared.train.n_x, prepared.train.Y.shape[0])
         dtype = self.training_panel.dtype()
+        train, val = prepared.train, prepared.val
+        bs = config.batch_size if 0 < config.batch_size < train.m else train.m
+        config.report_every = max(1, math.ceil(train.m / bs) // REPORTS_PER_EPOCH)
         # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change.
         # A previous run on the GPU gives its memory back first, so what it holds counts as
         # free.
         old = self.trainer
         old_bytes = held_bytes(old.memory_tensors()) \
             if old is not None and old.network.backend.is_gpu else 0
-        train, val = prepared.train, prepared.val
-        bs = config.batch_size if 0 < config.batch_size < train.m else train.m
-        config.report_every = max(1, math.ceil(train.m / bs) // REPORTS_PER_EPOCH)
         backend = choose_training_backend(self.training_panel.device(), run_tensors(
             spec.sizes, train.m, val.m if val is not None else 0, config, dtype, on_gpu=True),
             reclaimable=old_bytes)
@@ -348,75 +355,18 @@ class MainWindow(QMainWindow):
             # wait in host memory, and become a CPU run again only if this one fails to build
             parked = old.parked(cpu_backend("moved off the GPU for a new run"))
             self.trainer = None
-        del old
-        try:
-            try:
-                trainer = self._new_trainer(spec, backend, dtype, config, data)
-            except OutOfDeviceMemory:
-                if not backend.is_gpu or self.training_panel.device() != "auto":
-                    raise
-                # auto: the GPU looked big enough but was not (another program took memory)
-                backend = cpu_backend(f"{backend.device_name} ran out of memory")
-                trainer = self._new_trainer(spec, backend, dtype, config, data)
-        except BaseException:
-            if parked is not None:
-                self._unpark(parked)
-            raise
-        self.trainer_data = data
-        return trainer
-
-    def _unpark(self, parked: ParkedRun) -> None:
-        """The previous run again, on the CPU (the new one could not be built). Should even
-        that fail, its weights and state become the pending ones the next run starts from."""
-        try:
-            self.trainer = parked.resume(*self._trainer_host_data())
-        except Exception:  # noqa: BLE001 - the new run's error is the one to report
-            self.pending_network, self.pending_state = parked.network, (parked.state,
-                                                                        parked.arrays)
-            self.imported_model = None
-            return
-        self.device_label.setText(self.trainer.network.backend.label)
-
-    def _new_trainer(self, spec: NetworkSpec, backend: Backend, dtype: str, config: TrainConfig,
-                     data: LoadedData) -> Trainer:
-        """A trainer for ``spec`` on ``backend``, from the pending weights (an imported model
-        or a reopened project) when they fit, else freshly initialised."""
-        prepared = data.prepared
-        train, val = prepared.train, prepared.val
-        pending = self.pending_network
-        if pending is not None and self.imported_model is not None:
-            problem = preparation_mismatch(self.imported_model, prepared)
-            if problem:
-                self.statusBar().showMessage(f"Starting from fresh weights: {problem}", 10000)
-                pending = None
-        with out_of_memory_said(backend, run_tensors(
-                spec.sizes, train.m, val.m if val is not None else 0, config, dtype,
-                backend.is_gpu)):
-            if pending is not None and pending.spec.to_dict() == spec.to_dict():
-                # continue from the imported or reopened weights, on the chosen device/dtype
-                net = Network(spec, backend, dtype=dtype, seed=None)
-                net.set_parameters(*pending.get_parameters())
-            else:
-                pending = None
-                net = Network(spec, backend, dtype=dtype, seed=config.seed)
-        self.device_label.setText(backend.label)
-        trainer = Trainer(net, train.X, train.Y, config,
-                          X_val=val.X if val is not None else None,
-                          Y_val=val.Y if val is not None else None,
-                          on_step=self.buffer.add_step, on_epoch=self.buffer.add_epoch)
-        if trainer.streaming:
-            self.device_label.setText(f"{backend.label} (data streamed from host memory)")
-        if pending is not None and self.pending_state is not None:
-            try:
-                trainer.restore(*self.pending_state)
-            except ValueError as exc:  # e.g. another optimiser chosen since: start it afresh
-                self.statusBar().showMessage(f"Continuing with fresh optimiser state: {exc}",
-                                             8000)
-        return trainer
+            self._parked = parked
+        return RunPlan(spec, config, dtype, self.training_panel.device(), backend, data,
+                       self.buffer.add_step, self.buffer.add_epoch,
+                       pending_network=self.pending_network, pending_state=self.pending_state,
+                       imported_model=self.imported_model, parked=parked,
+                       previous_data=self.trainer_data)
 
     def start(self, paused: bool = False, epochs: int | None = None) -> bool:
         """Start (or continue) training in the worker thread for ``epochs`` epochs (default:
-        the training panel's). Returns False when refused."""
+        the training panel's). Returns False when refused at once; a new run is then built
+        in the worker, and ``run_refused`` says when it cannot be (``training_started``
+        follows a run that starts)."""
         if self.is_training():
             return False
         problem = self.designer.problem()
@@ -424,17 +374,104 @@ class MainWindow(QMainWindow):
             self._refuse(problem)
             return False
         key = self._run_key()
-        if self.trainer is None or key != self._trainer_key:
-            try:
-                self.trainer = self._build_trainer()
-            except (ValueError, BackendError) as exc:
-                self._refuse(str(exc))
-                return False
-            self._trainer_key = key
-            spec = self.trainer.network.spec
+        if self.trainer is not None and key == self._trainer_key:
+            self._run(self.trainer, paused, epochs)
+            return True
+        try:
+            plan = self._plan_run()
+        except (ValueError, BackendError) as exc:
+            self._refuse(str(exc))
+            return False
+        self._build_then_run(_Building(lambda: build_run(plan), plan.data, key, paused, epochs,
+                                       new_run=True, parked=plan.parked))
+        return True
+
+    def _build_then_run(self, building: _Building) -> None:
+        """Make a run in a worker, then train it (:meth:`_run_built`). Until then the window
+        counts as training, and pause, step and stop are kept for the run."""
+        self._building = building
+        job = Job(lambda job: building.make(), "buildJob")
+        job.succeeded.connect(self._run_built)  # bound methods: run in the GUI thread
+        job.failed.connect(self._build_failed)
+        job.done.connect(self._build_done)
+        self.training_job = job
+        job.start()
+        self._update_controls()
+
+    def _run_built(self, built: BuiltRun) -> None:
+        b = self._building
+        if b is None or self._closing:
+            return
+        self._building = None
+        self._parked = None
+        if built.trainer is None:
+            self._keep_previous_run(b, built.previous, built.label)
+            message = built.refused or built.error or "the run could not be made"
+            if built.refused:
+                self._refuse(message)
+            else:
+                self._show_dialog("Training failed", message, QMessageBox.Icon.Critical)
+            self._refused_message = message
+            return
+        trainer = self.trainer = built.trainer
+        self.trainer_data = b.data
+        self._trainer_key = b.key
+        self.device_label.setText(built.label)
+        for note in built.notes:
+            self.statusBar().showMessage(note, 10000)
+        if b.new_run:
+            spec = trainer.network.spec
             self.plots.reset(spec.n_layers, spec.activations)
             self._new_run()
-        trainer = self.trainer
+        if b.stop:
+            trainer.stop()
+        for _ in range(b.steps):
+            trainer.step()
+        self._run(trainer, b.paused, b.epochs)
+
+    def _keep_previous_run(self, b: _Building, previous: Trainer | None, label: str) -> None:
+        """No run was built: the previous one goes on, on the CPU, when it had to leave the
+        GPU; should even that fail, its weights and state become the pending ones the next
+        run starts from."""
+        if b.parked is None:
+            return
+        if previous is not None:
+            self.trainer = previous
+            self.device_label.setText(label)
+            return
+        self.trainer = None
+        self.pending_network = b.parked.network
+        self.pending_state = (b.parked.state, b.parked.arrays)
+        self.imported_model = None
+
+    def _build_failed(self, message: str) -> None:
+        """The build itself raised (build_run reports its own errors; this is a last
+        resort): keep what can be kept."""
+        b = self._building
+        self._building = None
+        self._parked = None
+        if b is not None:
+            self._keep_previous_run(b, None, "")
+        self._show_dialog("Training failed", message, QMessageBox.Icon.Critical)
+        self._refused_message = message
+
+    def _build_done(self) -> None:
+        job = self.sender()
+        if isinstance(job, Job):
+            job.wait(5000)
+        if self.training_job is not job:
+            return  # the run it built is training
+        self.training_job = None
+        self._building = None
+        if self._closing:
+            return
+        self._update_controls()
+        message, self._refused_message = self._refused_message, ""
+        self.run_refused.emit(message)
+        self.training_finished.emit(None)
+
+    def _run(self, trainer: Trainer, paused: bool, epochs: int | None) -> None:
+        """Train ``trainer`` in the worker thread."""
         self.buffer.drain()
         epochs = trainer.config.epochs if epochs is None else epochs
         job = Job(lambda job: trainer.run(epochs, start_paused=paused), "trainingJob")
@@ -452,7 +489,6 @@ class MainWindow(QMainWindow):
         self._evaluation_stale = True
         self._update_controls()
         self.training_started.emit()
-        return True
 
     def _settings_snapshot(self) -> dict:
         return {"designer": self.designer.state(), "data": self.data_panel.state(),
@@ -475,6 +511,10 @@ class MainWindow(QMainWindow):
             self.toggle_pause()
 
     def toggle_pause(self) -> None:
+        if self._building is not None:
+            self._building.paused = not self._building.paused
+            self._update_controls()
+            return
         if self.trainer is None or not self.is_training():
             return
         if self.trainer.is_paused:
@@ -488,13 +528,18 @@ class MainWindow(QMainWindow):
         if not self.is_training():
             if not self.start(paused=True):
                 return
-        assert self.trainer is not None
-        if self.trainer.is_paused or not self.trainer.is_running:
+        if self._building is not None:  # the run is being made: it takes the step first
+            self._building.paused = True
+            self._building.steps += 1
+        elif self.trainer is not None and (self.trainer.is_paused
+                                           or not self.trainer.is_running):
             self.trainer.step()
         self._update_controls()
 
     def stop(self) -> None:
-        if self.trainer is not None and self.is_training():
+        if self._building is not None:
+            self._building.stop = True  # the run stops before its first step
+        elif self.trainer is not None and self.is_training():
             self.trainer.stop()
 
     def reset_weights(self) -> None:
@@ -558,20 +603,6 @@ class MainWindow(QMainWindow):
             self._show_dialog("Training stopped", result.message, QMessageBox.Icon.Warning)
         self.statusBar().showMessage(result.message, 10000)
 
-    def _trainer_host_data(self) -> tuple:
-        """The host arrays the trainer in hand was built from: X, Y of the training set and
-        of the validation set (None without one)."""
-        prepared = self.trainer_data.prepared
-        train, val = prepared.train, prepared.val
-        return (train.X, train.Y, val.X if val is not None else None,
-                val.Y if val is not None else None)
-
-    def _move_trainer_to_cpu(self, why: str) -> None:
-        """The run in hand goes on on the CPU (its GPU memory is freed), from the host copy of
-        the data it was built from."""
-        self.trainer = self.trainer.moved_to(cpu_backend(why), *self._trainer_host_data())
-        self.device_label.setText(self.trainer.network.backend.label)
-
     def _training_failed(self, message: str) -> None:
         self._last_result = None
         self._show_dialog("Training failed", message, QMessageBox.Icon.Critical)
@@ -596,11 +627,14 @@ class MainWindow(QMainWindow):
         if self._continue_on_cpu and self.trainer is not None:
             # the same run goes on (same weights, position and history): not finished yet
             self._continue_on_cpu = False
-            left = self._run_end_epoch - self.trainer.epoch
-            paused = self.trainer.ended_paused
-            self._move_trainer_to_cpu("the GPU ran out of memory")
-            if self.start(paused=paused, epochs=left):
-                return
+            trainer = self.trainer
+            parked = trainer.parked(cpu_backend("the GPU ran out of memory"))
+            self.trainer, self._parked, data = None, parked, self.trainer_data
+            self._build_then_run(_Building(
+                lambda: resume_run(parked, data), data, self._trainer_key,
+                trainer.ended_paused, self._run_end_epoch - trainer.epoch, new_run=False,
+                parked=parked))
+            return
         self.training_finished.emit(getattr(self, "_last_result", None))
 
     # ------------------------------------------------------------------ the current model
@@ -608,22 +642,39 @@ class MainWindow(QMainWindow):
         """A snapshot of the model in hand (host NumPy copy, safe to use from another thread):
         the trained network with what is needed to read new images, else an imported model.
         Raises ValueError saying why there is none."""
-        if self.trainer is not None and self.trainer_data is not None:
+        in_hand = self._run_in_hand()
+        if in_hand is not None and self.trainer_data is not None:
+            network, epoch, steps = in_hand
             prepared = self.trainer_data.prepared
             norm = prepared.normalisation
-            net = self.trainer.network.to(select_backend("cpu"))
+            net = network.to(select_backend("cpu"))
             summary = self.current_run.final() if self.current_run is not None else {}
             return ModelFile(network=net, class_names=list(prepared.class_names),
                              input_shape=prepared.input_shape,
                              normalisation=norm.to_model(), norm_mean=norm.mean,
                              norm_std=norm.std, preprocessing=prepared.preprocessing,
-                             training={"epochs": self.trainer.epoch,
-                                       "steps": self.trainer.step_count,
+                             training={"epochs": epoch, "steps": steps,
                                        "settings": self._settings_snapshot(),
                                        **{k: v for k, v in summary.items() if k != "epochs"}})
         if self.imported_model is not None:
             return self.imported_model
         raise ValueError("No model yet: train a network (or import a model) first.")
+
+    def _run_in_hand(self) -> tuple[Network, int, int] | None:
+        """The trained run's network, epochs and steps: the trainer's, or, while a new run
+        is being made on the GPU, the previous run's parked in host memory."""
+        if self.trainer is not None:
+            return self.trainer.network, self.trainer.epoch, self.trainer.step_count
+        if self._parked is not None:
+            state = self._parked.state
+            return self._parked.network, int(state["epoch"]), int(state["step_count"])
+        return None
+
+    @property
+    def parked_run(self) -> ParkedRun | None:
+        """The previous run while a new one is being made on the GPU (its weights and state
+        in host memory), else None."""
+        return self._parked
 
     def predictor(self) -> Predictor:
         try:
@@ -747,8 +798,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ inspection tabs
     def _inspected_network(self) -> tuple[Network | None, tuple[int, int, int] | None]:
         """The network the inspection tabs show, and the input image shape (or None)."""
-        if self.trainer is not None and self.trainer_data is not None:
-            return self.trainer.network, self.trainer_data.prepared.input_shape
+        in_hand = self._run_in_hand()
+        if in_hand is not None and self.trainer_data is not None:
+            return in_hand[0], self.trainer_data.prepared.input_shape
         if self.imported_model is not None:
             return self.imported_model.network, self.imported_model.input_shape
         return None, None
@@ -769,7 +821,7 @@ class MainWindow(QMainWindow):
         test and training sets, computed in the background. False when there is nothing."""
         if self.evaluation_job is not None:
             return False
-        data = self.trainer_data if self.trainer is not None else self.data_panel.data
+        data = self.trainer_data if self._run_in_hand() is not None else self.data_panel.data
         try:
             model = self.current_model()
         except ValueError:
@@ -833,7 +885,7 @@ class MainWindow(QMainWindow):
     def _gradcheck_problem(self) -> CheckProblem | None:
         """What "Check gradients" checks: the network being trained (else a fresh one of the
         current design) on the first training examples, with the run's L2."""
-        data = self.trainer_data if self.trainer is not None else self.data_panel.data
+        data = self.trainer_data if self._run_in_hand() is not None else self.data_panel.data
         if data is None:
             return None
         train = data.prepared.train
@@ -901,8 +953,8 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.save_settings()
-        if self.trainer is not None and self.training_job is not None:
-            self.trainer.stop()
+        if self.training_job is not None:
+            self.stop()
             self.training_job.wait(30_000)
         for job in [self.data_panel.job, *self.data_panel._superseded]:
             if job is not None:
@@ -918,6 +970,24 @@ class MainWindow(QMainWindow):
         self.projects.closed_cleanly()
         self.timer.stop()
         super().closeEvent(event)
+
+
+@dataclass
+class _Building:
+    """A run being made in a worker (``make`` runs there), and what to do with it: the
+    data it is made from, its settings key, the pause, steps and stop asked meanwhile, the
+    epochs to train, whether it is a new run (plots and Runs tab start afresh) and the
+    parked previous run."""
+
+    make: Callable[[], BuiltRun]
+    data: LoadedData
+    key: str | None
+    paused: bool
+    epochs: int | None
+    new_run: bool
+    parked: ParkedRun | None = None
+    steps: int = 0
+    stop: bool = False
 
 
 class _ColumnImages:

@@ -149,6 +149,8 @@ class ProjectController(QObject):
         t = w.trainer
         if t is not None and (not t.is_running or t.is_waiting):
             state = t.checkpoint()  # between steps: weights and state agree
+        elif w.trainer is None and w.parked_run is not None:
+            state = w.parked_run.state, w.parked_run.arrays
         elif w.trainer is None and w.pending_state is not None:
             state = w.pending_state
         return model, state

@@ -62,7 +62,9 @@ def _run(tmp: str, timeout_s: float) -> SelfTestResult:
     window = create_main_window(settings=settings, data=SAMPLE_NAME)
     window.projects.ask_unsaved = lambda name: "discard"  # nothing to save in a check
     finished: list = []
+    refused: list[str] = []
     window.training_finished.connect(finished.append)
+    window.run_refused.connect(refused.append)
     try:
         data = window.data_panel.data
         if data is None:
@@ -86,7 +88,10 @@ def _run(tmp: str, timeout_s: float) -> SelfTestResult:
                                   f"{timeout_s:.0f} s")
         result = finished[0]
         if result is None or result.stopped != "completed":
-            why = "an error in the worker" if result is None else result.message
+            if result is None:
+                why = refused[0] if refused else "an error in the worker"
+            else:
+                why = result.message
             return SelfTestResult(False, f"self-test failed: training stopped: {why}")
         return _verdict(window)
     finally:

@@ -65,7 +65,7 @@ class Job(QObject):
             self.cancelled.emit()
         except Exception as exc:  # shown to the user; the app stays usable
             traceback.print_exc()
-            self.failed.emit(_message(exc))
+            self.failed.emit(describe_error(exc))
         else:
             self.succeeded.emit(result)
         finally:
@@ -76,7 +76,9 @@ class Job(QObject):
             self.thread_.quit()
 
 
-def _message(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """An error as the user reads it: the message alone for the errors that say what went
+    wrong, with the error's type otherwise."""
     text = str(exc).strip()
     if isinstance(exc, (ValueError, OSError, RuntimeError)) and text:
         return text
