@@ -681,6 +681,11 @@ def test_the_previous_runs_weights_are_kept_when_it_cannot_go_back_to_the_cpu(
     for a, b in zip(window.pending_network.get_parameters()[0], weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert window.pending_state[0]["step_count"] == steps
+    # they are still the model in hand: saved, exported and inspected
+    model, state = window.projects._model_and_state()
+    for a, b in zip(model.network.get_parameters()[0], weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert state[0]["step_count"] == steps and model.training["steps"] == steps
     monkeypatch.undo()
     monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
     window.findChild(QComboBox, "deviceCombo").setCurrentText("cpu")

@@ -118,3 +118,33 @@ def test_a_run_that_cannot_be_made_keeps_the_previous_one(qtbot, window, monkeyp
     else:  # a failure: in a dialog
         assert str(error) in window._dialogs[-1].text()
     assert window.training_panel.start_button.isEnabled()
+
+
+def test_a_step_then_resume_asked_while_the_run_is_made_runs_on(qtbot, window, slow_build):
+    gate, threads = slow_build
+    window.training_panel.epochs_spin.setValue(2)
+    _building(qtbot, window, threads)
+    window.step()  # pauses, one step
+    window.toggle_pause()  # and runs on
+    with qtbot.waitSignal(window.training_finished, timeout=60_000) as finished:
+        gate.set()
+    assert finished.args[0].stopped == "completed" and window.trainer.epoch == 2
+
+
+def test_the_build_job_outlives_the_hand_over_to_the_run(qtbot, window, slow_build):
+    """The worker is slow to finish after handing the trainer over (it lost the CPU): its
+    job must still be alive then (a QThread destroyed while running aborts the app)."""
+    import time
+
+    from PySide6.QtCore import Qt
+
+    gate, threads = slow_build
+    window.training_panel.epochs_spin.setValue(1)
+    _building(qtbot, window, threads)
+    job = window._build_job
+    job.succeeded.connect(lambda _: time.sleep(0.3), Qt.ConnectionType.DirectConnection)
+    del job
+    with qtbot.waitSignal(window.training_finished, timeout=60_000) as finished:
+        gate.set()
+    assert finished.args[0].stopped == "completed"
+    qtbot.waitUntil(lambda: window._build_job is None, timeout=5000)

@@ -41,7 +41,7 @@ from desktop_nn.gui.run_builder import BuiltRun, RunPlan, build_run, resume_run
 from desktop_nn.gui.runs_view import RunsView
 from desktop_nn.gui.training_panel import TrainingPanel
 from desktop_nn.gui.weights_view import WeightsView
-from desktop_nn.gui.worker import Job, ReportBuffer
+from desktop_nn.gui.worker import Job, ReportBuffer, describe_error
 from desktop_nn.inspect.evaluation import images_from_columns
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
 from desktop_nn.nn.network import Network
@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
                                                                         "desktop-nn")
         self.trainer: Trainer | None = None
         self.training_job: Job | None = None
+        self._build_job: Job | None = None  # making a run; kept until its thread has ended
         self.buffer = ReportBuffer()
         self._trainer_key: str | None = None
         self._run_started = 0.0
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
         self._continue_on_cpu = False  # the GPU ran out of memory under "auto"
         self._building: _Building | None = None  # a run being made in a worker
         self._parked: ParkedRun | None = None  # meanwhile, the previous run's weights
-        self._refused_message = ""
+        self._refused_message: str | None = None  # why the run being made was not made
         self._run_end_epoch = 0
         self._loaded_data_state: dict | None = None  # the Data panel's state at the last load
 
@@ -261,7 +262,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ state
     def is_training(self) -> bool:
-        return self.training_job is not None
+        """A run is being made or trained."""
+        return self.training_job is not None or self._build_job is not None
 
     def _update_controls(self) -> None:
         running = self.is_training()
@@ -356,6 +358,7 @@ class MainWindow(QMainWindow):
             parked = old.parked(cpu_backend("moved off the GPU for a new run"))
             self.trainer = None
             self._parked = parked
+            self.device_label.setText(parked.network.backend.label)
         return RunPlan(spec, config, dtype, self.training_panel.device(), backend, data,
                        self.buffer.add_step, self.buffer.add_epoch,
                        pending_network=self.pending_network, pending_state=self.pending_state,
@@ -390,11 +393,12 @@ class MainWindow(QMainWindow):
         """Make a run in a worker, then train it (:meth:`_run_built`). Until then the window
         counts as training, and pause, step and stop are kept for the run."""
         self._building = building
+        self._refused_message = None
         job = Job(lambda job: building.make(), "buildJob")
         job.succeeded.connect(self._run_built)  # bound methods: run in the GUI thread
         job.failed.connect(self._build_failed)
         job.done.connect(self._build_done)
-        self.training_job = job
+        self._build_job = job  # its own reference: the run's job replaces training_job
         job.start()
         self._update_controls()
 
@@ -425,8 +429,9 @@ class MainWindow(QMainWindow):
             self._new_run()
         if b.stop:
             trainer.stop()
-        for _ in range(b.steps):
-            trainer.step()
+        if b.paused:  # steps asked while running was asked again are part of running
+            for _ in range(b.steps):
+                trainer.step()
         self._run(trainer, b.paused, b.epochs)
 
     def _keep_previous_run(self, b: _Building, previous: Trainer | None, label: str) -> None:
@@ -459,16 +464,17 @@ class MainWindow(QMainWindow):
         job = self.sender()
         if isinstance(job, Job):
             job.wait(5000)
-        if self.training_job is not job:
-            return  # the run it built is training
-        self.training_job = None
+        if self._build_job is not job:
+            return
+        self._build_job = None
         self._building = None
+        message, self._refused_message = self._refused_message, None
         if self._closing:
             return
         self._update_controls()
-        message, self._refused_message = self._refused_message, ""
-        self.run_refused.emit(message)
-        self.training_finished.emit(None)
+        if message is not None or self.training_job is None:  # no run was made
+            self.run_refused.emit(message or "the run could not be made")
+            self.training_finished.emit(None)
 
     def _run(self, trainer: Trainer, paused: bool, epochs: int | None) -> None:
         """Train ``trainer`` in the worker thread."""
@@ -628,7 +634,13 @@ class MainWindow(QMainWindow):
             # the same run goes on (same weights, position and history): not finished yet
             self._continue_on_cpu = False
             trainer = self.trainer
-            parked = trainer.parked(cpu_backend("the GPU ran out of memory"))
+            try:
+                parked = trainer.parked(cpu_backend("the GPU ran out of memory"))
+            except Exception as exc:  # noqa: BLE001 - the GPU run stays as it is
+                self._show_dialog("Training stopped", describe_error(exc),
+                                  QMessageBox.Icon.Warning)
+                self.training_finished.emit(getattr(self, "_last_result", None))
+                return
             self.trainer, self._parked, data = None, parked, self.trainer_data
             self._build_then_run(_Building(
                 lambda: resume_run(parked, data), data, self._trainer_key,
@@ -668,6 +680,11 @@ class MainWindow(QMainWindow):
         if self._parked is not None:
             state = self._parked.state
             return self._parked.network, int(state["epoch"]), int(state["step_count"])
+        if self.pending_network is not None and self.imported_model is None:
+            # a previous run that could go neither on with the new one nor back to the CPU
+            state = self.pending_state[0] if self.pending_state is not None else {}
+            return (self.pending_network, int(state.get("epoch", 0)),
+                    int(state.get("step_count", 0)))
         return None
 
     @property
@@ -891,6 +908,8 @@ class MainWindow(QMainWindow):
         train = data.prepared.train
         if self.trainer is not None:
             net, l2 = self.trainer.network, self.trainer.config.l2
+        elif self._parked is not None:
+            net, l2 = self._parked.network, self._parked.config.l2
         else:
             spec = self.designer.spec(train.n_x, train.Y.shape[0])  # ValueError: shown
             net = Network(spec, select_backend("cpu"), dtype="float64",
@@ -953,9 +972,11 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.save_settings()
-        if self.training_job is not None:
+        if self.is_training():
             self.stop()
-            self.training_job.wait(30_000)
+            for job in (self._build_job, self.training_job):
+                if job is not None:
+                    job.wait(30_000)
         for job in [self.data_panel.job, *self.data_panel._superseded]:
             if job is not None:
                 job.cancel()
