@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from event_loop_probe import GapProbe  # beside this script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,27 +39,16 @@ def main(argv: list[str] | None = None) -> int:
         window.designer.set_layers([(100, "sigmoid")])
         window.training_panel.batch_spin.setValue(args.batch_size)
         window.training_panel.epochs_spin.setValue(100_000)
-        gaps: list[float] = []
-        last = [time.perf_counter()]
-
-        def probe() -> None:
-            now = time.perf_counter()
-            gaps.append(now - last[0])
-            last[0] = now
-
-        timer = QTimer()
-        timer.setInterval(10)
-        timer.timeout.connect(probe)
+        probe = GapProbe(10)
         loop = QEventLoop()
         window.start()
         redraws0 = window.plots.redraws
-        t0 = time.perf_counter()
-        last[0] = t0
-        timer.start()
+        t0 = probe.start()
         QTimer.singleShot(int(args.seconds * 1000), loop.quit)
         loop.exec()
         elapsed = time.perf_counter() - t0
-        timer.stop()
+        probe.stop()
+        gaps = probe.gaps
         redraws = window.plots.redraws - redraws0
         steps = window.trainer.step_count
         window.projects.ask_unsaved = lambda name: "discard"  # no modal question

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from event_loop_probe import GapProbe  # beside this script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,24 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         window.training_panel.dtype_combo.setCurrentText(args.dtype)
         window.designer.set_layers([(100, "sigmoid")])
         window.training_panel.epochs_spin.setValue(1)
-        gaps: list[float] = []
-        last = [0.0]
-
-        def probe() -> None:
-            now = time.perf_counter()
-            gaps.append(now - last[0])
-            last[0] = now
-
-        timer = QTimer()
-        timer.setInterval(10)
-        timer.timeout.connect(probe)
+        probe = GapProbe(10)
         for run in range(args.runs):
             window.training_panel.seed_spin.setValue(run + 1)  # other settings: a new run
             started = []
             window.training_started.connect(lambda s=started: s.append(time.perf_counter()))
-            gaps.clear()
-            last[0] = t0 = time.perf_counter()
-            timer.start()
+            t0 = probe.start()
             if not window.start():
                 print("Start was refused", file=sys.stderr)
                 return 1
@@ -90,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             deadline = time.perf_counter() + 30
             while not len(window.plots.steps.step) and time.perf_counter() < deadline:
                 _spin(0.01)
-            timer.stop()
+            probe.stop()
             window.stop()
             wait(window.training_finished, 60)
             built = started[0] - t0 if started else float("nan")
             rows.append({"run": run + 1, "start_call_ms": (returned - t0) * 1000,
-                         "longest_gap_ms": max(gaps) * 1000 if gaps else float("nan"),
+                         "longest_gap_ms": max(probe.gaps, default=math.nan) * 1000,
                          "build_ms": built * 1000})
         window.close()
     if args.json:

@@ -409,13 +409,8 @@ class MainWindow(QMainWindow):
         self._building = None
         self._parked = None
         if built.trainer is None:
-            self._keep_previous_run(b, built.previous, built.label)
-            message = built.refused or built.error or "the run could not be made"
-            if built.refused:
-                self._refuse(message)
-            else:
-                self._show_dialog("Training failed", message, QMessageBox.Icon.Critical)
-            self._refused_message = message
+            self._no_run_made(b, built.previous, built.label, built.refused is not None,
+                              built.refused or built.error or "the run could not be made")
             return
         trainer = self.trainer = built.trainer
         self.trainer_data = b.data
@@ -434,31 +429,31 @@ class MainWindow(QMainWindow):
                 trainer.step()
         self._run(trainer, b.paused, b.epochs)
 
-    def _keep_previous_run(self, b: _Building, previous: Trainer | None, label: str) -> None:
-        """No run was built: the previous one goes on, on the CPU, when it had to leave the
-        GPU; should even that fail, its weights and state become the pending ones the next
-        run starts from."""
-        if b.parked is None:
-            return
-        if previous is not None:
+    def _no_run_made(self, b: _Building, previous: Trainer | None, label: str, refused: bool,
+                     message: str) -> None:
+        """No run was made: say why (a refusal beside the design, a failure in a dialog;
+        ``_build_done`` signals it). The previous run goes on, on the CPU, when it had to
+        leave the GPU (``previous``); should even that have failed, its weights and state
+        become the pending ones the next run starts from."""
+        if b.parked is not None and previous is not None:
             self.trainer = previous
             self.device_label.setText(label)
-            return
-        self.trainer = None
-        self.pending_network = b.parked.network
-        self.pending_state = (b.parked.state, b.parked.arrays)
-        self.imported_model = None
+        elif b.parked is not None:
+            self.pending_network = b.parked.network
+            self.pending_state = (b.parked.state, b.parked.arrays)
+            self.imported_model = None
+        if refused:
+            self._refuse(message)
+        else:
+            self._show_dialog("Training failed", message, QMessageBox.Icon.Critical)
+        self._refused_message = message
 
     def _build_failed(self, message: str) -> None:
         """The build itself raised (build_run reports its own errors; this is a last
         resort): keep what can be kept."""
-        b = self._building
-        self._building = None
-        self._parked = None
+        b, self._building, self._parked = self._building, None, None
         if b is not None:
-            self._keep_previous_run(b, None, "")
-        self._show_dialog("Training failed", message, QMessageBox.Icon.Critical)
-        self._refused_message = message
+            self._no_run_made(b, None, "", False, message)
 
     def _build_done(self) -> None:
         job = self.sender()
