@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from desktop_nn import __version__
-from desktop_nn.backend import BackendError, cpu_backend, select_backend
+from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
@@ -295,12 +295,9 @@ def _add_image_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args) -> int:
     from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
-    from desktop_nn.train.device_memory import (
-        choose_training_backend,
-        out_of_memory_said,
-        run_tensors,
-    )
-    from desktop_nn.train.trainer import TrainConfig, Trainer, summary
+    from desktop_nn.io.model_file import save_model
+    from desktop_nn.train.trainer import TrainConfig, summary
+    from desktop_nn.workbench import RunRequest, Workbench, model_file
 
     try:
         loaded = load_training_data(args.data, _load_options(args), args.val_split, args.seed,
@@ -313,7 +310,8 @@ def cmd_train(args) -> int:
     n_out = train.Y.shape[0]
     output = args.output or ("sigmoid" if n_out == 1 else "softmax")
     hidden = args.layers if args.layers is not None else [30]
-    dtype = args.dtype or "float32"
+    progress = _Progress(enabled=not args.quiet)
+    workbench = Workbench(on_step=progress.step, on_epoch=progress.epoch)
     try:
         spec = NetworkSpec(train.n_x, hidden, args.activations or ["relu"], n_out, output,
                            args.cost, args.init, args.bias_init)
@@ -321,71 +319,58 @@ def cmd_train(args) -> int:
                              optimizer=args.optimizer, l2=args.l2, seed=args.seed,
                              shuffle=not args.no_shuffle, report_every=args.report_every,
                              patience=args.patience)
-        config.validate()
-        # auto falls back to the CPU when the GPU cannot hold this run; gpu says what to change
-        m_val = val.m if val is not None else 0
-        backend = choose_training_backend(args.device, run_tensors(
-            spec.sizes, train.m, m_val, config, dtype, on_gpu=True))
-        with out_of_memory_said(backend, run_tensors(spec.sizes, train.m, m_val, config, dtype,
-                                                     backend.is_gpu)):
-            net = Network(spec, backend, dtype=dtype, seed=args.seed)
-    except (ValueError, BackendError) as exc:
+        request = RunRequest(spec, config, args.dtype or "float32", args.device, data)
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
 
-    progress = _Progress(enabled=not args.quiet)
-    if not args.quiet:
-        for note in loaded.notes:
-            sys.stderr.write(f"note: {note}\n")
-        if loaded.folder is not None and loaded.folder.skipped:
-            sys.stderr.write(f"skipped {len(loaded.folder.skipped)} files "
-                             f"(desktop-nn inspect-data {args.data} lists them)\n")
-        shape = "" if data.input_shape is None else \
-            " of {}x{}x{}".format(*data.input_shape)
-        sys.stderr.write(f"device: {backend.label}\nnetwork: {spec.sizes} "
-                         f"{spec.activations} cost {spec.cost}, {spec.parameter_count():,} "
-                         f"parameters; {train.m} training, {val.m if val else 0} validation "
-                         f"examples{shape}\n")
-    try:
-        trainer = Trainer(net, train.X, train.Y, config,
-                          X_val=val.X if val is not None else None,
-                          Y_val=val.Y if val is not None else None,
-                          on_step=progress.step, on_epoch=progress.epoch)
-    except ValueError as exc:
-        raise UsageError(f"{args.data}: {exc}") from None
-    except BackendError as exc:
-        raise UsageError(str(exc)) from None
-    if trainer.streaming and not args.quiet:
-        sys.stderr.write("the data set does not fit on the GPU: it stays in host memory and "
-                         "each mini-batch is copied over\n")
-    result = trainer.run()
-    if result.stopped == "out_of_memory" and args.device == "auto" and backend.is_gpu:
-        # auto: go on on the CPU from where the GPU stopped (same weights and position)
+    def say(text: str) -> None:
         if not args.quiet:
-            sys.stderr.write(f"{result.message}\ncontinuing on the CPU\n")
-        trainer = trainer.moved_to(cpu_backend("the GPU ran out of memory"))
-        net, backend = trainer.network, trainer.network.backend
-        result = trainer.run(config.epochs - trainer.epoch)
-    if not args.quiet:
-        sys.stderr.write(f"{result.message}\n")
+            sys.stderr.write(f"{text}\n")
+
+    def run_made(trainer, new_run: bool) -> None:
+        if not new_run:
+            return
+        for note in loaded.notes:
+            say(f"note: {note}")
+        if loaded.folder is not None and loaded.folder.skipped:
+            say(f"skipped {len(loaded.folder.skipped)} files "
+                f"(desktop-nn inspect-data {args.data} lists them)")
+        shape = "" if data.input_shape is None else " of {}x{}x{}".format(*data.input_shape)
+        say(f"device: {trainer.network.backend.label}\nnetwork: {spec.sizes} "
+            f"{spec.activations} cost {spec.cost}, {spec.parameter_count():,} parameters; "
+            f"{train.m} training, {val.m if val else 0} validation examples{shape}")
+        if trainer.streaming:
+            say("the data set does not fit on the GPU: it stays in host memory and each "
+                "mini-batch is copied over")
+
+    problems: list[str] = []
+    workbench.events.run_made.connect(run_made)
+    workbench.events.notice.connect(say)
+    workbench.events.not_made.connect(lambda message, refused: problems.append(message))
+    workbench.events.failed.connect(problems.append)
+    try:
+        workbench.start(request)  # blocks until trained (or moved to the CPU and trained)
+    except (ValueError, BackendError) as exc:
+        raise UsageError(str(exc)) from None
+    trainer, result = workbench.trainer, workbench.last_result
+    if trainer is None:  # the run could not be made
+        raise UsageError(f"{args.data}: {problems[-1] if problems else 'no run was made'}")
+    if result is None:  # training failed with an error (its traceback is printed)
+        print(f"desktop-nn: error: {problems[-1] if problems else 'training failed'}",
+              file=sys.stderr)
+        return 1
+    say(result.message)
     test_acc = None
     if data.test is not None:
         test_acc = trainer.evaluate(data.test.X, data.test.Y).accuracy
-        if not args.quiet:
-            sys.stderr.write(f"test accuracy {test_acc:.2%} ({data.test.m} examples)\n")
+        say(f"test accuracy {test_acc:.2%} ({data.test.m} examples)")
     info = summary(result, trainer)
     if args.metrics:
         trainer.history.save_jsonl(args.metrics)
     if args.save:
-        from desktop_nn.io.model_file import ModelFile, save_model
-
-        norm = data.normalisation
-        save_model(args.save, ModelFile(
-            network=net, class_names=data.class_names, input_shape=data.input_shape,
-            normalisation=norm.to_model(), norm_mean=norm.mean, norm_std=norm.std,
-            preprocessing=data.preprocessing,
-            training=dict(info, test_accuracy=test_acc, data=str(args.data))))
-        if not args.quiet:
-            sys.stderr.write(f"saved {args.save}\n")
+        save_model(args.save, model_file(trainer.network, data, dict(
+            info, test_accuracy=test_acc, data=str(args.data))))
+        say(f"saved {args.save}")
     if args.json:
         out = {
             "train_accuracy": info["train_accuracy"],
@@ -395,7 +380,7 @@ def cmd_train(args) -> int:
             "epochs": result.epochs,
             "steps": result.steps,
             "seconds": info["seconds"],
-            "device": backend.label,
+            "device": trainer.network.backend.label,
             "stopped": result.stopped,
         }
         print(json.dumps(out))

@@ -72,7 +72,7 @@ def window(qtbot, settings):
     qtbot.waitExposed(w)
     yield w
     w.close()
-    assert w.training_job is None or not w.training_job.is_running()
+    assert not any(job.is_running() for job in w.executor.jobs())
     assert w.data_panel.job is None or not w.data_panel.job.is_running()
 
 

@@ -12,6 +12,7 @@ import pytest
 from fake_gpu import FailingForward, fake_gpu
 
 import desktop_nn.train.device_memory as device_memory
+import desktop_nn.workbench.building as building
 from desktop_nn.backend import cpu_backend
 from desktop_nn.cli import main
 from desktop_nn.nn.network import Network, NetworkSpec
@@ -25,6 +26,7 @@ from desktop_nn.train.device_memory import (
     training_tensors,
 )
 from desktop_nn.train.trainer import TrainConfig, Trainer
+from desktop_nn.workbench import SetAside, Training
 
 
 def data(n_x=6, m=40, seed=0):
@@ -287,7 +289,7 @@ def test_cli_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(tmp_path, capsys, mon
                "--val-split", "0", "--device", "auto", "--json"])
     assert rc == 0
     captured = capsys.readouterr()
-    assert "continuing on the CPU" in captured.err
+    assert "Continuing on the CPU" in captured.err
     out = json.loads(captured.out)
     assert out["stopped"] == "completed" and out["epochs"] == 3 and out["steps"] == 18
     assert out["device"].startswith("CPU - NumPy (the GPU ran out of memory)")
@@ -302,7 +304,7 @@ def _estimates(monkeypatch) -> list[list]:
         asked.append(tensors)
         return real(choice, tensors, **kw)
 
-    monkeypatch.setattr(device_memory, "choose_training_backend", choose)
+    monkeypatch.setattr(building, "choose_training_backend", choose)
     monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
     return asked
 
@@ -367,9 +369,9 @@ def test_window_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(qtbot, window, mon
     with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
         assert window.start()
     result = blocker.args[0]
-    assert result.stopped == "completed" and window.trainer.epoch == 2
-    assert len(trainers) == 2 and window.trainer is trainers[1]
-    assert window.trainer.step_count == 2 * window.trainer.steps_per_epoch
+    assert result.stopped == "completed" and window.workbench.trainer.epoch == 2
+    assert len(trainers) == 2 and window.workbench.trainer is trainers[1]
+    assert window.workbench.trainer.step_count == 2 * window.workbench.trainer.steps_per_epoch
     assert window.device_label.text().startswith("CPU - NumPy (the GPU ran out of memory)")
     assert window.findChild(QMessageBox, "errorDialog") is None
 
@@ -382,14 +384,13 @@ def test_window_estimates_the_gpu_run_it_then_builds(qtbot, window, monkeypatch)
     asked = _estimates(monkeypatch)
     # the sample has too few steps per epoch for reports less often than every step
     monkeypatch.setattr(main_window, "REPORTS_PER_EPOCH", 2)
-    monkeypatch.setattr(main_window, "choose_training_backend",
-                        device_memory.choose_training_backend)  # imported by name there
     window.findChild(QComboBox, "deviceCombo").setCurrentText("gpu")
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         assert window.start()
-    assert window.trainer.config.report_every > 1 and window.trainer.network.backend.is_gpu
+    trainer = window.workbench.trainer
+    assert trainer.config.report_every > 1 and trainer.network.backend.is_gpu
     assert len(asked) == 1 and _checked_copies(asked[0])
-    assert asked[0] == window.trainer.memory_tensors()
+    assert asked[0] == window.workbench.trainer.memory_tensors()
 
 
 def test_window_on_a_chosen_device_stops_with_the_message(qtbot, window, monkeypatch):
@@ -405,7 +406,7 @@ def test_window_on_a_chosen_device_stops_with_the_message(qtbot, window, monkeyp
     window.findChild(QComboBox, "deviceCombo").setCurrentText("cpu")
     with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
         assert window.start()
-    assert blocker.args[0].stopped == "out_of_memory" and window.trainer.step_count == 2
+    assert blocker.args[0].stopped == "out_of_memory" and window.workbench.trainer.step_count == 2
     dialog = window.findChild(QMessageBox, "errorDialog")
     assert dialog is not None and "The largest tensor is" in dialog.text()
     dialog.accept()
@@ -420,7 +421,7 @@ def test_window_counts_the_previous_gpu_runs_memory_as_free(qtbot, window, monke
     free["bytes"] = int(need * 0.6)  # too little for a second run beside the first
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         assert window.start()
-    assert window.trainer is not first and window.trainer.network.backend.is_gpu
+    assert window.workbench.trainer is not first and window.workbench.trainer.network.backend.is_gpu
 
 
 def test_an_evaluation_that_runs_out_of_memory_goes_on_in_smaller_chunks(monkeypatch):
@@ -551,7 +552,7 @@ def _gpu_run_then_another(qtbot, window, monkeypatch, free: dict | None = None) 
     window.findChild(QSpinBox, "epochsSpin").setValue(1)
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         assert window.start()
-    first = window.trainer
+    first = window.workbench.trainer
     assert first.network.backend.is_gpu
     window.findChild(QSpinBox, "epochsSpin").setValue(2)
     return first
@@ -561,14 +562,13 @@ def test_a_new_gpu_run_lets_the_previous_one_go_before_taking_gpu_memory(qtbot, 
                                                                          monkeypatch):
     """The previous run leaves the GPU (only its weights and state wait in host memory)
     before the new network is made there, and no CPU run is built from it on the way."""
-    import desktop_nn.gui.main_window as main_window
 
     first = _gpu_run_then_another(qtbot, window, monkeypatch)
     held = held_bytes(first.memory_tensors())
     gone = weakref.ref(first)
     asked = []
     real_choose = device_memory.choose_training_backend
-    monkeypatch.setattr(main_window, "choose_training_backend", lambda choice, tensors, **kw: (
+    monkeypatch.setattr(building, "choose_training_backend", lambda choice, tensors, **kw: (
         asked.append(kw.get("reclaimable")), real_choose(choice, tensors, **kw))[1])
     built = []
     real_network, real_trainer = Network.__init__, Trainer.__init__
@@ -576,11 +576,11 @@ def test_a_new_gpu_run_lets_the_previous_one_go_before_taking_gpu_memory(qtbot, 
     def network_init(self, spec, backend=None, *a, **kw):
         real_network(self, spec, backend, *a, **kw)
         if self.backend.is_gpu:
-            built.append(("GPU network", window.trainer, gone()))
+            built.append(("GPU network", window.workbench.trainer, gone()))
 
     def trainer_init(self, network, *a, **kw):
         built.append(("GPU trainer" if network.backend.is_gpu else "CPU trainer",
-                      window.trainer, gone()))
+                      window.workbench.trainer, gone()))
         real_trainer(self, network, *a, **kw)
 
     monkeypatch.setattr(Network, "__init__", network_init)
@@ -590,10 +590,10 @@ def test_a_new_gpu_run_lets_the_previous_one_go_before_taking_gpu_memory(qtbot, 
         assert window.start()
     # by then nothing holds the previous run (so its GPU arrays are freed)
     assert built == [("GPU network", None, None), ("GPU trainer", None, None)]
-    assert window.trainer.network.backend.is_gpu
+    assert window.workbench.trainer.network.backend.is_gpu
     # what the previous run held between runs counts as free, not its step's temporaries
     # (those wait in the memory pool, counted as free already)
-    assert asked == [held] and held < total_bytes(window.trainer.memory_tensors())
+    assert asked == [held] and held < total_bytes(window.workbench.trainer.memory_tensors())
 
 
 @pytest.mark.parametrize("fails_in", ["network", "trainer"])
@@ -611,7 +611,7 @@ def test_the_previous_gpu_run_goes_on_on_the_cpu_when_the_next_cannot_be_built(
     del first
     _start_refused(qtbot, window)
     assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
-    kept = window.trainer
+    kept = window.workbench.trainer
     assert kept is not None and not kept.network.backend.is_gpu
     assert kept.step_count == steps and kept.history is history
     for a, b in zip(kept.network.get_parameters()[0], weights, strict=True):
@@ -654,8 +654,8 @@ def test_auto_builds_the_new_run_on_the_cpu_when_the_gpu_runs_out_building_it(
     _gpu_out_of_memory_in(monkeypatch, fails_in)
     with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
         assert window.start()
-    assert blocker.args[0].stopped == "completed" and window.trainer.epoch == 2
-    assert not window.trainer.network.backend.is_gpu
+    assert blocker.args[0].stopped == "completed" and window.workbench.trainer.epoch == 2
+    assert not window.workbench.trainer.network.backend.is_gpu
     assert window.device_label.text() == "CPU - NumPy (Fake GPU ran out of memory)"
 
 
@@ -677,12 +677,14 @@ def test_the_previous_runs_weights_are_kept_when_it_cannot_go_back_to_the_cpu(
     del first
     _start_refused(qtbot, window)
     assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
-    assert window.trainer is None
-    for a, b in zip(window.pending_network.get_parameters()[0], weights, strict=True):
+    assert window.workbench.trainer is None
+    set_aside = window.workbench.state
+    assert isinstance(set_aside, SetAside)
+    for a, b in zip(set_aside.run.network.get_parameters()[0], weights, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert window.pending_state[0]["step_count"] == steps
+    assert set_aside.run.state["step_count"] == steps
     # they are still the model in hand: saved, exported and inspected
-    model, state = window.projects._model_and_state()
+    model, state = window.workbench.saved_state()
     for a, b in zip(model.network.get_parameters()[0], weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert state[0]["step_count"] == steps and model.training["steps"] == steps
@@ -691,7 +693,8 @@ def test_the_previous_runs_weights_are_kept_when_it_cannot_go_back_to_the_cpu(
     window.findChild(QComboBox, "deviceCombo").setCurrentText("cpu")
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         assert window.start()
-    assert window.trainer.step_count == steps + window.trainer.steps_per_epoch * 2
+    trainer = window.workbench.trainer
+    assert trainer.step_count == steps + trainer.steps_per_epoch * 2
 
 
 def test_the_window_reports_an_epoch_whose_evaluation_ran_out_of_memory_on_the_gpu(
@@ -714,9 +717,10 @@ def test_the_window_reports_an_epoch_whose_evaluation_ran_out_of_memory_on_the_g
     with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
         assert window.start()
     assert blocker.args[0].stopped == "completed"
-    assert not window.trainer.network.backend.is_gpu and window.trainer.epoch == 2
-    assert [e.epoch for e in window.trainer.history.epochs] == [1, 2]
-    assert not window.trainer.report_due
+    trainer = window.workbench.trainer
+    assert not trainer.network.backend.is_gpu and trainer.epoch == 2
+    assert [e.epoch for e in window.workbench.trainer.history.epochs] == [1, 2]
+    assert not window.workbench.trainer.report_due
 
 
 def test_a_project_saved_while_a_new_gpu_run_is_made_keeps_the_previous_run(
@@ -743,7 +747,7 @@ def test_a_project_saved_while_a_new_gpu_run_is_made_keeps_the_previous_run(
     try:
         assert window.start()
         qtbot.waitUntil(entered.is_set, timeout=10_000)
-        assert window.trainer is None and window.parked_run is not None
+        assert isinstance(window.workbench.state, SetAside)
         path = tmp_path / "meanwhile.dnnproj"
         assert window.projects.save_to(path)
     finally:
@@ -754,4 +758,5 @@ def test_a_project_saved_while_a_new_gpu_run_is_made_keeps_the_previous_run(
         np.testing.assert_array_equal(a, b)
     assert load_project_state(path)[0]["step_count"] == steps
     qtbot.waitUntil(lambda: not window.is_training(), timeout=60_000)
-    assert window.parked_run is None and window.trainer.network.backend.is_gpu
+    assert isinstance(window.workbench.state, Training)
+    assert window.workbench.trainer.network.backend.is_gpu

@@ -45,7 +45,7 @@ def start_long_run(qtbot, window) -> Trainer:
     with qtbot.waitSignal(window.training_started, timeout=5000):
         click(qtbot, window, "startButton")
     qtbot.waitUntil(lambda: steps_plotted(window) > 0, timeout=10_000)
-    return window.trainer
+    return window.workbench.trainer
 
 
 # ---------------------------------------------------------------------------- window
@@ -210,7 +210,7 @@ def test_train_watch_pause_step_stop(qtbot, window):
     with qtbot.waitSignal(window.training_finished, timeout=10_000) as blocker:
         click(qtbot, window, "stopButton")
     assert blocker.args[0].stopped == "stopped"
-    assert window.training_job is None
+    assert not window.is_training()
     assert find(window, "startButton").isEnabled()
     costs = window.plots.step_cost.getData()[1]
     assert np.all(np.isfinite(costs))
@@ -227,18 +227,18 @@ def test_a_short_run_learns_and_continues(qtbot, window):
     cost = window.plots.epoch_train_cost.getData()[1]
     assert cost[-1] < cost[0]
     # Start again with nothing changed continues the same weights
-    trainer = window.trainer
+    trainer = window.workbench.trainer
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         click(qtbot, window, "startButton")
-    assert window.trainer is trainer and trainer.epoch == 6
+    assert window.workbench.trainer is trainer and trainer.epoch == 6
     click(qtbot, window, "resetButton")
-    assert window.trainer is None and steps_plotted(window) == 0
+    assert window.workbench.trainer is None and steps_plotted(window) == 0
 
 
 def test_step_from_idle_takes_one_step(qtbot, window):
     with qtbot.waitSignal(window.training_started, timeout=5000):
         click(qtbot, window, "stepButton")
-    trainer = window.trainer
+    trainer = window.workbench.trainer
     qtbot.waitUntil(lambda: trainer.step_count == 1 and trainer.is_waiting, timeout=5000)
     with qtbot.waitSignal(window.training_finished, timeout=10_000):
         window.stop()
@@ -251,7 +251,7 @@ def test_keyboard_shortcuts(qtbot, window):
     find(window, "epochsSpin").setValue(1000)
     with qtbot.waitSignal(window.training_started, timeout=5000):
         qtbot.keyClick(window.plots, Qt.Key.Key_Space)
-    trainer = window.trainer
+    trainer = window.workbench.trainer
     qtbot.keyClick(window.plots, Qt.Key.Key_Space)  # pause
     qtbot.waitUntil(lambda: trainer.is_waiting, timeout=5000)
     n = trainer.step_count
@@ -259,7 +259,7 @@ def test_keyboard_shortcuts(qtbot, window):
     qtbot.waitUntil(lambda: trainer.step_count == n + 1 and trainer.is_waiting, timeout=5000)
     with qtbot.waitSignal(window.training_finished, timeout=10_000):
         qtbot.keyClick(window.plots, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
-    assert window.trainer.last_result.stopped == "stopped"
+    assert window.workbench.trainer.last_result.stopped == "stopped"
 
 
 def test_close_during_training_stops_the_worker(qtbot, settings):
@@ -267,9 +267,9 @@ def test_close_during_training_stops_the_worker(qtbot, settings):
     qtbot.addWidget(w)
     w.show()
     trainer = start_long_run(qtbot, w)
-    job = w.training_job
+    jobs = w.executor.jobs()
     w.close()
-    assert not job.is_running() and not trainer.is_running
+    assert jobs and not any(job.is_running() for job in jobs) and not trainer.is_running
     assert trainer.last_result.stopped == "stopped"
 
 
@@ -304,7 +304,7 @@ def test_divergence_stops_cleanly_with_a_message(qtbot, window):
     assert result.stopped == "nan"
     dialog = window.findChild(QMessageBox, "errorDialog")
     assert dialog is not None and "NaN" in dialog.text()
-    assert all(np.all(np.isfinite(W)) for W in window.trainer.network.W)
+    assert all(np.all(np.isfinite(W)) for W in window.workbench.trainer.network.W)
     dialog.accept()
 
 
@@ -335,7 +335,7 @@ def test_redraws_are_throttled(qtbot, window):
     window.plots.redraws = 0
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         click(qtbot, window, "startButton")
-    steps = window.trainer.step_count
+    steps = window.workbench.trainer.step_count
     assert steps == 180
     assert window.plots.redraws < steps  # many steps per redraw, not one redraw per step
 

@@ -18,6 +18,7 @@ from desktop_nn.data.sources import SAMPLE_NAME, sample_path
 from desktop_nn.gui import create_main_window
 from desktop_nn.gui.projects import DISCARD
 from desktop_nn.project import RecoveryStore, load_project, state_file_path
+from desktop_nn.workbench import Fresh
 
 INSPECT_NAMES = ["weightsView", "confusionMatrix", "mistakesGallery", "predictView",
                  "mathView", "gradcheckButton", "runsList", "runsPlot", "evaluationView",
@@ -50,7 +51,7 @@ def show_tab(window, widget) -> None:
 
 
 def parameters(window) -> list[np.ndarray]:
-    W, b = window.trainer.network.get_parameters()
+    W, b = window.workbench.trainer.network.get_parameters()
     return W + b
 
 
@@ -106,12 +107,12 @@ def test_weight_tiles_one_per_hidden_unit_shaped_like_the_input(qtbot, window):
 def test_confusion_matrix_matches_a_hand_computation(qtbot, window):
     train(qtbot, window, epochs=2)
     show_tab(window, window.evaluation_view)
-    qtbot.waitUntil(lambda: window.evaluation_job is None
+    qtbot.waitUntil(lambda: window.inspection.evaluation_job is None
                     and window.evaluation_view.evaluation() is not None, timeout=20_000)
     view = window.evaluation_view
     assert view.current_set() == "validation"
-    val = window.trainer_data.prepared.val
-    probabilities = window.trainer.network.predict_proba(val.X)
+    val = window.workbench.trained_on().val
+    probabilities = window.workbench.trainer.network.predict_proba(val.X)
     predicted, labels = probabilities.argmax(axis=0), labels_of(val.Y)
     expected = np.zeros((10, 10), dtype=np.int64)
     for t, p in zip(labels, predicted, strict=True):
@@ -129,7 +130,7 @@ def test_confusion_matrix_matches_a_hand_computation(qtbot, window):
 def test_predict_tab_gives_the_same_probabilities_as_the_cli(qtbot, window, tmp_path, capsys):
     train(qtbot, window, epochs=2)
     model = tmp_path / "digits.npz"
-    assert window.export_model(str(model))
+    assert window.model_files.export_model(str(model))
     images = [sample_path() / "test" / "3" / "00018.png", sample_path() / "test" / "7"]
     images[1] = next(images[1].iterdir())
     assert cli_main(["predict", str(model), *map(str, images), "--json"]) == 0
@@ -138,7 +139,7 @@ def test_predict_tab_gives_the_same_probabilities_as_the_cli(qtbot, window, tmp_
     with qtbot.waitSignal(window.predict_view.predicted, timeout=20_000) as blocker:
         assert window.predict_view.predict([str(p) for p in images])
     gui = blocker.args[0]
-    names = window.trainer_data.prepared.class_names
+    names = window.workbench.trained_on().class_names
     for g, c in zip(gui, cli, strict=True):
         assert g.error is None
         assert names[g.predicted] == c["class"]
@@ -179,7 +180,7 @@ def test_math_tab_shapes_and_gradcheck_button_pass(qtbot, window):
 def test_two_runs_overlay_two_curves_and_export_csv(qtbot, window, tmp_path):
     train(qtbot, window, epochs=1, lr=0.5)
     train(qtbot, window, epochs=1, lr=2.0)  # a change: a new run
-    assert len(window.runs) == 2
+    assert len(window.workbench.runs) == 2
     show_tab(window, window.runs_view)
     view = window.runs_view
     assert find(window, "runsList").count() == 2
@@ -188,10 +189,10 @@ def test_two_runs_overlay_two_curves_and_export_csv(qtbot, window, tmp_path):
         assert view.curve_count() == 2, metric
     view.set_checked([1])
     assert view.curve_count() == 1
-    path = view.export(window.runs.get(2), tmp_path / "run2.csv", "epochs")
+    path = view.export(window.workbench.runs.get(2), tmp_path / "run2.csv", "epochs")
     lines = path.read_text().splitlines()
     assert lines[0].startswith("epoch,step,train_cost") and len(lines) == 2
-    steps = view.export(window.runs.get(1), tmp_path / "run1-steps.csv", "steps")
+    steps = view.export(window.workbench.runs.get(1), tmp_path / "run1-steps.csv", "steps")
     assert "grad_norm_W_1" in steps.read_text().splitlines()[0]
 
 
@@ -210,7 +211,7 @@ def test_save_reopen_and_continue_equals_training_straight_through(qtbot, window
     with qtbot.waitSignal(reopened.data_loaded, timeout=30_000):
         assert reopened.projects.open(project)
     train(qtbot, reopened, epochs=2)
-    assert reopened.trainer.epoch == 4
+    assert reopened.workbench.trainer.epoch == 4
 
     straight = new_window(qtbot, tmp_path, "straight")
     train(qtbot, straight, epochs=4, **settings)
@@ -234,7 +235,8 @@ def test_recovery_file_is_offered_after_a_crash(qtbot, window, tmp_path):
     assert again.projects.offer_recovery()
     assert offered and offered[0].has_model
     assert again.designer.layers()[0][0] == 17
-    np.testing.assert_array_equal(again.pending_network.get_parameters()[0][0], trained[0])
+    recovered = again.workbench.in_hand().network
+    np.testing.assert_array_equal(recovered.get_parameters()[0][0], trained[0])
     assert again.projects.dirty  # recovered work is unsaved until saved
     # the recovered work now lives in this session's own autosave; the crashed one is gone
     assert again.projects.store.pending() is not None
@@ -295,19 +297,19 @@ def test_evaluation_follows_an_imported_model_and_refuses_mismatched_data(qtbot,
                                                                           tmp_path):
     train(qtbot, window, epochs=2)
     show_tab(window, window.evaluation_view)
-    qtbot.waitUntil(lambda: window.evaluation_job is None
+    qtbot.waitUntil(lambda: window.inspection.evaluation_job is None
                     and window.evaluation_view.evaluation() is not None, timeout=20_000)
     trained_accuracy = window.evaluation_view.evaluation().accuracy
     fresh = tmp_path / "fresh.npz"
     window.reset_weights()
     train(qtbot, window, epochs=1, lr=0.001)  # barely trained: a different model
-    assert window.export_model(str(fresh))
+    assert window.model_files.export_model(str(fresh))
     window.reset_weights()
     assert window.evaluation_view.evaluation() is None  # old results never linger
-    assert window.import_model(str(fresh))
+    assert window.model_files.import_model(str(fresh))
     show_tab(window, window.training_tab)
     show_tab(window, window.evaluation_view)
-    qtbot.waitUntil(lambda: window.evaluation_job is None
+    qtbot.waitUntil(lambda: window.inspection.evaluation_job is None
                     and window.evaluation_view.evaluation() is not None, timeout=20_000)
     assert window.evaluation_view.evaluation().accuracy != trained_accuracy
     # a model whose inputs were scaled otherwise is refused with the reason
@@ -316,35 +318,35 @@ def test_evaluation_follows_an_imported_model_and_refuses_mismatched_data(qtbot,
     other = load_model(fresh)
     other.normalisation = {"kind": "none"}
     save_model(tmp_path / "unscaled.npz", other)
-    assert window.import_model(str(tmp_path / "unscaled.npz"))
-    assert not window.refresh_evaluation()
+    assert window.model_files.import_model(str(tmp_path / "unscaled.npz"))
+    assert not window.inspection.refresh_evaluation()
     assert "scaled differently" in window.statusBar().currentMessage()
 
 
 def test_closing_right_after_training_starts_no_new_work(qtbot, window):
     started = []
-    real = window.refresh_evaluation
-    window.refresh_evaluation = lambda: started.append(1) or real()
+    real = window.inspection.refresh_evaluation
+    window.inspection.refresh_evaluation = lambda: started.append(1) or real()
     show_tab(window, window.evaluation_view)
     started.clear()  # showing the tab asked (nothing to evaluate yet)
     window.training_panel.epochs_spin.setValue(50)
     assert window.start()
     window.close()
     QApplication.processEvents()
-    assert started == [] and window.evaluation_job is None
+    assert started == [] and window.inspection.evaluation_job is None
 
 
 def test_save_while_training_keeps_a_consistent_state(qtbot, window, tmp_path):
     window.training_panel.epochs_spin.setValue(200)
     with qtbot.waitSignal(window.training_started, timeout=10_000):
         assert window.start()  # the run is made in a worker, then started
-    qtbot.waitUntil(lambda: window.trainer.step_count > 5, timeout=10_000)
+    qtbot.waitUntil(lambda: window.workbench.trainer.step_count > 5, timeout=10_000)
     path = tmp_path / "live.dnnproj"
     assert window.projects.save_to(path)
     assert state_file_path(path).exists()
-    assert window.trainer.is_running and not window.trainer.is_paused  # resumed
+    assert window.workbench.trainer.is_running and not window.workbench.trainer.is_paused  # resumed
     window.stop()
-    qtbot.waitUntil(lambda: window.training_job is None, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.is_training(), timeout=10_000)
 
 
 def test_unsaved_changes_prompt_on_close(qtbot, window, tmp_path):
@@ -380,29 +382,29 @@ def test_a_bad_project_file_is_refused_with_a_message(qtbot, window, tmp_path, c
 def test_a_bad_model_file_is_refused_with_a_message(qtbot, window, tmp_path):
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"PK\x03\x04 broken")
-    assert not window.import_model(str(bad))
+    assert not window.model_files.import_model(str(bad))
     assert "broken.npz" in error_dialog_text(window)
-    assert window.imported_model is None
+    assert isinstance(window.workbench.state, Fresh)
 
 
 def test_export_then_import_a_model_predicts_and_continues(qtbot, window, tmp_path):
     train(qtbot, window, epochs=1)
     path = tmp_path / "m.npz"
-    assert window.export_model(str(path))
+    assert window.model_files.export_model(str(path))
     weights = parameters(window)
     window.reset_weights()
-    assert window.import_model(str(path))
-    assert window.predictor() is not None
+    assert window.model_files.import_model(str(path))
+    assert window.inspection.predictor() is not None
     show_tab(window, window.weights_view)
     assert window.weights_view.tile_count() == weights[0].shape[0]
     train(qtbot, window, epochs=1)  # starts from the imported weights, not a fresh network
-    assert window.trainer.network.spec.hidden_sizes == [weights[0].shape[0]]
+    assert window.workbench.trainer.network.spec.hidden_sizes == [weights[0].shape[0]]
 
 
 def test_export_plot_as_png(qtbot, window, tmp_path):
     train(qtbot, window, epochs=1)
     path = tmp_path / "plots.png"
-    assert window.export_plot_png(str(path))
+    assert window.model_files.export_plot_png(str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     QApplication.processEvents()
 
@@ -438,8 +440,8 @@ def test_a_standardised_cli_model_is_evaluated_once_the_data_are_standardised_to
                  "--normalise", "standardise", "--save", str(model), "--quiet"]) == 0
     capsys.readouterr()
     assert window.data_panel.normalisation() == "scale"
-    assert window.import_model(str(model))
-    assert not window.refresh_evaluation()
+    assert window.model_files.import_model(str(model))
+    assert not window.inspection.refresh_evaluation()
     assert "('standardise' for the model, 'scale' for the data)" in \
         window.statusBar().currentMessage()
 
@@ -451,9 +453,9 @@ def test_a_standardised_cli_model_is_evaluated_once_the_data_are_standardised_to
     assert abs(float(prepared.train.X.mean(axis=1).mean())) < 1e-3  # zero-mean features
     assert "standardised" in window.findChild(QLabel, "nxLabel").text()
     assert window.data_panel.state()["normalisation"] == "standardise"
-    assert window.import_model(str(model))
+    assert window.model_files.import_model(str(model))
     show_tab(window, window.evaluation_view)
-    qtbot.waitUntil(lambda: window.evaluation_job is None
+    qtbot.waitUntil(lambda: window.inspection.evaluation_job is None
                     and window.evaluation_view.evaluation() is not None, timeout=20_000)
     assert window.evaluation_view.evaluation().accuracy > 0.5  # chance is 0.1
 

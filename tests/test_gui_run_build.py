@@ -1,4 +1,4 @@
-"""A run is made in a worker (gui/run_builder.py): the window stays responsive while the data
+"""A run is made in a worker (workbench/building.py): the window stays responsive while the data
 are converted or copied to the device, and pause, step and stop asked meanwhile hold."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_the_run_is_made_off_the_gui_thread_while_the_window_handles_events(
     window.training_panel.epochs_spin.setValue(3)
     started = _building(qtbot, window, threads)
     assert threads[0] is not threading.main_thread()
-    assert window.is_training() and not started and window.trainer is None
+    assert window.is_training() and not started and window.workbench.trainer is None
     assert not window.training_panel.start_button.isEnabled()
     fired = []
     QTimer.singleShot(0, lambda: fired.append(1))
@@ -52,7 +52,7 @@ def test_the_run_is_made_off_the_gui_thread_while_the_window_handles_events(
     with qtbot.waitSignal(window.training_finished, timeout=60_000) as finished:
         gate.set()
     assert started == [1]
-    assert finished.args[0].stopped == "completed" and window.trainer.epoch == 3
+    assert finished.args[0].stopped == "completed" and window.workbench.trainer.epoch == 3
 
 
 def test_pause_and_steps_asked_while_the_run_is_made_are_taken(qtbot, window, slow_build):
@@ -65,7 +65,7 @@ def test_pause_and_steps_asked_while_the_run_is_made_are_taken(qtbot, window, sl
     window.step()
     with qtbot.waitSignal(window.training_started, timeout=10_000):
         gate.set()
-    trainer = window.trainer
+    trainer = window.workbench.trainer
     qtbot.waitUntil(lambda: trainer.step_count == 2 and trainer.is_waiting, timeout=10_000)
     window.step()
     qtbot.waitUntil(lambda: trainer.step_count == 3 and trainer.is_waiting, timeout=10_000)
@@ -80,7 +80,7 @@ def test_stop_while_the_run_is_made_ends_it_before_its_first_step(qtbot, window,
     window.stop()
     with qtbot.waitSignal(window.training_finished, timeout=10_000) as finished:
         gate.set()
-    assert finished.args[0].stopped == "stopped" and window.trainer.step_count == 0
+    assert finished.args[0].stopped == "stopped" and window.workbench.trainer.step_count == 0
     assert not window.is_training()
 
 
@@ -90,8 +90,8 @@ def test_closing_while_the_run_is_made_starts_nothing(qtbot, window, slow_build)
     threading.Timer(0.2, gate.set).start()  # the window waits for the build as it closes
     window.close()
     QApplication.processEvents()
-    assert started == [] and window.trainer is None
-    assert window.training_job is None or not window.training_job.is_running()
+    assert started == [] and window.workbench.trainer is None
+    assert not any(job.is_running() for job in window.executor.jobs())
 
 
 @pytest.mark.parametrize("error, refused", [(ValueError("cannot use these (fake)"), True),
@@ -101,7 +101,7 @@ def test_a_run_that_cannot_be_made_keeps_the_previous_one(qtbot, window, monkeyp
     window.training_panel.epochs_spin.setValue(1)
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         assert window.start()
-    first = window.trainer
+    first = window.workbench.trainer
     window.training_panel.epochs_spin.setValue(2)  # other settings: a new run is made
 
     def failing(self, *args, **kwargs):
@@ -112,7 +112,7 @@ def test_a_run_that_cannot_be_made_keeps_the_previous_one(qtbot, window, monkeyp
             qtbot.waitSignal(window.training_finished, timeout=10_000) as finished:
         assert window.start()
     assert str(error) in said.args[0] and finished.args == [None]
-    assert window.trainer is first and not window.is_training()
+    assert window.workbench.trainer is first and not window.is_training()
     if refused:  # a reason to change the design: next to it
         assert str(error) in window.designer.problem_label.text()
     else:  # a failure: in a dialog
@@ -128,7 +128,7 @@ def test_a_step_then_resume_asked_while_the_run_is_made_runs_on(qtbot, window, s
     window.toggle_pause()  # and runs on
     with qtbot.waitSignal(window.training_finished, timeout=60_000) as finished:
         gate.set()
-    assert finished.args[0].stopped == "completed" and window.trainer.epoch == 2
+    assert finished.args[0].stopped == "completed" and window.workbench.trainer.epoch == 2
 
 
 def test_the_build_job_outlives_the_hand_over_to_the_run(qtbot, window, slow_build):
@@ -141,10 +141,10 @@ def test_the_build_job_outlives_the_hand_over_to_the_run(qtbot, window, slow_bui
     gate, threads = slow_build
     window.training_panel.epochs_spin.setValue(1)
     _building(qtbot, window, threads)
-    job = window._build_job
+    job = window.executor.jobs()[0]
     job.succeeded.connect(lambda _: time.sleep(0.3), Qt.ConnectionType.DirectConnection)
     del job
     with qtbot.waitSignal(window.training_finished, timeout=60_000) as finished:
         gate.set()
     assert finished.args[0].stopped == "completed"
-    qtbot.waitUntil(lambda: window._build_job is None, timeout=5000)
+    qtbot.waitUntil(lambda: not window.executor.jobs(), timeout=5000)

@@ -269,6 +269,13 @@ class DataPanel(QWidget):
         if self.job is not None:
             self.job.cancel()
 
+    def shutdown(self, timeout_ms: int = 30_000) -> None:
+        """Cancel every load and wait for its thread (call before the window closes)."""
+        for job in [self.job, *self._superseded]:
+            if job is not None:
+                job.cancel()
+                job.wait(timeout_ms)
+
     # A superseded job (a new load started meanwhile) is ignored: only self.job counts.
     def _job_succeeded(self, data: LoadedData) -> None:
         if self.sender() is self.job:

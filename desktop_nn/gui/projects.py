@@ -7,13 +7,13 @@ continuing gives the same weights as training straight through."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from desktop_nn.io.model_file import ModelFile
 from desktop_nn.project import (
@@ -34,6 +34,7 @@ from desktop_nn.project import (
     session_store,
     state_file_path,
 )
+from desktop_nn.workbench import Workbench
 
 AUTOSAVE_MS = 30_000
 RECENT_KEY = "recentProjects"
@@ -43,17 +44,50 @@ UNTITLED = "Untitled"
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
 
+class ProjectView(Protocol):
+    """What the project controller needs of the window that shows the project."""
+
+    def panel_states(self) -> dict:
+        """The panels' states: {"designer": ..., "data": ..., "training": ...}."""
+
+    def show_panel_states(self, designer: dict, training: dict) -> None:
+        """Set the designer and training panels ({} for their defaults)."""
+
+    def show_model_design(self, model: ModelFile) -> None:
+        """Set the designer to a model's design."""
+
+    def open_data(self, data_state: dict) -> None:
+        """Set the data panel to a project's data and load them (not a change to save)."""
+
+    def clear_training_view(self) -> None:
+        """The trained weights are gone: plots, labels and evaluation start over."""
+
+    def refresh_runs(self) -> None:
+        """The workbench's runs changed."""
+
+    def show_dialog(self, title: str, text: str, icon: Any) -> Any:
+        """A message that does not block."""
+
+    def say(self, text: str, ms: int = 5000) -> None:
+        """A passing message."""
+
+
 class ProjectController(QObject):
-    """Owns the project file of a :class:`MainWindow`. ``ask_unsaved(name) -> SAVE | DISCARD |
-    CANCEL``, ``ask_path(save: bool) -> str | None`` and ``ask_recover(info) -> bool`` are
-    the questions put to the user; tests replace them."""
+    """Owns the project file: what is saved comes from the workbench (the model in hand, its
+    training state, the runs) and the view (the panels' settings). ``parent`` is the window
+    its actions and dialogs belong to. ``ask_unsaved(name) -> SAVE | DISCARD | CANCEL``,
+    ``ask_path(save: bool) -> str | None`` and ``ask_recover(info) -> bool`` are the
+    questions put to the user; tests replace them."""
 
     project_changed = Signal()  # path, name or dirty flag changed
 
-    def __init__(self, window, recovery_dir: str | Path | None = None) -> None:
-        super().__init__(window)
+    def __init__(self, view: ProjectView, workbench: Workbench, settings: QSettings,
+                 parent: QWidget, recovery_dir: str | Path | None = None) -> None:
+        super().__init__(parent)
         self.setObjectName("projectController")
-        self.window = window
+        self.view, self.workbench, self.settings = view, workbench, settings
+        self.parent_widget = parent
+        window = parent
         self.path: Path | None = None
         self.dirty = False
         self._autosaved = True  # nothing to autosave yet
@@ -104,8 +138,9 @@ class ProjectController(QObject):
             self.project_changed.emit()
         self._autosaved = False
 
-    def settle(self) -> None:
-        """The window has restored its last settings: that is not a change to save."""
+    def mark_clean(self) -> None:
+        """What the window shows now is not a change to save (its last settings restored,
+        a project's data loaded)."""
         self.dirty = False
         self._autosaved = True
         self.project_changed.emit()
@@ -117,11 +152,11 @@ class ProjectController(QObject):
         self.project_changed.emit()
 
     def recent(self) -> list[str]:
-        return existing_recent(self.window.settings.value(RECENT_KEY) or [])
+        return existing_recent(self.settings.value(RECENT_KEY) or [])
 
     def _remember(self, path: Path) -> None:
-        self.window.settings.setValue(
-            RECENT_KEY, add_recent(self.window.settings.value(RECENT_KEY) or [], path))
+        self.settings.setValue(RECENT_KEY,
+                               add_recent(self.settings.value(RECENT_KEY) or [], path))
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -134,38 +169,19 @@ class ProjectController(QObject):
 
     # ------------------------------------------------------------------ what is saved
     def project(self) -> Project:
-        w = self.window
-        return Project(name=self.name, designer=w.designer.state(), data=w.data_panel.state(),
-                       training=w.training_panel.state(),
-                       runs=[r.to_summary_dict() for r in w.runs.runs])
-
-    def _model_and_state(self) -> tuple[ModelFile | None, tuple[dict, dict] | None]:
-        w = self.window
-        try:
-            model = w.current_model()
-        except ValueError:
-            return None, None
-        state = None
-        t = w.trainer
-        if t is not None and (not t.is_running or t.is_waiting):
-            state = t.checkpoint()  # between steps: weights and state agree
-        elif w.trainer is None and w.parked_run is not None:
-            state = w.parked_run.state, w.parked_run.arrays
-        elif w.trainer is None and w.pending_state is not None:
-            state = w.pending_state
-        return model, state
+        states = self.view.panel_states()
+        return Project(name=self.name, designer=states["designer"], data=states["data"],
+                       training=states["training"],
+                       runs=[r.to_summary_dict() for r in self.workbench.runs.runs])
 
     # ------------------------------------------------------------------ actions
     def new(self) -> bool:
-        if not self.maybe_save() or self.window.is_training():
+        if not self.maybe_save() or not self.workbench.forget():
             return False
-        w = self.window
-        w.reset_weights()
-        w.imported_model = None
-        w.runs.clear()
-        w.runs_view.refresh()
-        w.designer.set_state({})
-        w.training_panel.set_state({})
+        v = self.view
+        v.clear_training_view()
+        v.refresh_runs()
+        v.show_panel_states({}, {})
         self._set_clean(None)
         return True
 
@@ -177,8 +193,7 @@ class ProjectController(QObject):
     def open(self, path: str | Path) -> bool:
         """Open a project: settings, data folder (loaded in the background), the model and
         its training state. A bad file is refused with its message; nothing is changed."""
-        w = self.window
-        if w.is_training() or not self.maybe_save():
+        if self.workbench.is_busy() or not self.maybe_save():
             return False
         path = Path(path)
         try:
@@ -186,30 +201,26 @@ class ProjectController(QObject):
             model = load_project_model(project, path)
             state = load_project_state(path) if model is not None else None
         except ProjectFileError as exc:
-            w._show_dialog("Cannot open the project", str(exc), QMessageBox.Icon.Warning)
+            self.view.show_dialog("Cannot open the project", str(exc),
+                                  QMessageBox.Icon.Warning)
             return False
         self._apply(project, model, state)
         self._set_clean(path)
         self._remember(path)
-        w.statusBar().showMessage(f"Opened {path}", 5000)
+        self.view.say(f"Opened {path}", 5000)
         return True
 
     def _apply(self, project: Project, model: ModelFile | None,
                state: tuple[dict, dict] | None) -> None:
-        w = self.window
-        w.runs.clear()
-        w.runs_view.refresh()
-        w.reset_weights()
-        w.imported_model = None
-        w.designer.set_state(project.designer)
-        w.training_panel.set_state(project.training)
+        v = self.view
+        self.workbench.forget()
+        v.clear_training_view()
+        v.show_panel_states(project.designer, project.training)
         if model is not None:
-            w.apply_model(model, state)
-        w.data_panel.set_state(project.data)
-        w.remember_data_state()
-        folder = w.data_panel.folder_edit.text().strip()
-        if folder:
-            w.data_panel.load(folder, quiet=True)  # opening a project is not a change
+            v.show_model_design(model)
+            self.workbench.import_model(model, state)
+        v.refresh_runs()
+        v.open_data(project.data)  # opening a project is not a change
 
     def save(self) -> bool:
         if self.path is None:
@@ -228,48 +239,27 @@ class ProjectController(QObject):
     def save_to(self, path: str | Path) -> bool:
         """Write the project, its model and training state. While a run trains, it is paused
         for the moment of the snapshot so that weights and optimiser state agree."""
-        w = self.window
         path = Path(path)
-        resume = self._pause_for_snapshot()
-        t = w.trainer
-        if t is not None and t.is_running and not t.is_waiting:
-            if resume:
-                t.resume()
-            w._show_dialog("Cannot save the project", "The training run did not pause in "
-                           "time for a consistent snapshot; try again.",
-                           QMessageBox.Icon.Warning)
-            return False
-        try:
-            model, state = self._model_and_state()
-            project = self.project()
-            project.name = path.stem
-            save_project(path, project, model)
-            save_project_state(path, state)
-        except (ValueError, OSError) as exc:
-            w._show_dialog("Cannot save the project", str(exc), QMessageBox.Icon.Warning)
-            return False
-        finally:
-            if resume:
-                w.trainer.resume()
+        with self.workbench.paused_for_snapshot() as consistent:
+            if not consistent:
+                self.view.show_dialog("Cannot save the project", "The training run did not "
+                                      "pause in time for a consistent snapshot; try again.",
+                                      QMessageBox.Icon.Warning)
+                return False
+            try:
+                model, state = self.workbench.saved_state()
+                project = self.project()
+                project.name = path.stem
+                save_project(path, project, model)
+                save_project_state(path, state)
+            except (ValueError, OSError) as exc:
+                self.view.show_dialog("Cannot save the project", str(exc),
+                                      QMessageBox.Icon.Warning)
+                return False
         self._set_clean(path)
         self._remember(path)
         self.store.clear()
-        w.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
-
-    def _pause_for_snapshot(self) -> bool:
-        """Pause a running trainer and wait until it sits between steps. True when it was
-        running (the caller resumes it)."""
-        w = self.window
-        t = w.trainer
-        if t is None or not w.is_training() or t.is_paused:
-            return False
-        t.pause()
-        # is_running, not the window's is_training: that one changes only when this (GUI)
-        # thread handles the run's end, and it is busy here
-        deadline = time.monotonic() + 5.0
-        while t.is_running and not t.is_waiting and time.monotonic() < deadline:
-            time.sleep(0.001)
+        self.view.say(f"Saved {path}", 5000)
         return True
 
     # ------------------------------------------------------------------ closing, recovery
@@ -291,7 +281,7 @@ class ProjectController(QObject):
         being trained is saved as it stands (weights only: the state needs a pause)."""
         if self._autosaved:
             return False
-        model, state = self._model_and_state()
+        model, state = self.workbench.saved_state()
         try:
             self.store.write(self.project(), model, original=self.path)
             save_project_state(self.store.project_path, state)
@@ -335,7 +325,7 @@ class ProjectController(QObject):
         box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
                           f"Save the changes to {name} before going on?",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                          | QMessageBox.StandardButton.Cancel, self.window)
+                          | QMessageBox.StandardButton.Cancel, self.parent_widget)
         box.setObjectName("unsavedDialog")
         answer = box.exec()
         return {QMessageBox.StandardButton.Save: SAVE,
@@ -346,9 +336,10 @@ class ProjectController(QObject):
         start = str(self.path or Path.home() / f"{self.name}{SUFFIX}")
         filt = f"desktop-nn project (*{SUFFIX})"
         if save:
-            path, _ = QFileDialog.getSaveFileName(self.window, "Save project", start, filt)
+            path, _ = QFileDialog.getSaveFileName(self.parent_widget, "Save project", start,
+                                                  filt)
         else:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Open project",
+            path, _ = QFileDialog.getOpenFileName(self.parent_widget, "Open project",
                                                   str(Path(start).parent), filt)
         return path or None
 
@@ -358,7 +349,7 @@ class ProjectController(QObject):
                           f"desktop-nn did not close cleanly. Recover the work on "
                           f"{info.name}{where} autosaved at {info.saved}?",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                          self.window)
+                          self.parent_widget)
         box.setObjectName("recoveryDialog")
         return box.exec() == QMessageBox.StandardButton.Yes
 

@@ -47,7 +47,7 @@ def render_screenshot(path: str | os.PathLike, epochs: int = 5, width: int = 140
             window.tabs.setCurrentWidget(views[name])
             for _ in range(2000):  # the evaluation is computed in the background
                 QApplication.processEvents()
-                if window.evaluation_job is None:
+                if window.inspection.evaluation_job is None:
                     break
                 loop_wait = QEventLoop()
                 QTimer.singleShot(5, loop_wait.quit)

@@ -100,7 +100,7 @@ def _run(tmp: str, timeout_s: float) -> SelfTestResult:
 
 
 def _verdict(window) -> SelfTestResult:
-    trainer = window.trainer
+    trainer = window.workbench.trainer
     steps = window.plots.steps
     plotted = len(steps.step)
     x, _ = window.plots.step_cost.getData()

@@ -1,5 +1,6 @@
-"""Long work off the GUI thread: a :class:`Job` runs one function in its own QThread, and a
-:class:`ReportBuffer` carries a trainer's reports to the GUI, which drains it on a timer.
+"""Long work off the GUI thread: a :class:`Job` runs one function in its own QThread, a
+:class:`QtExecutor` runs the workbench's work in jobs, and a :class:`ReportBuffer` carries a
+trainer's reports to the GUI, which drains it on a timer.
 
 The GUI thread never waits on a job: it connects to ``succeeded`` / ``failed`` / ``done`` and
 reads the buffer at most ~30 times a second (see MainWindow), whatever the step rate.
@@ -16,6 +17,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_nn.data.image_folder import Cancelled  # a job's function raises it when cancelled
 from desktop_nn.train.history import EpochReport, StepReport
+from desktop_nn.workbench.executor import describe_error
 
 
 class Job(QObject):
@@ -76,13 +78,53 @@ class Job(QObject):
             self.thread_.quit()
 
 
-def describe_error(exc: BaseException) -> str:
-    """An error as the user reads it: the message alone for the errors that say what went
-    wrong, with the error's type otherwise."""
-    text = str(exc).strip()
-    if isinstance(exc, (ValueError, OSError, RuntimeError)) and text:
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+class QtExecutor(QObject):
+    """The workbench's executor in the window: each piece of work runs in a :class:`Job`, and
+    its outcome is handed to the workbench in the GUI thread (through this object's slots:
+    a signal connected to a plain function could call it in the worker thread). Each job is
+    kept until its thread has ended."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("workbenchExecutor")
+        self._callbacks: dict[Job, tuple[Callable[[Any], None], Callable[[str], None]]] = {}
+
+    def submit(self, name: str, work: Callable[[], Any], done: Callable[[Any], None],
+               failed: Callable[[str], None]) -> None:
+        job = Job(lambda job: work(), name)
+        self._callbacks[job] = (done, failed)
+        job.succeeded.connect(self._succeeded)
+        job.failed.connect(self._failed)
+        job.done.connect(self._ended)
+        job.start()
+
+    def jobs(self) -> list[Job]:
+        """The jobs whose threads have not ended yet."""
+        return list(self._callbacks)
+
+    def wait(self, ms: int = 30_000) -> None:
+        """Block until every job's thread has ended (only for shutdown)."""
+        for job in self.jobs():
+            job.wait(ms)
+
+    @Slot(object)
+    def _succeeded(self, result: Any) -> None:
+        callbacks = self._callbacks.get(self.sender())
+        if callbacks is not None:
+            callbacks[0](result)
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        callbacks = self._callbacks.get(self.sender())
+        if callbacks is not None:
+            callbacks[1](message)
+
+    @Slot()
+    def _ended(self) -> None:
+        job = self.sender()
+        if isinstance(job, Job):
+            job.wait(5000)  # the thread is quitting
+            self._callbacks.pop(job, None)
 
 
 class ReportBuffer:
