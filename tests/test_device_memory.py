@@ -729,7 +729,7 @@ def test_a_project_saved_while_a_new_gpu_run_is_made_keeps_the_previous_run(
     is not made yet: saving then writes the previous run's weights and state, not nothing."""
     import threading
 
-    from desktop_nn.project import load_project, load_project_model, load_project_state
+    from desktop_nn.io.project_file import load_project, load_project_model, load_project_state
 
     first = _gpu_run_then_another(qtbot, window, monkeypatch)
     weights = [w.copy() for w in first.network.get_parameters()[0]]

@@ -17,7 +17,8 @@ from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.sources import SAMPLE_NAME, sample_path
 from desktop_nn.gui import create_main_window
 from desktop_nn.gui.projects import DISCARD
-from desktop_nn.project import RecoveryStore, load_project, state_file_path
+from desktop_nn.io.project_file import load_project, state_file_path
+from desktop_nn.io.recovery import RecoveryStore
 from desktop_nn.workbench import Fresh
 
 INSPECT_NAMES = ["weightsView", "confusionMatrix", "mistakesGallery", "predictView",

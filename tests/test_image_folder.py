@@ -33,6 +33,9 @@ from desktop_nn.data.image_folder import (
     parse_image_size,
     unflatten_planes,
 )
+from desktop_nn.data.image_folder import cache as folder_cache
+from desktop_nn.data.image_folder import decode as folder_decode
+from desktop_nn.data.image_folder import load as folder_load
 
 
 @pytest.fixture
@@ -166,14 +169,14 @@ def test_file_that_cannot_be_opened_is_skipped_as_unreadable(tmp_path, monkeypat
     # Running as root, chmod cannot make a file unreadable: make open() refuse instead.
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     secret = str(root / "a" / "img_001.png")
-    real_read = image_folder._read_bytes
+    real_read = folder_decode._read_bytes
 
     def guarded_read(path):
         if str(path) == secret:
             raise PermissionError(13, "Permission denied", secret)
         return real_read(path)
 
-    monkeypatch.setattr(image_folder, "_read_bytes", guarded_read)
+    monkeypatch.setattr(folder_decode, "_read_bytes", guarded_read)
     data = load(root)
     assert reasons(data) == {"a/img_001.png": "unreadable: Permission denied"}
     assert data.counts() == {"a": 1, "b": 2}
@@ -345,8 +348,8 @@ def test_mixed_sizes_take_the_most_common_and_record_what_was_seen(tmp_path):
 
 def test_size_guess_from_headers_corrected_when_the_sample_misleads(tmp_path, monkeypatch):
     # The sample of headers sees only the first file; the folder's most common size wins.
-    monkeypatch.setattr(image_folder, "_most_common_size",
-                        wrap_first_call(image_folder._most_common_size, (1, 1)))
+    monkeypatch.setattr(folder_load, "_most_common_size",
+                        wrap_first_call(folder_load._most_common_size, (1, 1)))
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2}, size=(4, 3))
     data = load(root)
     assert data.input_shape == (3, 4, 1)
@@ -495,8 +498,8 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path, cache):
 
 
 def test_cache_keeps_a_bounded_number_of_entries(tmp_path, cache, monkeypatch):
-    real_write = image_folder._write_cache
-    monkeypatch.setattr(image_folder, "_write_cache",
+    real_write = folder_cache._write_cache
+    monkeypatch.setattr(folder_cache, "_write_cache",
                         lambda *args: real_write(*args, keep=2))
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     for n in (1, 2, 3, 4):
@@ -556,7 +559,8 @@ def test_worker_processes_give_the_same_result_as_in_process(tmp_path, monkeypat
     write_bytes(root / "a" / "bad.png", b"junk")
     save(root / "b" / "colour.png", rgb((9, 8, 7), (5, 3)))
     serial = load(root, workers=1)
-    monkeypatch.setattr(image_folder, "PROCESS_THRESHOLD", 1)
+    monkeypatch.setattr(folder_decode, "PROCESS_THRESHOLD", 1)
+    monkeypatch.setattr(folder_load, "PROCESS_THRESHOLD", 1)
     calls = []
     parallel = load_image_folder(root, LoadOptions(workers=2, use_cache=False),
                                  progress=lambda d, t: calls.append(d))
@@ -569,13 +573,13 @@ def test_worker_processes_give_the_same_result_as_in_process(tmp_path, monkeypat
 def test_the_cache_entry_is_written_after_the_data_are_returned(tmp_path, cache, monkeypatch):
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     release = threading.Event()
-    real_write = image_folder._write_cache
+    real_write = folder_cache._write_cache
 
     def slow_write(*args):
         release.wait(10)
         real_write(*args)
 
-    monkeypatch.setattr(image_folder, "_write_cache", slow_write)
+    monkeypatch.setattr(folder_cache, "_write_cache", slow_write)
     first = load(root, cache)  # returns while the entry is still being written
     assert not list(cache.glob("*.npz")) and not first.from_cache
     assert not first.pixels.flags.writeable  # the writer reads them: nobody may edit them
@@ -588,9 +592,10 @@ def test_the_cache_entry_is_written_after_the_data_are_returned(tmp_path, cache,
 def test_workers_start_during_the_scan_only_for_a_folder_never_cached(tmp_path, cache,
                                                                        monkeypatch):
     root = make_folder(tmp_path / "d", {"a": 3, "b": 3, "c": 3})
-    monkeypatch.setattr(image_folder, "PROCESS_THRESHOLD", 3)
+    monkeypatch.setattr(folder_decode, "PROCESS_THRESHOLD", 3)
+    monkeypatch.setattr(folder_load, "PROCESS_THRESHOLD", 3)
     started_after_classes = []
-    real_start, real_scan = image_folder._Pool.start, image_folder.scan_folder
+    real_start, real_scan = folder_decode._Pool.start, folder_load.scan_folder
     scanned = []
 
     def start(pool):
@@ -604,8 +609,8 @@ def test_workers_start_during_the_scan_only_for_a_folder_never_cached(tmp_path, 
                 on_found(n)
         return real_scan(root, min_classes, found)
 
-    monkeypatch.setattr(image_folder._Pool, "start", start)
-    monkeypatch.setattr(image_folder, "scan_folder", scan)
+    monkeypatch.setattr(folder_decode._Pool, "start", start)
+    monkeypatch.setattr(folder_load, "scan_folder", scan)
     load(root, cache, workers=2)
     # started once 3 files were found (after the first of three classes), not after the scan
     assert started_after_classes[0] == 1 and scanned == [3, 6, 9]

@@ -104,10 +104,10 @@ def test_the_loader_takes_the_fast_path_for_plain_pngs(tmp_path, monkeypatch):
     path = tmp_path / "x.png"
     path.write_bytes(png_bytes(noise((6, 5)).convert("RGB")))
     calls = []
-    import desktop_nn.data.image_folder as image_folder
+    from desktop_nn.data.image_folder import decode as folder_decode
 
-    real = image_folder.decode_plain_png
-    monkeypatch.setattr(image_folder, "decode_plain_png",
+    real = folder_decode.decode_plain_png
+    monkeypatch.setattr(folder_decode, "decode_plain_png",
                         lambda data, limit: calls.append(1) or real(data, limit))
     a = decode_image(path, (5, 6), "rgb")
     assert calls == [1]

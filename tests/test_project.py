@@ -13,20 +13,18 @@ import numpy as np
 import pytest
 
 import desktop_nn
-from desktop_nn import project as pj
+from desktop_nn.io import project_file as pj
 from desktop_nn.io.model_file import ModelFile, save_model
-from desktop_nn.nn.network import Network, NetworkSpec
-from desktop_nn.project import (
+from desktop_nn.io.project_file import (
     Project,
     ProjectFileError,
-    RecoveryStore,
-    add_recent,
-    default_recovery_dir,
-    existing_recent,
     load_project,
     load_project_model,
     save_project,
 )
+from desktop_nn.io.recent_projects import add_recent, existing_recent
+from desktop_nn.io.recovery import RecoveryStore, default_recovery_dir
+from desktop_nn.nn.network import Network, NetworkSpec
 
 
 def make_model(seed: int = 1) -> ModelFile:
@@ -442,8 +440,9 @@ def test_existing_recent_keeps_only_existing_files(tmp_path):
     assert existing_recent(None) == [] and existing_recent(str(a)) == [str(a)]
 
 
-def test_importing_the_module_loads_no_qt():
-    code = ("import sys, desktop_nn.project; "
+def test_importing_the_modules_loads_no_qt():
+    code = ("import sys, desktop_nn.io.project_file, desktop_nn.io.recovery, "
+            "desktop_nn.io.recent_projects; "
             "sys.exit(any(m.split('.')[0] in ('PySide6', 'pyqtgraph') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
@@ -457,7 +456,7 @@ def test_model_saved_by_hand_is_found(tmp_path):
 
 # ---------------------------------------------------------------------------- training state
 def test_training_state_beside_the_project_round_trips_and_is_removed_when_none(tmp_path):
-    from desktop_nn.project import load_project_state, save_project_state, state_file_path
+    from desktop_nn.io.project_file import load_project_state, save_project_state, state_file_path
 
     path = tmp_path / "p.dnnproj"
     assert load_project_state(path) is None
@@ -474,7 +473,7 @@ def test_training_state_beside_the_project_round_trips_and_is_removed_when_none(
 
 
 def test_damaged_training_state_is_refused_naming_the_file(tmp_path):
-    from desktop_nn.project import load_project_state, state_file_path
+    from desktop_nn.io.project_file import load_project_state, state_file_path
 
     path = tmp_path / "p.dnnproj"
     state_file_path(path).write_bytes(b"junk")
@@ -483,7 +482,7 @@ def test_damaged_training_state_is_refused_naming_the_file(tmp_path):
 
 
 def test_each_session_has_its_own_store_and_only_dead_sessions_are_pending(tmp_path):
-    from desktop_nn.project import pending_recoveries, session_store
+    from desktop_nn.io.recovery import pending_recoveries, session_store
 
     mine = session_store(tmp_path)
     other = session_store(tmp_path)
@@ -501,7 +500,7 @@ def test_each_session_has_its_own_store_and_only_dead_sessions_are_pending(tmp_p
 
 
 def test_an_autosave_written_before_session_folders_is_still_offered(tmp_path):
-    from desktop_nn.project import pending_recoveries
+    from desktop_nn.io.recovery import pending_recoveries
 
     old = RecoveryStore(tmp_path)  # versions before per-session folders wrote here
     old.write(Project(name="older"))
@@ -515,7 +514,7 @@ def test_an_autosave_written_before_session_folders_is_still_offered(tmp_path):
 
 
 def test_a_dead_sessions_folder_with_nothing_to_recover_is_removed(tmp_path):
-    from desktop_nn.project import SESSION_LOCK, pending_recoveries
+    from desktop_nn.io.recovery import SESSION_LOCK, pending_recoveries
 
     empty = tmp_path / "session-999999999-deadbeef"  # crashed before its first autosave
     empty.mkdir()

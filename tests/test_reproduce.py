@@ -20,6 +20,7 @@ from desktop_nn.reproduce import (
     ReproduceError,
     Target,
     course_initial_parameters,
+    default_data_dir,
     format_report,
     hidden_bias_gradient_norms,
     judge,
@@ -154,6 +155,16 @@ def test_mnist_folders_reuses_runs_the_tool_and_explains(tmp_path):
     assert not (work / "mnist.partial").exists()
     (tools / "idx_to_folders.py").unlink()
     assert mnist_folders(data, work) == out  # present: reused, the tool is not needed
+
+
+def test_shared_data_defaults_to_the_folder_beside_the_checkout(monkeypatch, tmp_path):
+    import desktop_nn
+
+    monkeypatch.delenv("DESKTOP_NN_SHARED_DATA", raising=False)
+    beside = Path(desktop_nn.__file__).resolve().parents[1].parent
+    assert default_data_dir() == beside / "shared" / "data"
+    monkeypatch.setenv("DESKTOP_NN_SHARED_DATA", str(tmp_path))
+    assert default_data_dir() == tmp_path
 
 
 # ---------------------------------------------------------------------------- gradients

@@ -16,23 +16,24 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from desktop_nn.io.model_file import ModelFile
-from desktop_nn.project import (
+from desktop_nn.io.project_file import (
     SUFFIX,
     Project,
     ProjectFileError,
-    RecoveryInfo,
-    RecoveryStore,
-    add_recent,
-    default_recovery_dir,
-    existing_recent,
     load_project,
     load_project_model,
     load_project_state,
-    pending_recoveries,
     save_project,
     save_project_state,
-    session_store,
     state_file_path,
+)
+from desktop_nn.io.recent_projects import add_recent, existing_recent
+from desktop_nn.io.recovery import (
+    RecoveryInfo,
+    RecoveryStore,
+    default_recovery_dir,
+    pending_recoveries,
+    session_store,
 )
 from desktop_nn.workbench import Workbench
 

@@ -1,0 +1,161 @@
+"""Loading a folder: :func:`load_image_folder` scans it, reads the cache entry or decodes every
+file (guessing the size and colour from a sample of headers, decoding again only when the whole
+folder disagrees), and has the new entry written in the background."""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from desktop_nn.data.image_folder.cache import (
+    _cache_name,
+    _has_cache_entry,
+    _read_cache,
+    _write_cache_in_background,
+    default_cache_dir,
+)
+from desktop_nn.data.image_folder.decode import PROCESS_THRESHOLD, _decode_chunk, _Pool
+from desktop_nn.data.image_folder.records import (
+    FolderError,
+    FolderScan,
+    ImageFolderData,
+    LoadOptions,
+    ProgressCallback,
+    Skipped,
+)
+from desktop_nn.data.image_folder.scan import scan_folder
+
+
+def _most_common_size(infos: Iterable) -> tuple[int, int]:
+    """(height, width) seen most often (ties: the larger)."""
+    counts = collections.Counter((h, w) for w, h, *_ in infos)
+    return max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+
+def _all_gray(infos: Iterable) -> bool:
+    return all(gray for *_, gray in infos)
+
+
+def load_image_folder(
+    root: str | os.PathLike,
+    options: LoadOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    min_classes: int = 2,
+) -> ImageFolderData:
+    """Scan, decode (in parallel) and flatten every usable image below ``root``.
+
+    ``progress(done, total)`` is called from the loading thread as chunks finish; setting
+    ``cancel`` stops the work and raises :class:`Cancelled`. Raises :class:`FolderError` when
+    the folder cannot be used.
+    """
+    options = options or LoadOptions()
+    cache = Path(cache_dir or default_cache_dir()) if options.use_cache else None
+    with _Pool(options.workers) as pool:
+        # A folder never cached before is decoded: start the worker processes as soon as the
+        # scan has found enough files, so that they start up while it goes on.
+        decode_ahead = cache is None or not _has_cache_entry(cache, root)
+
+        def found(n: int) -> None:
+            if decode_ahead and n >= PROCESS_THRESHOLD:
+                pool.start()
+
+        scan = scan_folder(root, min_classes, on_found=found)
+        cache_path = None
+        if cache is not None:
+            cache_path = cache / _cache_name(scan, options)
+            cached = _read_cache(cache_path, scan, options)
+            if cached is not None:
+                if progress is not None:
+                    progress(len(scan.files), len(scan.files))
+                return cached
+        data, decode_skipped, file_stats = _decode_folder(
+            scan, options, pool, progress, cancel, min_classes)
+    if cache_path is not None:
+        _write_cache_in_background(cache_path, data, decode_skipped, file_stats)
+    return data
+
+
+def _decode_folder(scan: FolderScan, options: LoadOptions, pool: _Pool,
+                   progress: ProgressCallback | None, cancel: threading.Event | None,
+                   min_classes: int) -> tuple[ImageFolderData, list[Skipped], np.ndarray]:
+    """Decode every file of ``scan`` -> (the data, the decoding's skips, (m_files, 2) stats)."""
+    paths = [f.path for f in scan.files]
+    n = len(paths)
+    # Guess the target size and colour from a sample of headers, decode everything in one
+    # pass while recording each image's real size and mode, and decode again only when the
+    # whole folder disagrees with the guess (its most common size or colour differ).
+    size, color = options.image_size, options.color
+    if size is None or color is None:
+        sample = paths[:: max(1, n // 256)]
+        infos = [i for i in _decode_chunk(sample, None, None, "stretch", options.max_pixels)[1]
+                 if i is not None]
+        if infos:
+            size = size or _most_common_size(infos)
+            color = color or ("gray" if _all_gray(infos) else "rgb")
+        else:
+            size, color = size or (1, 1), color or "gray"
+    args = (options.resize, options.max_pixels)
+    chunks = pool.run(paths, (size, color, *args), progress, cancel, 0, n)
+    infos = [i for c in chunks for i in c[1]]
+    readable = [i for i in infos if i is not None]
+    if not readable:
+        first = next((e for c in chunks for e in c[2] if e), "no reason")
+        raise FolderError(f"{scan.root}: none of its {n} image files could be read "
+                          f"(first problem: {first})")
+    true_size = options.image_size or _most_common_size(readable)
+    true_color = options.color or ("gray" if _all_gray(readable) else "rgb")
+    if true_size == size and (color, true_color) == ("rgb", "gray"):
+        # Every image turned out gray: the red plane of a gray image is its gray level
+        # (the luma weights sum to one), so keep it rather than decode again.
+        color = "gray"
+        plane = size[0] * size[1]
+        chunks = [(c[0][:, :plane].copy() if c[0] is not None else None, *c[1:])
+                  for c in chunks]
+    elif (true_size, true_color) != (size, color):
+        size, color = true_size, true_color
+        chunks = pool.run(paths, (size, color, *args), progress, cancel, n, 2 * n)
+    errors = [e for c in chunks for e in c[2]]
+    file_stats = np.concatenate([c[3] for c in chunks])
+    pixels = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
+    keep = np.array([e is None for e in errors], dtype=bool)
+    rel = _relative_to(scan.root)
+    decode_skipped = [Skipped(rel(p), e)
+                      for p, e in zip(paths, errors, strict=True) if e is not None]
+    if not keep.all():
+        pixels = pixels[keep]
+    pixels.flags.writeable = False  # shared with the cache writer; nothing edits pixels
+    kept = [f for f, k in zip(scan.files, keep, strict=True) if k]
+    modes = collections.Counter(mode for _, _, mode, _ in readable)
+    sizes = collections.Counter(f"{w}x{h}" for w, h, *_ in readable)
+    data = ImageFolderData(
+        root=str(scan.root), layout=scan.layout, class_names=scan.class_names,
+        input_shape=(size[0], size[1], 1 if color == "gray" else 3), options=options,
+        pixels=pixels, labels=np.array([f.label for f in kept], dtype=np.int64),
+        splits=np.array([f.split for f in kept], dtype="U5"),
+        paths=[rel(f.path) for f in kept],
+        skipped=scan.skipped + decode_skipped, warnings=list(scan.warnings),
+        sizes_seen=dict(sizes.most_common()), modes_seen=dict(modes.most_common()))
+    if not kept:
+        raise FolderError(f"{scan.root}: none of its images could be decoded "
+                          f"(first problem: {decode_skipped[0].reason})")
+    empty = [c for c, k in data.counts("train").items() if k == 0]
+    if len(data.class_names) - len(empty) < min_classes:
+        raise FolderError(f"{scan.root}: fewer than two classes have usable training images "
+                          f"(none usable in: {', '.join(empty)})")
+    for c in empty:
+        data.warnings.append(f"class {c!r}: none of its images could be used")
+    return data, decode_skipped, file_stats
+
+
+def _relative_to(root: Path) -> Callable[[str], str]:
+    """A function giving paths below ``root`` relative to it (others unchanged)."""
+    prefix = str(root) + os.sep
+    n = len(prefix)
+    return lambda path: path[n:] if path.startswith(prefix) else path

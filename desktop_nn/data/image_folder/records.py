@@ -1,0 +1,136 @@
+"""The image folder's shared vocabulary: the file formats read, the loading options, the two
+errors, and the records passed between scanning, decoding, the cache and the loader
+(:class:`FolderScan` before decoding, :class:`ImageFolderData` after)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+# extension -> the Pillow format tried first (a file whose content disagrees is still read)
+FORMAT_OF_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
+                       ".gif": "GIF", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+IMAGE_EXTENSIONS = frozenset(FORMAT_OF_EXTENSION)
+RESIZE_MODES = ("stretch", "fit")
+COLORS = ("gray", "rgb")
+FLATTEN_ORDER = "channel-planes"  # feature c*H*W + y*W + x holds pixel (y, x) of channel c
+MAX_PIXELS = 50_000_000  # above this an image is refused as a decompression bomb
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class FolderError(ValueError):
+    """The folder as a whole cannot be used; the message names it and says why."""
+
+
+class Cancelled(Exception):
+    """Loading was cancelled through the ``cancel`` event."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How images become columns. ``image_size`` is (height, width); None = most common."""
+
+    image_size: tuple[int, int] | None = None
+    resize: str = "stretch"
+    color: str | None = None  # "gray" | "rgb" | None: gray when every image is grayscale
+    max_pixels: int = MAX_PIXELS
+    workers: int | None = None  # decoding processes; None = one per core
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {self.resize!r}")
+        if self.color not in (None, *COLORS):
+            raise ValueError(f"color must be gray, rgb or None (auto), got {self.color!r}")
+        if self.image_size is not None:
+            h, w = self.image_size
+            if h < 1 or w < 1:
+                raise ValueError(f"image size must be positive, got {w}x{h}")
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """``"64x48"`` (WIDTHxHEIGHT, as image sizes are written) or ``"64"`` -> (height, width)."""
+    parts = text.lower().replace(" ", "").split("x")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"image size must look like 64x64 or 64, got {text!r}") from None
+    if len(nums) == 1:
+        nums = nums * 2
+    if len(nums) != 2 or min(nums) < 1:
+        raise ValueError(f"image size must look like 64x64 or 64, got {text!r}")
+    width, height = nums
+    return height, width
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class ImageFile:
+    path: str
+    label: int
+    split: str
+
+
+@dataclass
+class FolderScan:
+    """What is in a folder before decoding: candidate images, skipped files, classes."""
+
+    root: Path
+    layout: str
+    class_names: list[str]
+    files: list[ImageFile]
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImageFolderData:
+    """Decoded images of a folder. ``pixels`` (m, n_x) uint8 holds one image per *row* (the
+    compact storage); :meth:`X` gives the (n_x, m) float columns the math uses."""
+
+    root: str
+    layout: str
+    class_names: list[str]
+    input_shape: tuple[int, int, int]  # (H, W, C)
+    options: LoadOptions
+    pixels: np.ndarray  # (m, n_x) uint8
+    labels: np.ndarray  # (m,) int64
+    splits: np.ndarray  # (m,) str: "train" | "val" | "test"
+    paths: list[str]  # (m,) source file of each row, relative to root
+    skipped: list[Skipped]
+    warnings: list[str]
+    sizes_seen: dict[str, int]  # "WxH" -> count
+    modes_seen: dict[str, int]
+    from_cache: bool = False
+
+    @property
+    def n_x(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def color(self) -> str:
+        return "gray" if self.input_shape[2] == 1 else "rgb"
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.splits == split)
+
+    def counts(self, split: str | None = None) -> dict[str, int]:
+        """Images per class (in one split, or all)."""
+        labels = self.labels if split is None else self.labels[self.splits == split]
+        per = np.bincount(labels, minlength=len(self.class_names))
+        return {name: int(n) for name, n in zip(self.class_names, per, strict=True)}
+
+    def preprocessing(self) -> dict:
+        """What a new image needs to become a column like these (saved in model files)."""
+        h, w, c = self.input_shape
+        return {"image_size": [h, w], "color": self.color, "resize": self.options.resize,
+                "flatten_order": FLATTEN_ORDER}
