@@ -10,6 +10,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,8 @@ from desktop_nn.reproduce.recipes import (
     Variant,
     describe,
 )
-from desktop_nn.train.trainer import TrainConfig, Trainer
+from desktop_nn.train.trainer import TrainConfig
+from desktop_nn.workbench import RunRequest, Workbench
 
 GRADIENT_EXAMPLES = 1000  # ch. 5 averages the gradient over the first 1000 training images
 
@@ -64,21 +66,17 @@ def judge(target: Target, measured) -> bool | None:
     raise ValueError(f"unknown check {target.check!r}")
 
 
-def _train_variant(recipe: Recipe, variant: Variant, data: RecipeData, backend, seed: int,
-                   epochs: int, init: str, dtype: str, log: Callable[[str], None],
+def _train_variant(recipe: Recipe, variant: Variant, data: RecipeData, device: str,
+                   seed: int, epochs: int, init: str, dtype: str, log: Callable[[str], None],
                    weights: str = "seeded") -> dict:
     prep = data.prepared
     train = prep.train
     n_out = train.Y.shape[0]
     spec = NetworkSpec(train.n_x, list(variant.hidden), [recipe.hidden_activation], n_out,
                        recipe.output, recipe.cost, init, recipe.bias_init)
-    net = Network(spec, backend, dtype=dtype, seed=seed)
-    if weights == "course":
-        net.set_parameters(*course_initial_parameters(spec.sizes, init, prep.input_shape))
     config = TrainConfig(lr=recipe.lr, epochs=epochs, batch_size=recipe.batch_size,
                          optimizer="sgd", l2=recipe.l2, seed=seed, shuffle=recipe.shuffle,
                          report_every=100)
-    config.validate()
     monitored = {"val": prep.val, "test": prep.test, "none": None}[recipe.monitor]
     if recipe.monitor != "none" and monitored is None:
         raise ReproduceError(f"{data.folder}: no {recipe.monitor} images")
@@ -92,13 +90,29 @@ def _train_variant(recipe: Recipe, variant: Variant, data: RecipeData, backend, 
         log(f"  {spec.sizes} epoch {r.epoch:>4}: train cost {r.train_cost:.4f} "
             f"acc {r.train_accuracy:.2%}{acc}  ({r.seconds:.0f} s)")
 
-    trainer = Trainer(net, train.X, train.Y, config,
-                      X_val=None if monitored is None else monitored.X,
-                      Y_val=None if monitored is None else monitored.Y, on_epoch=on_epoch)
+    initial = course_initial_parameters(spec.sizes, init, prep.input_shape) \
+        if weights == "course" else None
+    # the monitored set (validation or test images) is the run's validation set
+    request = RunRequest(spec, config, dtype, device, replace(prep, val=monitored),
+                         key="reproduce", initial_parameters=initial)
+    workbench = Workbench(on_epoch=on_epoch)
+    problems: list[str] = []
+    workbench.events.not_made.connect(lambda message, refused: problems.append(message))
+    workbench.events.failed.connect(problems.append)
+    try:
+        workbench.make_run(request)
+    except (ValueError, BackendError) as exc:
+        raise ReproduceError(str(exc)) from None
+    trainer = workbench.trainer
+    if trainer is None:
+        raise ReproduceError(f"{data.folder}: {problems[-1] if problems else 'no run made'}")
     cost0 = trainer.evaluate_data(trainer.train).cost
     t0 = time.perf_counter()
-    result = trainer.run()
+    workbench.start(request)  # the same key: trains the run just made
     seconds = time.perf_counter() - t0
+    trainer, result = workbench.trainer, workbench.last_result
+    if result is None:
+        raise ReproduceError(f"training failed: {problems[-1] if problems else '?'}")
     epochs_done = trainer.history.epochs
     measured: dict = {"cost@0": cost0}
     for r in epochs_done:
@@ -125,6 +139,7 @@ def _train_variant(recipe: Recipe, variant: Variant, data: RecipeData, backend, 
         info["test_accuracy"] = measured["test_accuracy"]
     if per_epoch and recipe.batch_size == 0:  # thousands of iterations: keep every 100th
         per_epoch = [p for p in per_epoch if p["epoch"] % 100 == 0]
+    info["device"] = trainer.network.backend.label
     return {"network": spec.sizes, "measured": measured, "info": info,
             "per_epoch": per_epoch, "seconds": round(seconds, 2)}
 
@@ -196,7 +211,7 @@ def run_recipe(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int = 0,
                 + ", ".join(f"{n:.4g}" for n in rows[-1]["measured"]["norms"]))
     else:
         for v in recipe.variants:
-            rows.append(_train_variant(recipe, v, data, backend, seed, epochs, init, dtype,
+            rows.append(_train_variant(recipe, v, data, device, seed, epochs, init, dtype,
                                        log, weights))
     ok = True
     for v, row in zip(recipe.variants, rows, strict=True):

@@ -67,6 +67,7 @@ class _Making:
     new_run: bool
     steps: int = 0
     stop: bool = False
+    train: bool = True  # False: make the run only (:meth:`Workbench.make_run`)
 
 
 class Workbench:
@@ -204,8 +205,14 @@ class Workbench:
         t = self.trainer
         return self._training and t is not None and t.is_paused
 
-    def start(self, request: RunRequest, paused: bool = False, epochs: int | None = None
-              ) -> None:
+    def make_run(self, request: RunRequest) -> None:
+        """Make a new run for ``request`` without training it (its trainer is then
+        :attr:`trainer`, and a start with the same key trains it); ``finished(None)`` ends
+        it. Raises as :meth:`start` does."""
+        self.start(request, train=False)
+
+    def start(self, request: RunRequest, paused: bool = False, epochs: int | None = None,
+              train: bool = True) -> None:
         """Train for ``epochs`` more epochs (default: the request's). Continues the current
         run when ``request.key`` is its key, else makes a new run (in the executor). Raises
         ValueError or BackendError when the run cannot be made as asked; once it is being
@@ -214,7 +221,8 @@ class Workbench:
             raise RuntimeError("a run is already being made or trained")
         state = self._state
         self._auto_device = request.device == "auto"
-        if isinstance(state, Training) and request.key is not None and request.key == state.key:
+        if (train and isinstance(state, Training) and request.key is not None
+                and request.key == state.key):
             self._train(state.trainer, paused, epochs)
             return
         previous = state.trainer if isinstance(state, Training) else None
@@ -230,7 +238,7 @@ class Workbench:
             self._state = SetAside(plan.set_aside, state.data, state.key)
             self.events.device_changed.emit(plan.set_aside.network.backend.label)
         self._make(lambda: build_run(plan), _Making(request.data, request.key, request.settings,
-                                                  paused, epochs, new_run=True))
+                                                  paused, epochs, new_run=True, train=train))
 
     def pause_or_resume(self) -> None:
         if self._making is not None:
@@ -291,6 +299,9 @@ class Workbench:
                 self.current_run = None
         self.events.model_changed.emit()
         self.events.run_made.emit(trainer, making.new_run)
+        if not making.train:
+            self.events.finished.emit(None)
+            return
         if making.stop:
             trainer.stop()
         if making.paused:  # steps asked while running was asked again are part of running
