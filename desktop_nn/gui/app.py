@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from importlib import resources
 
@@ -13,6 +14,8 @@ from PySide6.QtWidgets import QApplication
 from desktop_nn import __version__
 
 _app: QApplication | None = None  # kept alive for windows made outside main()
+_gc_timer: QTimer | None = None
+GC_INTERVAL_MS = 500
 
 
 def ensure_app(argv: list[str] | None = None) -> QApplication:
@@ -32,7 +35,34 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     # The training thread holds the GIL between NumPy calls; hand it over every 1 ms (Python's
     # default is 5 ms) so the GUI thread, which re-acquires it after each Qt call, stays lively.
     sys.setswitchinterval(0.001)
+    _collect_garbage_in_the_gui_thread(app)
     return app
+
+
+def _collect_garbage_in_the_gui_thread(app: QApplication) -> None:
+    """Python's cyclic garbage collector runs in whichever thread crosses its allocation
+    threshold. In a training thread it can destroy the QObjects of a window that became
+    garbage (a closed window in a reference cycle), from the wrong thread: a deadlock with
+    the GUI thread (seen in the tests). So automatic collection is off while the app runs,
+    and the GUI thread collects on a timer, generation by generation as the thresholds say
+    (as pyqtgraph's GarbageCollector does)."""
+    global _gc_timer
+    if _gc_timer is not None:
+        return
+    gc.disable()
+    _gc_timer = QTimer(app)
+    _gc_timer.setObjectName("garbageCollectionTimer")
+    _gc_timer.setInterval(GC_INTERVAL_MS)
+    _gc_timer.timeout.connect(_collect)
+    _gc_timer.start()
+
+
+def _collect() -> None:
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    for generation in (2, 1, 0):
+        if counts[generation] > thresholds[generation]:
+            gc.collect(generation)
+            return
 
 
 def create_main_window(settings: QSettings | None = None, data: str | None = None):
