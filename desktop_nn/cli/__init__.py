@@ -1,0 +1,167 @@
+"""Command line: desktop-nn [gui] | train | inspect-data | predict | gradcheck | bench |
+reproduce. This module parses the arguments and hands each command to its module.
+
+Exit codes: 0 success; 1 a check failed (gradcheck above tolerance), training stopped on
+NaN/inf, or an image could not be predicted; 2 bad arguments or unusable input (the message
+names the file and the problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from desktop_nn import __version__
+from desktop_nn.cli.commands import cmd_gradcheck, cmd_inspect_data, cmd_predict
+from desktop_nn.cli.common import UsageError, add_image_args, add_network_args
+from desktop_nn.cli.train import cmd_train
+from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
+from desktop_nn.nn.optimizers import OPTIMIZERS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="desktop-nn",
+        description="See how neural networks learn: hand-written backprop on NumPy / CuPy.",
+        epilog="Run 'desktop-nn COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"desktop-nn {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="start the app offscreen, train one epoch on the bundled sample "
+                        "on the available device, check the plots got the data, and report "
+                        "in one line (exit 0 when it works)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a network on an image folder, 'sample' or an .npz",
+                       description="Train a fully-connected network. DATA is a folder of images "
+                       "with one subfolder per class (or train/ and test/ folders holding "
+                       "those), 'sample' for the bundled MNIST digits, or an .npz with X "
+                       "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test].")
+    t.add_argument("data", metavar="DATA")
+    add_network_args(t, default_output=None)
+    add_image_args(t)
+    t.add_argument("--test-dir", metavar="DIR", default=None,
+                   help="a folder of test images (same classes), decoded like the training data")
+    t.add_argument("--normalise", choices=["scale", "standardise"], default="scale",
+                   help="pixels / 255 (default), or standardised with training-set statistics")
+    g = t.add_argument_group("training")
+    g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float, default=0.1, help="learning rate")
+    g.add_argument("--epochs", type=int, default=10)
+    g.add_argument("--batch-size", type=int, default=64, help="0 = full batch")
+    g.add_argument("--l2", type=float, default=0.0,
+                   help="L2 strength lambda; the cost gains lambda/(2n) sum ||W||^2")
+    g.add_argument("--val-split", type=float, default=0.1,
+                   help="share of training data held out for validation when DATA has no X_val")
+    g.add_argument("--no-shuffle", action="store_true", help="keep the examples in file order")
+    g.add_argument("--patience", type=int, default=0, help="early stopping (0 = off)")
+    g.add_argument("--report-every", type=int, default=10, help="steps between diagnostics")
+    o = t.add_argument_group("output")
+    o.add_argument("--save", metavar="MODEL.npz", help="save the trained model here")
+    o.add_argument("--metrics", metavar="FILE.jsonl", help="write the run history as JSON lines")
+    o.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    c = sub.add_parser("gradcheck", help="check backprop against finite differences",
+                       description="Compare backprop gradients with two-sided finite "
+                       "differences (float64) on a small random problem; exit 1 if any "
+                       f"layer's relative error exceeds {GRADCHECK_TOLERANCE:g}.")
+    # Random biases keep ReLU pre-activations off their kink at exactly 0 (see gradcheck.py).
+    add_network_args(c, default_output="sigmoid", default_bias_init="normal")
+    c.add_argument("--inputs", type=int, default=4, help="n_x of the random problem")
+    c.add_argument("--outputs", type=int, default=None, help="output units (default 1, or 3 "
+                   "for softmax)")
+    c.add_argument("--examples", type=int, default=6, help="m of the random problem")
+    c.add_argument("--l2", type=float, default=0.0)
+    c.add_argument("--order", type=int, default=4, choices=[2, 4],
+                   help="2: (J(+eps) - J(-eps)) / 2eps as in the notes; 4: the symmetric "
+                   "five-point stencil, far less rounding on tiny gradients (default)")
+    c.add_argument("--eps", type=float, default=None,
+                   help="finite-difference step (default 1e-5 for order 2, 1e-4 for order 4)")
+    c.add_argument("--all", action="store_true",
+                   help="check every hidden activation x output x cost combination")
+    c.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("inspect-data", help="what an image folder holds and how it will load",
+                       description="Load an image folder as training would and report classes, "
+                       "counts, sizes and modes seen, the input shape and n_x, and every "
+                       "skipped file with the reason.")
+    d.add_argument("folder", metavar="DIR", help="image folder, or 'sample'")
+    add_image_args(d)
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+
+    pr = sub.add_parser("predict", help="classify image files with a saved model",
+                        description="Print each image's class and probabilities, the image "
+                        "preprocessed exactly as the model's training data.")
+    pr.add_argument("model", metavar="MODEL.npz")
+    pr.add_argument("images", metavar="IMAGE", nargs="+")
+    pr.add_argument("--top", type=int, default=3, help="probabilities shown per image")
+    pr.add_argument("--device", default="cpu", choices=["auto", "cpu", "gpu"])
+    pr.add_argument("--json", action="store_true", help="print one JSON object")
+
+    b = sub.add_parser("bench", help="time training against a reference (PyTorch) in one run")
+    from desktop_nn.bench import add_bench_arguments
+
+    add_bench_arguments(b)
+    r = sub.add_parser("reproduce", help="re-measure a published result (Nielsen, the course)",
+                       description="Train a published network on the real data through the "
+                       "app's own loader and trainer, and print each published figure beside "
+                       "the measured one with PASS or MISS (exit 1 on a MISS).")
+    from desktop_nn.reproduce import add_reproduce_arguments
+
+    add_reproduce_arguments(r)
+    gui = sub.add_parser("gui", help="start the desktop app (the default with no command)")
+    gui.add_argument("data", nargs="?", default=None,
+                     help="image folder to open (default: the last one, or the sample)")
+    return parser
+
+
+def cmd_gui(args) -> int:
+    from desktop_nn.gui.app import main as gui_main
+
+    return gui_main(data=getattr(args, "data", None))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # image decoding uses worker processes (frozen app too)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.self_test:
+        from desktop_nn.gui.selftest import main as self_test
+
+        return self_test()
+    try:
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "gradcheck":
+            return cmd_gradcheck(args)
+        if args.command == "inspect-data":
+            return cmd_inspect_data(args)
+        if args.command == "predict":
+            return cmd_predict(args)
+        if args.command == "bench":
+            from desktop_nn.bench import run_bench
+
+            return run_bench(args)
+        if args.command == "reproduce":
+            from desktop_nn.reproduce import run_reproduce
+
+            return run_reproduce(args)
+        return cmd_gui(args)
+    except UsageError as exc:
+        print(f"desktop-nn: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("desktop-nn: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

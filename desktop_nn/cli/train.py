@@ -1,0 +1,140 @@
+"""``desktop-nn train``: load the data, train through the workbench (the same run the window
+makes), report, and keep what was asked for (model, metrics, JSON summary)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+
+from desktop_nn.backend import BackendError
+from desktop_nn.cli.common import LoadProgress, UsageError, load_options
+from desktop_nn.nn.network import NetworkSpec
+
+
+class _Progress:
+    """A one-line progress bar on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def step(self, report) -> None:
+        if not self.enabled or not self.tty:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        frac = report.step / max(report.total_steps, 1)
+        bar = "#" * int(30 * frac)
+        sys.stderr.write(f"\r[{bar:<30}] epoch {report.epoch} step {report.step}/"
+                         f"{report.total_steps} cost {report.batch_cost:.4f} "
+                         f"{report.examples_per_s:,.0f} ex/s")
+        sys.stderr.flush()
+
+    def epoch(self, report) -> None:
+        if not self.enabled:
+            return
+        val = "" if math.isnan(report.val_cost) else \
+            f"  val cost {report.val_cost:.4f} acc {report.val_accuracy:.2%}"
+        sys.stderr.write(("\r" if self.tty else "") + f"epoch {report.epoch:>3}: train cost "
+                         f"{report.train_cost:.4f} acc {report.train_accuracy:.2%}{val}"
+                         f"  ({report.seconds:.1f} s){' ' * 10}\n")
+        sys.stderr.flush()
+
+
+def cmd_train(args) -> int:
+    from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
+    from desktop_nn.io.model_file import save_model
+    from desktop_nn.train.trainer import TrainConfig, summary
+    from desktop_nn.workbench import RunRequest, Workbench, model_file
+
+    try:
+        loaded = load_training_data(args.data, load_options(args), args.val_split, args.seed,
+                                    args.normalise, args.test_dir,
+                                    progress=LoadProgress(not args.quiet))
+    except (DataFileError, FolderError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    data = loaded.prepared
+    train, val = data.train, data.val
+    n_out = train.Y.shape[0]
+    output = args.output or ("sigmoid" if n_out == 1 else "softmax")
+    hidden = args.layers if args.layers is not None else [30]
+    progress = _Progress(enabled=not args.quiet)
+    workbench = Workbench(on_step=progress.step, on_epoch=progress.epoch)
+    try:
+        spec = NetworkSpec(train.n_x, hidden, args.activations or ["relu"], n_out, output,
+                           args.cost, args.init, args.bias_init)
+        config = TrainConfig(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+                             optimizer=args.optimizer, l2=args.l2, seed=args.seed,
+                             shuffle=not args.no_shuffle, report_every=args.report_every,
+                             patience=args.patience)
+        request = RunRequest(spec, config, args.dtype or "float32", args.device, data)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            sys.stderr.write(f"{text}\n")
+
+    def run_made(trainer, new_run: bool) -> None:
+        if not new_run:
+            return
+        for note in loaded.notes:
+            say(f"note: {note}")
+        if loaded.folder is not None and loaded.folder.skipped:
+            say(f"skipped {len(loaded.folder.skipped)} files "
+                f"(desktop-nn inspect-data {args.data} lists them)")
+        shape = "" if data.input_shape is None else " of {}x{}x{}".format(*data.input_shape)
+        say(f"device: {trainer.network.backend.label}\nnetwork: {spec.sizes} "
+            f"{spec.activations} cost {spec.cost}, {spec.parameter_count():,} parameters; "
+            f"{train.m} training, {val.m if val else 0} validation examples{shape}")
+        if trainer.streaming:
+            say("the data set does not fit on the GPU: it stays in host memory and each "
+                "mini-batch is copied over")
+
+    problems: list[str] = []
+    workbench.events.run_made.connect(run_made)
+    workbench.events.notice.connect(say)
+    workbench.events.not_made.connect(lambda message, refused: problems.append(message))
+    workbench.events.failed.connect(problems.append)
+    try:
+        workbench.start(request)  # blocks until trained (or moved to the CPU and trained)
+    except (ValueError, BackendError) as exc:
+        raise UsageError(str(exc)) from None
+    trainer, result = workbench.trainer, workbench.last_result
+    if trainer is None:  # the run could not be made
+        raise UsageError(f"{args.data}: {problems[-1] if problems else 'no run was made'}")
+    if result is None:  # training failed with an error (its traceback is printed)
+        print(f"desktop-nn: error: {problems[-1] if problems else 'training failed'}",
+              file=sys.stderr)
+        return 1
+    say(result.message)
+    test_acc = None
+    if data.test is not None:
+        test_acc = trainer.evaluate(data.test.X, data.test.Y).accuracy
+        say(f"test accuracy {test_acc:.2%} ({data.test.m} examples)")
+    info = summary(result, trainer)
+    if args.metrics:
+        trainer.history.save_jsonl(args.metrics)
+    if args.save:
+        save_model(args.save, model_file(trainer.network, data, dict(
+            info, test_accuracy=test_acc, data=str(args.data))))
+        say(f"saved {args.save}")
+    if args.json:
+        out = {
+            "train_accuracy": info["train_accuracy"],
+            "val_accuracy": info["val_accuracy"],
+            "test_accuracy": test_acc,
+            "final_cost": info["final_cost"],
+            "epochs": result.epochs,
+            "steps": result.steps,
+            "seconds": info["seconds"],
+            "device": trainer.network.backend.label,
+            "stopped": result.stopped,
+        }
+        print(json.dumps(out))
+    return 1 if result.stopped in ("nan", "out_of_memory") else 0
