@@ -61,8 +61,12 @@ class Job(QObject):
 
     @Slot()
     def _run(self) -> None:
+        work, self.fn = self.fn, None  # what the work holds (a run, say) goes with it
         try:
-            result = self.fn(self)
+            try:
+                result = work(self)
+            finally:
+                del work
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # shown to the user; the app stays usable

@@ -237,6 +237,9 @@ class Workbench:
             plan.previous_data = state.data
             self._state = SetAside(plan.set_aside, state.data, state.key)
             self.events.device_changed.emit(plan.set_aside.network.backend.label)
+        # nothing here may hold the previous run while the new one is made (an executor may
+        # make it before this returns): its GPU arrays must be freed first
+        del previous, state
         self._make(lambda: build_run(plan), _Making(request.data, request.key, request.settings,
                                                   paused, epochs, new_run=True, train=train))
 
