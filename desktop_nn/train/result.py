@@ -6,6 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from desktop_nn.backend import Backend
+from desktop_nn.train.device_memory import Tensor, out_of_memory_message
+from desktop_nn.train.progress import Progress
+
 if TYPE_CHECKING:
     from desktop_nn.train.trainer import Trainer
 
@@ -23,6 +27,19 @@ class TrainResult:
     final_cost: float
     nan_step: int | None = None
     nan_layer: int | None = None
+
+
+def out_of_memory_result(progress: Progress, tensors: list[Tensor], backend: Backend
+                         ) -> TrainResult:
+    """A run that ``backend`` ran out of memory for, stopped where ``progress`` stands (its
+    weights kept); the message names what the run needs (``tensors``) and what to change."""
+    message = out_of_memory_message(tensors, backend.device_name,
+                                    backend.free_memory_bytes(), backend.is_gpu)
+    return TrainResult(stopped="out_of_memory",
+                       message=f"training stopped at step {progress.step_count} "
+                               f"(its weights are kept): {message}",
+                       epochs=progress.epoch, steps=progress.step_count, seconds=0.0,
+                       final_cost=math.nan)
 
 
 def summary(result: TrainResult, trainer: Trainer) -> dict[str, Any]:

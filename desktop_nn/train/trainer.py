@@ -8,20 +8,17 @@
 ``run()`` blocks; other threads control it with ``pause()``, ``resume()``, ``step()`` and
 ``stop()``. Listeners receive plain host numbers only, never device arrays.
 
-The :class:`Trainer` owns the loop, its control and the reports; each other concern is a
-part in a module of its own, which the Trainer holds and calls:
-
-- train/data_placement.py: the data set on the device, or streamed from host memory when the
-  GPU cannot hold it (``train``, ``val``, ``streaming``);
-- train/batch_feed.py: each epoch's shuffled mini-batches (``_feed``);
-- train/progress.py: the counters, the shuffling generator and the place inside an epoch
-  (``_progress``; ``epoch``, ``step_count``, ``examples_seen``, ``rng`` read it);
-- train/nan_guard.py: the NaN guard, read at every step or, on a GPU, deferred with a checked
-  copy to go back to (``_guard``);
-- train/evaluation.py: cost and accuracy on a whole data set, in chunks (``_evaluator``);
-- train/early_stopping.py: the best epoch's weights and the patience;
-- train/checkpoint.py: the run's state to save and to go on from (``checkpoint()``,
-  ``restore()``); :class:`ParkedRun` below is a run set aside without its data.
+The :class:`Trainer` owns the loop, its control and the step reports; the other concerns
+are parts in modules of their own, which it holds and calls (their docstrings say how):
+train/data_placement.py places the data set on the device, or in host memory to be streamed
+(``train``, ``val``, ``streaming``); train/batch_feed.py gives each epoch's shuffled batches
+(``_feed``); train/progress.py keeps the counters, the shuffling generator and the place in
+an epoch (``_progress``, read through ``epoch``, ``step_count``, ``examples_seen``, ``rng``);
+train/nan_guard.py reads the NaN guard at every step or, on a GPU, deferred with a checked
+copy to go back to (``_guard``); train/evaluation.py evaluates in chunks (``_evaluator``);
+train/early_stopping.py keeps the best epoch's weights; train/checkpoint.py and
+train/parking.py save a run's state and set a run aside without its data. TrainConfig,
+TrainResult, Evaluation, ParkedRun and summary are imported from here too.
 """
 
 from __future__ import annotations
@@ -30,7 +27,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
@@ -44,19 +40,14 @@ from desktop_nn.train.batch_feed import Batches, BatchFeed
 from desktop_nn.train.checkpoint import checkpoint_state, restored
 from desktop_nn.train.config import TrainConfig, optimizer_for
 from desktop_nn.train.data_placement import PlacedData, place, place_run_data
-from desktop_nn.train.device_memory import (
-    Tensor,
-    defers_guard,
-    out_of_memory_message,
-    run_tensors,
-    streamed,
-)
+from desktop_nn.train.device_memory import Tensor, defers_guard, run_tensors, streamed
 from desktop_nn.train.early_stopping import EarlyStopping
 from desktop_nn.train.evaluation import Evaluation, Evaluator
 from desktop_nn.train.history import EpochReport, History, StepReport
 from desktop_nn.train.nan_guard import NanGuard, NonFiniteStep
+from desktop_nn.train.parking import ParkedRun, move, park
 from desktop_nn.train.progress import Progress
-from desktop_nn.train.result import TrainResult, summary
+from desktop_nn.train.result import TrainResult, out_of_memory_result, summary
 
 Array = Any
 
@@ -68,6 +59,13 @@ class Go(Enum):
     SINGLE_STEP = auto()  # take one step (asked while paused), reported, then wait again
     STOP = auto()  # end the run
     CHECK_FIRST = auto()  # about to wait paused: check the deferred NaN guard first
+
+
+def _in_progress(name: str, doc: str) -> property:
+    """A Trainer attribute kept in its Progress: ``trainer.epoch`` is
+    ``trainer._progress.epoch``, read and written."""
+    return property(lambda self: getattr(self._progress, name),
+                    lambda self, value: setattr(self._progress, name, value), doc=doc)
 
 
 class Trainer:
@@ -127,40 +125,10 @@ class Trainer:
         self.ended_paused = self.ended_stop_asked = False
 
     # ------------------------------------------------------------------ where the run stands
-    @property
-    def epoch(self) -> int:
-        """Epochs completed."""
-        return self._progress.epoch
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        self._progress.epoch = value
-
-    @property
-    def step_count(self) -> int:
-        """Optimiser steps taken."""
-        return self._progress.step_count
-
-    @step_count.setter
-    def step_count(self, value: int) -> None:
-        self._progress.step_count = value
-
-    @property
-    def examples_seen(self) -> int:
-        return self._progress.examples_seen
-
-    @examples_seen.setter
-    def examples_seen(self, value: int) -> None:
-        self._progress.examples_seen = value
-
-    @property
-    def rng(self) -> np.random.Generator:
-        """The generator that draws each epoch's shuffle."""
-        return self._progress.rng
-
-    @rng.setter
-    def rng(self, value: np.random.Generator) -> None:
-        self._progress.rng = value
+    epoch = _in_progress("epoch", "Epochs completed.")
+    step_count = _in_progress("step_count", "Optimiser steps taken.")
+    examples_seen = _in_progress("examples_seen", "Examples trained on.")
+    rng = _in_progress("rng", "The seeded generator that draws each epoch's shuffle.")
 
     @property
     def report_due(self) -> bool:
@@ -210,20 +178,13 @@ class Trainer:
         and position (a run that ran out of GPU memory goes on on the CPU). Pass the host
         arrays it was built from, (n_x, m) and (n_y, m), to save copying the data back from
         the device."""
-        host = self.network.backend.to_host
-        if X_train is None or Y_train is None:
-            X_train, Y_train = host(self.train.XT).T, host(self.train.YT).T
-        if self.val is not None and (X_val is None or Y_val is None):
-            X_val, Y_val = host(self.val.XT).T, host(self.val.YT).T
-        return self.parked(backend).resume(X_train, Y_train, X_val, Y_val)
+        return move(self, backend, X_train, Y_train, X_val, Y_val)
 
     def parked(self, backend: Backend) -> ParkedRun:
         """This run without its data, its weights on ``backend`` (the CPU: host memory, so
         that the device's can be given back), to :meth:`ParkedRun.resume` later. Take it
         while the run is not training."""
-        state, arrays = self.checkpoint()
-        return ParkedRun(self.network.to(backend), self.config, state, arrays, self.history,
-                         self.on_step, self.on_epoch, self.val is not None)
+        return park(self, backend)
 
     # ------------------------------------------------------------------ control (any thread)
     def pause(self) -> None:
@@ -358,8 +319,8 @@ class Trainer:
                     self._report_due = False
                     monitored = report.val_cost if self.val is not None else report.train_cost
                     if early_stopping.should_stop(monitored, self.network, progress.epoch):
-                        status, message = "early_stopping", early_stopping.keep_best(
-                            self.network)
+                        status = "early_stopping"
+                        message = early_stopping.keep_best(self.network)
                         break
                     continue
                 progress.interrupt_epoch()
@@ -418,14 +379,8 @@ class Trainer:
         checked copy)."""
         self._guard.keep_or_undo_unchecked(self.optimizer, self._progress)
         self._progress.interrupt_epoch()
-        backend = self.network.backend
-        message = out_of_memory_message(self.memory_tensors(), backend.device_name,
-                                        backend.free_memory_bytes(), backend.is_gpu)
-        return TrainResult(stopped="out_of_memory",
-                           message=f"training stopped at step {self.step_count} "
-                                   f"(its weights are kept): {message}",
-                           epochs=self.epoch, steps=self.step_count, seconds=0.0,
-                           final_cost=math.nan)
+        return out_of_memory_result(self._progress, self.memory_tensors(),
+                                    self.network.backend)
 
     def _epoch_report(self) -> EpochReport:
         """Report the epoch just completed (train / validation cost and accuracy, NaN when
@@ -455,33 +410,6 @@ class Trainer:
         again with chunks half as big (down to MIN_EVAL_CHUNK), and later ones keep that
         size (train/evaluation.py)."""
         return self._evaluator.evaluate(data, self.config.l2, self.train.m, chunk)
-
-
-@dataclass
-class ParkedRun:
-    """A run's weights (``network``), optimiser state and position (``state``, ``arrays``,
-    as :meth:`Trainer.checkpoint` gives them), history and listeners, without its data: what
-    :meth:`Trainer.parked` keeps and :meth:`resume` goes on from."""
-
-    network: Network
-    config: TrainConfig
-    state: dict
-    arrays: dict[str, np.ndarray]
-    history: History
-    on_step: Callable[[StepReport], None] | None
-    on_epoch: Callable[[EpochReport], None] | None
-    has_val: bool
-
-    def resume(self, X_train: Array, Y_train: Array, X_val: Array | None = None,
-               Y_val: Array | None = None) -> Trainer:
-        """The run again, on ``network``'s device, from the data it was trained on: X
-        (n_x, m) and Y (n_y, m), and the validation set when it had one."""
-        trainer = Trainer(self.network, X_train, Y_train, self.config,
-                          X_val=X_val if self.has_val else None,
-                          Y_val=Y_val if self.has_val else None,
-                          on_step=self.on_step, on_epoch=self.on_epoch, history=self.history)
-        trainer.restore(self.state, self.arrays)
-        return trainer
 
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "ParkedRun", "Evaluation", "summary",
