@@ -16,7 +16,7 @@ already took.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,8 @@ from desktop_nn.train.progress import Progress
 from desktop_nn.train.shuffle import draw_key, epoch_permutation
 
 Array = Any
-Batches = Iterator[tuple[Array, Array]]  # (XT_batch (b, n_x), YT_batch (b, n_y)) on the device
+# (XT_batch (b, n_x), YT_batch (b, n_y)) on the device, one epoch; close() ends it early
+Batches = Generator[tuple[Array, Array], None, None]
 
 
 class BatchFeed:

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from desktop_nn.nn.network import Gradients, LayerCache, Network
 from desktop_nn.nn.optimizers import Optimizer
+from desktop_nn.train.batch_feed import Batches
 from desktop_nn.train.checked_copy import CheckedCopy
 from desktop_nn.train.progress import Progress
 from desktop_nn.train.result import TrainResult
@@ -96,7 +97,7 @@ class NanGuard:
         return cost_value
 
     def check_pending(self, optimizer: Optimizer, progress: Progress,
-                      batches: Callable[..., Iterator[tuple[Array, Array]]],
+                      batches: Callable[..., Batches],
                       take_step: Callable[..., float]) -> None:
         """Read the guard of the steps taken since the last check (one host sync). When all
         were finite, copy the weights as the new checked copy. Otherwise go back to the last
@@ -128,7 +129,7 @@ class NanGuard:
         self.unchecked = 0
 
     def _replay(self, n: int, optimizer: Optimizer, progress: Progress,
-                batches: Callable[..., Iterator[tuple[Array, Array]]],
+                batches: Callable[..., Batches],
                 take_step: Callable[..., float]) -> None:
         """Take the ``n`` steps after the checked copy again, reading each (no reports: the
         first run of them made none). When all turn out finite (a device need not repeat a
