@@ -61,6 +61,11 @@ class Go(Enum):
     CHECK_FIRST = auto()  # about to wait paused: check the deferred NaN guard first
 
 
+# The loop compares against these at every step, and reaching an Enum member through its
+# class costs about 0.1 us (Python 3.11): a module name costs a tenth of that.
+_GO, _SINGLE_STEP, _STOP, _CHECK_FIRST = Go.GO, Go.SINGLE_STEP, Go.STOP, Go.CHECK_FIRST
+
+
 def _in_progress(name: str, doc: str) -> property:
     """A Trainer attribute kept in its Progress: ``trainer.epoch`` is
     ``trainer._progress.epoch``, read and written."""
@@ -228,17 +233,17 @@ class Trainer:
         at, so its deferred NaN guard must be read before it waits."""
         with self._cond:
             if unchecked and self._paused and not self._stop and self._steps_allowed == 0:
-                return Go.CHECK_FIRST
+                return _CHECK_FIRST
             while self._paused and not self._stop and self._steps_allowed == 0:
                 self._waiting = True
                 self._cond.wait()
             self._waiting = False
             if self._stop:
-                return Go.STOP
+                return _STOP
             if self._paused:
                 self._steps_allowed -= 1
-                return Go.SINGLE_STEP
-            return Go.GO
+                return _SINGLE_STEP
+            return _GO
 
     # ------------------------------------------------------------------ the loop
     def run(self, epochs: int | None = None, start_paused: bool = False) -> TrainResult:
@@ -301,15 +306,15 @@ class Trainer:
             while progress.epoch < target_epoch:
                 for xb_t, yb_t in self._batches():
                     go = self._wait_for_go(guard.unchecked > 0)
-                    if go is Go.CHECK_FIRST:  # about to pause: check the steps taken so far
+                    if go is _CHECK_FIRST:  # about to pause: check the steps taken so far
                         self._check()
                         go = self._wait_for_go()
-                    if go is Go.STOP:
+                    if go is _STOP:
                         status = "stopped"
                         message = f"stopped by the user at step {progress.step_count}"
                         self._check()
                         break
-                    last_cost = self._train_step(xb_t.T, yb_t.T, go is Go.SINGLE_STEP)
+                    last_cost = self._train_step(xb_t.T, yb_t.T, go is _SINGLE_STEP)
                 else:
                     self._check()
                     progress.end_epoch()
