@@ -102,8 +102,6 @@ class Trainer:
         m_val = 0 if X_val is None else int(np.shape(X_val)[1])
         tensors = run_tensors(network.spec.sizes, int(np.shape(X_train)[1]), m_val,
                               self.config, str(network.dtype), self.defer_guard)
-        self.train: PlacedData
-        self.val: PlacedData | None
         self.train, self.val, self.streaming = place_run_data(
             network, X_train, Y_train, X_val, Y_val, stream_data, tensors)
         self.on_step = on_step
