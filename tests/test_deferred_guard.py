@@ -16,7 +16,7 @@ from fake_gpu import FailingForward, FakeGPU, fake_gpu
 
 from desktop_nn.backend import cpu_backend
 from desktop_nn.nn.network import Network, NetworkSpec
-from desktop_nn.train.trainer import TrainConfig, Trainer
+from desktop_nn.train.trainer import Go, TrainConfig, Trainer
 
 
 def data(n_x=6, m=44, seed=0):
@@ -57,7 +57,7 @@ def test_a_gpu_run_defers_the_guard_and_trains_exactly_as_a_checked_run(optimize
     deferred = make(fake_gpu(), TrainConfig(**config))
     assert not checked.defer_guard and deferred.defer_guard
     same_run(checked, deferred, checked.run(), deferred.run())
-    assert deferred._unchecked == 0
+    assert deferred._guard.unchecked == 0
 
 
 class CountingGPU(FakeGPU):
@@ -126,28 +126,28 @@ def _spoil_first_checks(trainer: Trainer, steps: tuple[int, ...]) -> list[int]:
     real_check = trainer._check
     spoiled: list[int] = []
 
-    def check_once_spoiled(t0, total_steps):
-        if trainer.step_count in steps and trainer._unchecked and \
+    def check_once_spoiled():
+        if trainer.step_count in steps and trainer._guard.unchecked and \
                 trainer.step_count not in spoiled:
             spoiled.append(trainer.step_count)
-            trainer._pending[...] = np.nan
-        return real_check(t0, total_steps)
+            trainer._guard.pending[...] = np.nan
+        return real_check()
 
     trainer._check = check_once_spoiled
     return spoiled
 
 
 def _count_double_buffers(monkeypatch) -> list:
-    import desktop_nn.train.trainer as trainer_module
+    import desktop_nn.train.batch_feed as batch_feed
 
     made = []
 
-    class CountedDoubleBuffer(trainer_module.DoubleBuffer):
+    class CountedDoubleBuffer(batch_feed.DoubleBuffer):
         def __init__(self, *args, **kwargs):
             made.append(self)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "DoubleBuffer", CountedDoubleBuffer)
+    monkeypatch.setattr(batch_feed, "DoubleBuffer", CountedDoubleBuffer)
     return made
 
 
@@ -163,7 +163,7 @@ def test_a_streamed_run_keeps_one_double_buffer_and_a_replay_has_its_own(monkeyp
     spoiled = _spoil_first_checks(deferred, (6, 8))
     same_run(checked, deferred, checked.run(), deferred.run())
     assert spoiled == [6, 8]
-    assert len(made) == 1 + 2 and deferred._upload is None  # the run's, two replays'
+    assert len(made) == 1 + 2 and deferred._feed.upload is None  # the run's, two replays'
     deferred.run(1)
     assert len(made) == 4
 
@@ -182,14 +182,14 @@ def test_a_streamed_run_paused_with_a_batch_copied_replays_without_touching_it(n
     def wait(unchecked=False):
         if unchecked and not state["paused"] and deferred.step_count == n:
             state["paused"] = state["spoil"] = True
-            return None, False  # "about to pause": the trainer checks first
+            return Go.CHECK_FIRST  # "about to pause": the trainer checks first
         return real_wait(False)
 
-    def check(t0, total_steps):
-        if state["spoil"] and deferred._unchecked:
+    def check():
+        if state["spoil"] and deferred._guard.unchecked:
             state["spoil"] = False
-            deferred._pending[...] = np.nan
-        return real_check(t0, total_steps)
+            deferred._guard.pending[...] = np.nan
+        return real_check()
 
     deferred._wait_for_go, deferred._check = wait, check
     same_run(checked, deferred, checked.run(), deferred.run())
@@ -218,7 +218,7 @@ def test_a_run_paused_between_reports_is_checked_before_it_waits():
             break
         threading.Event().wait(0.01)
     assert trainer.is_waiting and trainer.step_count == 3
-    assert trainer._unchecked == 0  # the paused weights have been checked
+    assert trainer._guard.unchecked == 0  # the paused weights have been checked
     trainer.stop()
     thread.join(5)
     assert result["r"].stopped == "stopped" and result["r"].steps == 3
@@ -252,11 +252,11 @@ def test_a_stop_between_reports_checks_the_steps_taken_first():
             deferred.stop()
         return out
 
-    def check(t0, total_steps):
-        if deferred.step_count == 7 and deferred._unchecked:  # steps 5 to 7
+    def check():
+        if deferred.step_count == 7 and deferred._guard.unchecked:  # steps 5 to 7
             spoiled.append(7)
-            deferred._pending[...] = np.inf
-        return real_check(t0, total_steps)
+            deferred._guard.pending[...] = np.inf
+        return real_check()
 
     deferred._train_step, deferred._check = step_then_stop, check
     rb = deferred.run()
@@ -274,7 +274,7 @@ def test_out_of_memory_with_a_non_finite_unchecked_step_keeps_the_checked_copy()
     def spoil_step_6(*args, **kwargs):
         out = real_step(*args, **kwargs)
         if deferred.step_count == 6:
-            deferred._pending[...] = np.nan
+            deferred._guard.pending[...] = np.nan
         return out
 
     deferred._train_step = spoil_step_6

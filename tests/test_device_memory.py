@@ -53,8 +53,8 @@ def test_the_estimate_counts_every_array_the_trainer_keeps(optimizer, dtype, gpu
               *opt._buffers.values(), *getattr(opt, "v", {}).values(),
               *getattr(opt, "s", {}).values()]
     if gpu:  # the deferred NaN guard's copy of the weights and optimiser state
-        assert trainer._checked._copies
-        arrays += trainer._checked._copies
+        assert trainer._guard.copy._copies
+        arrays += trainer._guard.copy._copies
     kept = [t for t in trainer.memory_tensors() if t.kind in ("data", "parameters")
             and not t.name.startswith("the diagnostics")]
     shuffle_order = 30 * 8  # the epoch's permutation, int64, alive while an epoch runs
@@ -425,9 +425,9 @@ def test_window_counts_the_previous_gpu_runs_memory_as_free(qtbot, window, monke
 
 
 def test_an_evaluation_that_runs_out_of_memory_goes_on_in_smaller_chunks(monkeypatch):
-    import desktop_nn.train.trainer as trainer_module
+    import desktop_nn.train.evaluation as evaluation
 
-    monkeypatch.setattr(trainer_module, "MIN_EVAL_CHUNK", 4)
+    monkeypatch.setattr(evaluation, "MIN_EVAL_CHUNK", 4)
     X, Y = data(m=40)
     net = Network(NetworkSpec(6, [5], ["tanh"], 1), seed=2)
     trainer = Trainer(net, X, Y, TrainConfig(epochs=1, batch_size=8))
@@ -441,7 +441,7 @@ def test_an_evaluation_that_runs_out_of_memory_goes_on_in_smaller_chunks(monkeyp
 
     net.forward = small_chunks_only
     got = trainer.evaluate(X, Y)
-    assert trainer._eval_chunk == 8  # 8192 halved until a chunk (min(size, 40) columns) fits
+    assert trainer._evaluator.chunk == 8  # 8192 halved until a chunk (min(size, 40) columns) fits
     assert got.accuracy == expected.accuracy
     assert got.cost == pytest.approx(expected.cost, rel=1e-6)
     net.forward = lambda x: (_ for _ in ()).throw(MemoryError("Out of memory (fake)"))

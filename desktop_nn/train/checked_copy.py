@@ -9,23 +9,11 @@ passes, is what the run goes back to before it takes the same steps again one ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from desktop_nn.nn.network import Network
 from desktop_nn.nn.optimizers import Optimizer
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a run stands between two steps (host numbers only)."""
-
-    epoch: int
-    step_count: int
-    examples_seen: int
-    optimizer_t: int
-    rng_state: dict  # the shuffling generator's state before this epoch's permutation
-    batch_in_epoch: int  # batches of this epoch already taken
+from desktop_nn.train.progress import Position
 
 
 class CheckedCopy:

@@ -4,8 +4,8 @@
 the device (the data, the parameters, their gradients and optimiser state, the mini-batch
 buffers) and the largest set of temporaries alive at once (one batch's forward caches and
 backward deltas, or one evaluation chunk's). A data set too big for the GPU is streamed from
-host memory (the Trainer decides); :func:`choose_training_backend` falls back to the CPU when
-the user chose ``auto`` and the GPU cannot hold even the rest of the run, and
+host memory (train/data_placement.py decides); :func:`choose_training_backend` falls back to
+the CPU when the user chose ``auto`` and the GPU cannot hold even the rest of the run, and
 :func:`out_of_memory_message` names the largest tensor and what to change when it cannot.
 """
 
@@ -230,7 +230,7 @@ def choose_training_backend(choice: str, tensors: list[Tensor], reclaimable: int
     if free is not None:
         free += reclaimable
     need = total_bytes(tensors)
-    # the data set may stay in host memory and be streamed (the Trainer decides)
+    # the data set may stay in host memory and be streamed (train/data_placement.py decides)
     on_device = streamed(tensors)
     if fits(on_device, free):
         return backend
