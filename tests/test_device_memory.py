@@ -5,14 +5,12 @@ half-way keeping its last good weights (tested with a stand-in GPU backend)."""
 from __future__ import annotations
 
 import json
-import weakref
 
 import numpy as np
 import pytest
 from fake_gpu import FailingForward, fake_gpu
 
 import desktop_nn.train.device_memory as device_memory
-import desktop_nn.workbench.building as building
 from desktop_nn.backend import cpu_backend
 from desktop_nn.cli import main
 from desktop_nn.nn.network import Network, NetworkSpec
@@ -272,7 +270,9 @@ def npz(tmp_path, X, Y):
     return path
 
 
-def test_cli_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(tmp_path, capsys, monkeypatch):
+def test_cli_says_when_the_run_goes_on_on_the_cpu(tmp_path, capsys, monkeypatch):
+    """The policy is the workbench's (tests/test_workbench.py); the CLI says so and reports
+    the device the run ended on."""
     X, Y = data(m=60)
     monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
     real_init = Network.__init__
@@ -291,43 +291,8 @@ def test_cli_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(tmp_path, capsys, mon
     captured = capsys.readouterr()
     assert "Continuing on the CPU" in captured.err
     out = json.loads(captured.out)
-    assert out["stopped"] == "completed" and out["epochs"] == 3 and out["steps"] == 18
+    assert out["stopped"] == "completed" and out["epochs"] == 3
     assert out["device"].startswith("CPU - NumPy (the GPU ran out of memory)")
-
-
-def _estimates(monkeypatch) -> list[list]:
-    """The tensor lists the CLI or the window asks choose_training_backend about."""
-    asked = []
-    real = device_memory.choose_training_backend
-
-    def choose(choice, tensors, **kw):
-        asked.append(tensors)
-        return real(choice, tensors, **kw)
-
-    monkeypatch.setattr(building, "choose_training_backend", choose)
-    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
-    return asked
-
-
-def _checked_copies(tensors) -> list:
-    return [t for t in tensors if t.name.startswith("the copy of W and b")]
-
-
-def test_cli_estimates_the_gpu_run_it_then_builds(tmp_path, capsys, monkeypatch):
-    """The estimate before a GPU run is that run's own (Trainer.memory_tensors), deferred
-    NaN guard's copy of the weights included."""
-    X, Y = data(m=60)
-    asked = _estimates(monkeypatch)
-    trainers = []
-    real_run = Trainer.run
-    monkeypatch.setattr(Trainer, "run", lambda self, *a, **kw: (trainers.append(self),
-                                                                 real_run(self, *a, **kw))[1])
-    assert main(["train", str(npz(tmp_path, X, Y)), "--epochs", "1", "--batch-size", "10",
-                 "--val-split", "0", "--report-every", "3", "--device", "gpu",
-                 "--optimizer", "adam", "--json"]) == 0
-    capsys.readouterr()
-    assert len(asked) == 1 and _checked_copies(asked[0])
-    assert asked[0] == trainers[0].memory_tensors()
 
 
 def test_cli_gpu_that_cannot_hold_the_data_says_so(tmp_path, capsys, monkeypatch):
@@ -350,7 +315,10 @@ def test_cli_gpu_that_cannot_allocate_the_network_says_so(tmp_path, capsys, monk
 
 
 # ---------------------------------------------------------------------------- the window
-def test_window_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(qtbot, window, monkeypatch):
+def test_window_shows_a_run_going_on_on_the_cpu_without_a_dialog(qtbot, window,
+                                                                 monkeypatch):
+    """The policy is the workbench's (tests/test_workbench.py); the window shows the device
+    the run goes on on, and no error."""
     from PySide6.QtWidgets import QComboBox, QMessageBox, QSpinBox
 
     monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
@@ -368,29 +336,9 @@ def test_window_auto_goes_on_on_the_cpu_when_the_gpu_runs_out(qtbot, window, mon
     window.findChild(QSpinBox, "epochsSpin").setValue(2)
     with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
         assert window.start()
-    result = blocker.args[0]
-    assert result.stopped == "completed" and window.workbench.trainer.epoch == 2
-    assert len(trainers) == 2 and window.workbench.trainer is trainers[1]
-    assert window.workbench.trainer.step_count == 2 * window.workbench.trainer.steps_per_epoch
+    assert blocker.args[0].stopped == "completed" and len(trainers) == 2
     assert window.device_label.text().startswith("CPU - NumPy (the GPU ran out of memory)")
     assert window.findChild(QMessageBox, "errorDialog") is None
-
-
-def test_window_estimates_the_gpu_run_it_then_builds(qtbot, window, monkeypatch):
-    from PySide6.QtWidgets import QComboBox
-
-    import desktop_nn.gui.main_window as main_window
-
-    asked = _estimates(monkeypatch)
-    # the sample has too few steps per epoch for reports less often than every step
-    monkeypatch.setattr(main_window, "REPORTS_PER_EPOCH", 2)
-    window.findChild(QComboBox, "deviceCombo").setCurrentText("gpu")
-    with qtbot.waitSignal(window.training_finished, timeout=60_000):
-        assert window.start()
-    trainer = window.workbench.trainer
-    assert trainer.config.report_every > 1 and trainer.network.backend.is_gpu
-    assert len(asked) == 1 and _checked_copies(asked[0])
-    assert asked[0] == window.workbench.trainer.memory_tensors()
 
 
 def test_window_on_a_chosen_device_stops_with_the_message(qtbot, window, monkeypatch):
@@ -410,18 +358,6 @@ def test_window_on_a_chosen_device_stops_with_the_message(qtbot, window, monkeyp
     dialog = window.findChild(QMessageBox, "errorDialog")
     assert dialog is not None and "The largest tensor is" in dialog.text()
     dialog.accept()
-
-
-def test_window_counts_the_previous_gpu_runs_memory_as_free(qtbot, window, monkeypatch):
-    """A new run on the GPU lets the previous one go first, so the memory check counts
-    what the previous run holds as free instead of falling back to the CPU."""
-    free = {"bytes": 10**12}
-    first = _gpu_run_then_another(qtbot, window, monkeypatch, free)
-    need = total_bytes(first.memory_tensors())
-    free["bytes"] = int(need * 0.6)  # too little for a second run beside the first
-    with qtbot.waitSignal(window.training_finished, timeout=60_000):
-        assert window.start()
-    assert window.workbench.trainer is not first and window.workbench.trainer.network.backend.is_gpu
 
 
 def test_an_evaluation_that_runs_out_of_memory_goes_on_in_smaller_chunks(monkeypatch):
@@ -558,65 +494,19 @@ def _gpu_run_then_another(qtbot, window, monkeypatch, free: dict | None = None) 
     return first
 
 
-def test_a_new_gpu_run_lets_the_previous_one_go_before_taking_gpu_memory(qtbot, window,
-                                                                         monkeypatch):
-    """The previous run leaves the GPU (only its weights and state wait in host memory)
-    before the new network is made there, and no CPU run is built from it on the way."""
-
-    first = _gpu_run_then_another(qtbot, window, monkeypatch)
-    held = held_bytes(first.memory_tensors())
-    gone = weakref.ref(first)
-    asked = []
-    real_choose = device_memory.choose_training_backend
-    monkeypatch.setattr(building, "choose_training_backend", lambda choice, tensors, **kw: (
-        asked.append(kw.get("reclaimable")), real_choose(choice, tensors, **kw))[1])
-    built = []
-    real_network, real_trainer = Network.__init__, Trainer.__init__
-
-    def network_init(self, spec, backend=None, *a, **kw):
-        real_network(self, spec, backend, *a, **kw)
-        if self.backend.is_gpu:
-            built.append(("GPU network", window.workbench.trainer, gone()))
-
-    def trainer_init(self, network, *a, **kw):
-        built.append(("GPU trainer" if network.backend.is_gpu else "CPU trainer",
-                      window.workbench.trainer, gone()))
-        real_trainer(self, network, *a, **kw)
-
-    monkeypatch.setattr(Network, "__init__", network_init)
-    monkeypatch.setattr(Trainer, "__init__", trainer_init)
-    del first
-    with qtbot.waitSignal(window.training_finished, timeout=60_000):
-        assert window.start()
-    # by then nothing holds the previous run (so its GPU arrays are freed)
-    assert built == [("GPU network", None, None), ("GPU trainer", None, None)]
-    assert window.workbench.trainer.network.backend.is_gpu
-    # what the previous run held between runs counts as free, not its step's temporaries
-    # (those wait in the memory pool, counted as free already)
-    assert asked == [held] and held < total_bytes(window.workbench.trainer.memory_tensors())
-
-
-@pytest.mark.parametrize("fails_in", ["network", "trainer"])
-def test_the_previous_gpu_run_goes_on_on_the_cpu_when_the_next_cannot_be_built(
-        qtbot, window, monkeypatch, fails_in):
-    """On device "gpu": the new run is refused with the out-of-memory message (a network
-    that cannot be allocated says so too), and the previous run is kept, on the CPU."""
+def test_window_shows_why_a_run_was_not_made_and_where_the_previous_one_is(
+        qtbot, window, monkeypatch):
+    """The policy is the workbench's (tests/test_workbench.py); the window shows the refusal
+    beside the design, and the device the previous run is back on."""
     from PySide6.QtWidgets import QComboBox
 
-    first = _gpu_run_then_another(qtbot, window, monkeypatch)
+    _gpu_run_then_another(qtbot, window, monkeypatch)
     window.findChild(QComboBox, "deviceCombo").setCurrentText("gpu")
-    weights = [w.copy() for w in first.network.get_parameters()[0]]
-    steps, history = first.step_count, first.history
-    _gpu_out_of_memory_in(monkeypatch, fails_in)
-    del first
+    _gpu_out_of_memory_in(monkeypatch, "trainer")
     _start_refused(qtbot, window)
     assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
-    kept = window.workbench.trainer
-    assert kept is not None and not kept.network.backend.is_gpu
-    assert kept.step_count == steps and kept.history is history
-    for a, b in zip(kept.network.get_parameters()[0], weights, strict=True):
-        np.testing.assert_array_equal(a, b)
     assert window.device_label.text().startswith("CPU - NumPy (moved off the GPU")
+    assert window.training_panel.start_button.isEnabled()
 
 
 def _start_refused(qtbot, window) -> str:
@@ -645,82 +535,6 @@ def _gpu_out_of_memory_in(monkeypatch, where: str) -> None:
 
     monkeypatch.setattr(Network, "__init__", network_init)
     monkeypatch.setattr(Trainer, "__init__", trainer_init)
-
-
-@pytest.mark.parametrize("fails_in", ["network", "trainer"])
-def test_auto_builds_the_new_run_on_the_cpu_when_the_gpu_runs_out_building_it(
-        qtbot, window, monkeypatch, fails_in):
-    _gpu_run_then_another(qtbot, window, monkeypatch)
-    _gpu_out_of_memory_in(monkeypatch, fails_in)
-    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
-        assert window.start()
-    assert blocker.args[0].stopped == "completed" and window.workbench.trainer.epoch == 2
-    assert not window.workbench.trainer.network.backend.is_gpu
-    assert window.device_label.text() == "CPU - NumPy (Fake GPU ran out of memory)"
-
-
-def test_the_previous_runs_weights_are_kept_when_it_cannot_go_back_to_the_cpu(
-        qtbot, window, monkeypatch):
-    """Neither run can be built (host memory too): the previous run's weights and state
-    become the pending ones, and the next run that can be built starts from them."""
-    from PySide6.QtWidgets import QComboBox
-
-    from desktop_nn.train.trainer import ParkedRun
-
-    first = _gpu_run_then_another(qtbot, window, monkeypatch)
-    window.findChild(QComboBox, "deviceCombo").setCurrentText("gpu")
-    weights = [w.copy() for w in first.network.get_parameters()[0]]
-    steps = first.step_count
-    _gpu_out_of_memory_in(monkeypatch, "trainer")
-    monkeypatch.setattr(ParkedRun, "resume", lambda self, *a: (_ for _ in ()).throw(
-        MemoryError("no host memory either (fake)")))
-    del first
-    _start_refused(qtbot, window)
-    assert "Not enough memory on Fake GPU" in window.designer.problem_label.text()
-    assert window.workbench.trainer is None
-    set_aside = window.workbench.state
-    assert isinstance(set_aside, SetAside)
-    for a, b in zip(set_aside.run.network.get_parameters()[0], weights, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert set_aside.run.state["step_count"] == steps
-    # they are still the model in hand: saved, exported and inspected
-    model, state = window.workbench.saved_state()
-    for a, b in zip(model.network.get_parameters()[0], weights, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert state[0]["step_count"] == steps and model.training["steps"] == steps
-    monkeypatch.undo()
-    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
-    window.findChild(QComboBox, "deviceCombo").setCurrentText("cpu")
-    with qtbot.waitSignal(window.training_finished, timeout=60_000):
-        assert window.start()
-    trainer = window.workbench.trainer
-    assert trainer.step_count == steps + trainer.steps_per_epoch * 2
-
-
-def test_the_window_reports_an_epoch_whose_evaluation_ran_out_of_memory_on_the_gpu(
-        qtbot, window, monkeypatch):
-    """auto, out of memory evaluating the run's last epoch on the GPU: the run goes on on
-    the CPU for no more epochs, just to make that report."""
-    from PySide6.QtWidgets import QComboBox, QSpinBox
-
-    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
-    window.findChild(QComboBox, "deviceCombo").setCurrentText("auto")
-    window.findChild(QSpinBox, "epochsSpin").setValue(2)
-    real = Trainer.evaluate_data
-
-    def gpu_fails_in_epoch_2(self, data, chunk=None):
-        if self.network.backend.is_gpu and self.epoch == 2:
-            raise MemoryError("Out of memory allocating 1,024 bytes (fake)")
-        return real(self, data, chunk)
-
-    monkeypatch.setattr(Trainer, "evaluate_data", gpu_fails_in_epoch_2)
-    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
-        assert window.start()
-    assert blocker.args[0].stopped == "completed"
-    trainer = window.workbench.trainer
-    assert not trainer.network.backend.is_gpu and trainer.epoch == 2
-    assert [e.epoch for e in window.workbench.trainer.history.epochs] == [1, 2]
-    assert not window.workbench.trainer.report_due
 
 
 def test_a_project_saved_while_a_new_gpu_run_is_made_keeps_the_previous_run(
