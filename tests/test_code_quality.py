@@ -23,10 +23,22 @@ def test_ruff_clean():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_core_never_imports_qt():
-    """import-linter contract in pyproject.toml: nn, data, train, io, backend never import Qt."""
+def test_import_contracts_hold():
+    """import-linter contracts in pyproject.toml: the layers (cli; gui, reproduce, bench;
+    workbench; train, predict, inspect; io; nn, data; backend) import only downwards, and
+    nothing below the GUI imports Qt."""
     lint = _tool("lint-imports")
     if lint is None:
         pytest.fail("import-linter is not installed: pip install '.[test]'")
     out = subprocess.run([lint, "--no-cache"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_500_lines():
+    """Small modules with one job each (docs/architecture.md says where each concern lives)."""
+    too_long = {str(p.relative_to(ROOT)): n for p in (ROOT / "desktop_nn").rglob("*.py")
+                if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert too_long == {}
