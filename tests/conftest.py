@@ -1,4 +1,7 @@
-"""Shared fixtures. Tests never need ../shared: data are generated here."""
+"""Fixtures shared by every test. Tests never need ../shared: data are generated here.
+
+The tests in this folder need no Qt: they run where PySide6 and pyqtgraph are not installed
+(.ci/run checks it). The window's tests sit in gui/, with their own conftest."""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import os
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -50,38 +51,3 @@ def xor():
     X = np.array([[0, 0, 1, 1], [0, 1, 0, 1]], dtype=float)
     Y = np.array([[0, 1, 1, 0]], dtype=float)
     return X, Y
-
-
-@pytest.fixture
-def settings(tmp_path):
-    """Window settings in a private INI file, never the user's."""
-    from PySide6.QtCore import QSettings
-
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    """The real main window with the bundled sample loaded; closed (training stopped) after
-    the test, which fails if a training or loading thread is still alive."""
-    from desktop_nn.gui import create_main_window
-
-    w = create_main_window(settings=settings)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-    assert not any(job.is_running() for job in w.executor.jobs())
-    assert w.data_panel.job is None or not w.data_panel.job.is_running()
-
-
-@pytest.fixture(autouse=True)
-def _no_modal_questions(monkeypatch):
-    """A modal question would wait forever offscreen: unsaved changes are discarded, no
-    recovery is taken and no file is chosen unless a test says otherwise."""
-    from desktop_nn.gui import projects
-
-    monkeypatch.setattr(projects.ProjectController, "_ask_unsaved", lambda self, name: "discard")
-    monkeypatch.setattr(projects.ProjectController, "_ask_recover", lambda self, info: False)
-    monkeypatch.setattr(projects.ProjectController, "_ask_path", lambda self, save: None)

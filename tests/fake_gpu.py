@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 
 from desktop_nn.backend import Backend
+from desktop_nn.nn.network import Network
+from desktop_nn.train.device_memory import OutOfDeviceMemory
+from desktop_nn.train.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,22 @@ class FailingForward:
         if self.calls == self.fail_at:
             raise MemoryError("Out of memory allocating 1,024 bytes (fake)")
         return self.forward(X)
+
+
+def out_of_memory_in(monkeypatch, where: str) -> None:
+    """Building a GPU Network (its weights: MemoryError, as CuPy's allocator would) or GPU
+    Trainer (its data: OutOfDeviceMemory, as Trainer says it) runs out of memory."""
+    real_network, real_trainer = Network.__init__, Trainer.__init__
+
+    def network_init(self, spec, backend=None, *a, **kw):
+        if where == "network" and backend is not None and backend.is_gpu:
+            raise MemoryError("Out of memory allocating 4,096 bytes (fake)")
+        real_network(self, spec, backend, *a, **kw)
+
+    def trainer_init(self, network, *a, **kw):
+        if where == "trainer" and network.backend.is_gpu:
+            raise OutOfDeviceMemory("Not enough memory on Fake GPU (fake)")
+        real_trainer(self, network, *a, **kw)
+
+    monkeypatch.setattr(Network, "__init__", network_init)
+    monkeypatch.setattr(Trainer, "__init__", trainer_init)

@@ -97,16 +97,6 @@ def test_gradcheck_fails_when_backprop_is_wrong(capsys, monkeypatch):
     assert out["ok"] is False and out["cases"][0]["worst"] > 1e-3
 
 
-def test_no_arguments_starts_the_app(monkeypatch):
-    import desktop_nn.gui.app as app
-
-    calls = []
-    monkeypatch.setattr(app, "main", lambda data=None: calls.append(data) or 0)
-    assert main([]) == 0
-    assert main(["gui", "some/folder"]) == 0
-    assert calls == [None, "some/folder"]
-
-
 def test_module_entry_point():
     import subprocess
     import sys

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from fake_gpu import FailingForward, fake_gpu
+from fake_gpu import FailingForward, fake_gpu, out_of_memory_in
 
 import desktop_nn.train.device_memory as device_memory
 import desktop_nn.workbench.building as building
@@ -115,25 +115,6 @@ def gpu(monkeypatch):
     monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu(
         free["bytes"]) if choice != "cpu" else device_memory.cpu_backend("chosen"))
     return free
-
-
-def out_of_memory_in(monkeypatch, where: str) -> None:
-    """Making a GPU Network (MemoryError, as CuPy's allocator raises it) or a GPU Trainer
-    (OutOfDeviceMemory, as the Trainer says it) runs out of memory."""
-    real_network, real_trainer = Network.__init__, Trainer.__init__
-
-    def network_init(self, spec, backend=None, *a, **kw):
-        if where == "network" and backend is not None and backend.is_gpu:
-            raise MemoryError("Out of memory allocating 4,096 bytes (fake)")
-        real_network(self, spec, backend, *a, **kw)
-
-    def trainer_init(self, network, *a, **kw):
-        if where == "trainer" and network.backend.is_gpu:
-            raise OutOfDeviceMemory("Not enough memory on Fake GPU (fake)")
-        real_trainer(self, network, *a, **kw)
-
-    monkeypatch.setattr(Network, "__init__", network_init)
-    monkeypatch.setattr(Trainer, "__init__", trainer_init)
 
 
 # ---------------------------------------------------------------------------- a run's life

@@ -485,4 +485,6 @@ class MainWindow(QMainWindow):
         self.inspect_timer.stop()
         self.projects.closed_cleanly()
         self.progress.timer.stop()
+        for box in list(self._dialogs):  # its messages go with it
+            box.close()
         super().closeEvent(event)

@@ -176,21 +176,6 @@ def test_source_problems_are_reported(qtbot, view):
     assert view.button.isEnabled()
 
 
-def test_snapshot_is_a_small_float64_copy():
-    p = _problem(m=100)
-    snap = math_view.snapshot(p)
-    assert snap.X.shape == (4, math_view.CANDIDATES) and snap.X.dtype == np.float64
-    assert snap.Y.shape == (3, math_view.CANDIDATES)
-    assert all(w.dtype == np.float64 for w in snap.W + snap.b)
-    snap.W[0][...] = 0
-    assert np.abs(p.network.get_parameters()[0][0]).sum() > 0
-    progress = []
-    run = math_view.check_gradients(snap, progress=lambda done, total: progress.append(
-        (done, total)))
-    assert run.examples == math_view.MAX_EXAMPLES and run.skipped == 0
-    assert progress and all(0 < d <= t for d, t in progress)
-
-
 def test_examples_at_a_relu_kink_are_left_out(qtbot, view):
     """Zero biases and a black image give Z[1] = 0 exactly: finite differences straddle the
     kink there, so such examples are not used."""
