@@ -384,9 +384,9 @@ def test_a_due_report_that_still_does_not_fit_is_dropped_and_training_goes_on(mo
     net = Network(NetworkSpec(6, [5], ["tanh"], 1), seed=2)
     trainer = Trainer(net, X, Y, TrainConfig(lr=0.1, epochs=3, batch_size=8))
     evaluation_out_of_memory_in_epoch_2(monkeypatch, trainer)
-    assert trainer.run().stopped == "out_of_memory" and trainer.report_due
+    assert trainer.run().stopped == "out_of_memory" and trainer.epoch_report_pending
     result = trainer.run(1)  # the due report fails again: without it, the epoch is trained
-    assert result.stopped == "completed" and trainer.epoch == 3 and not trainer.report_due
+    assert result.stopped == "completed" and trainer.epoch == 3 and not trainer.epoch_report_pending
     assert [e.epoch for e in trainer.history.epochs] == [1, 3]
 
 

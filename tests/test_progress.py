@@ -72,10 +72,10 @@ def test_a_checkpoint_gives_back_the_progress_and_the_optimiser_state():
     p.epoch, p.step_count, p.examples_seen = 1, 5, 40
     p.start_epoch()
     p.step_taken(8)
-    state, arrays = checkpoint_state(p, optimizer, m=32, batch_size=8, report_due=True)
+    state, arrays = checkpoint_state(p, optimizer, m=32, batch_size=8, epoch_report_pending=True)
     assert state["batch_in_epoch"] == 1 and state["epoch_report_due"] is True
-    back, opt, report_due = restored(state, arrays, net, config, m=32, batch_size=8)
-    assert report_due and opt is not optimizer and opt.t == 5
+    back, opt, pending = restored(state, arrays, net, config, m=32, batch_size=8)
+    assert pending and opt is not optimizer and opt.t == 5
     assert (back.epoch, back.step_count, back.examples_seen, back.resume_batch) == (1, 6, 48, 1)
     assert back.rng.bit_generator.state == p.epoch_start_state
     # another batch size: the interrupted epoch starts again from its start

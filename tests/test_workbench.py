@@ -23,7 +23,7 @@ from desktop_nn.data.dataset import Dataset, Normalisation, PreparedData
 from desktop_nn.io.model_file import ModelFile
 from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.train.device_memory import OutOfDeviceMemory, held_bytes
-from desktop_nn.train.trainer import ParkedRun, TrainConfig, Trainer
+from desktop_nn.train.trainer import SetAsideRun, TrainConfig, Trainer
 from desktop_nn.workbench import (
     Fresh,
     Imported,
@@ -418,7 +418,7 @@ def test_an_epoch_whose_evaluation_ran_out_on_the_gpu_is_reported_on_the_cpu(gpu
     wb.start(request(prepared(), device="auto", epochs=2))
     trainer = wb.trainer
     assert wb.last_result.stopped == "completed" and not trainer.network.backend.is_gpu
-    assert [e.epoch for e in trainer.history.epochs] == [1, 2] and not trainer.report_due
+    assert [e.epoch for e in trainer.history.epochs] == [1, 2] and not trainer.epoch_report_pending
 
 
 def gpu_run(data: PreparedData) -> Workbench:
@@ -486,7 +486,7 @@ def test_set_aside_weights_that_cannot_come_back_stay_the_model_and_the_start_po
     weights = [w.copy() for w in first.network.get_parameters()[0]]
     steps = first.step_count
     out_of_memory_in(monkeypatch, "trainer")
-    monkeypatch.setattr(ParkedRun, "resume", lambda self, *a: (_ for _ in ()).throw(
+    monkeypatch.setattr(SetAsideRun, "resume", lambda self, *a: (_ for _ in ()).throw(
         MemoryError("no host memory either (fake)")))
     del first
     wb.start(request(data, device="gpu", key="other"))

@@ -55,7 +55,8 @@ def to_qimage(pixels: np.ndarray, shape: tuple[int, int, int]) -> QImage:
 class DataPanel(QWidget):
     """Emits ``loaded(LoadedData)`` once a folder has loaded, ``load_failed(str)`` with the
     reason when it cannot be used; ``busy_changed(bool)`` while loading. While ``loaded`` is
-    emitted, ``loaded_quietly`` says whether that load was asked for as ``quiet``."""
+    emitted, ``loaded_by_user`` says whether the user asked for that load (a change to save),
+rather than the window (the start-up data, a project's data as it opens)."""
 
     loaded = Signal(object)
     load_failed = Signal(str)
@@ -67,8 +68,8 @@ class DataPanel(QWidget):
         self.setAcceptDrops(True)
         self._superseded: list[Job] = []  # background loads replaced by a newer one
         self.job: Job | None = None
-        self._job_quiet = False  # the quiet flag of self.job's load
-        self.loaded_quietly = False
+        self._job_by_user = True  # whether the user asked for self.job's load
+        self.loaded_by_user = True
         self.data: LoadedData | None = None
 
         self.folder_edit = QLineEdit()
@@ -216,11 +217,11 @@ class DataPanel(QWidget):
         return self.job is not None
 
     def load(self, folder: str | None = None, synchronous: bool = False,
-             quiet: bool = False) -> None:
+             by_user: bool = True) -> None:
         """Load ``folder`` (default: the edit's text) in the background.
         ``synchronous`` loads in this thread (the bundled sample at start-up: a fraction of a
-        second, so the window opens with data). ``quiet`` marks a load the user did not ask
-        for (the start-up data, a project's data as it opens): it holds for this load only,
+        second, so the window opens with data). ``by_user`` False marks a load the user did not
+        ask for (the start-up data, a project's data as it opens): it holds for this load only,
         not for one that fails, is cancelled or is superseded by a newer load."""
         if folder is not None:
             self.folder_edit.setText(folder)
@@ -250,7 +251,7 @@ class DataPanel(QWidget):
         if synchronous:
             try:
                 self._loaded(load_training_data(source, options, val_split=val_split,
-                                                normalisation=normalisation), quiet)
+                                                normalisation=normalisation), by_user)
             except (ValueError, OSError) as exc:
                 self._fail(str(exc))
             return
@@ -261,7 +262,7 @@ class DataPanel(QWidget):
         job.failed.connect(self._job_failed)
         job.cancelled.connect(self._job_cancelled)
         job.done.connect(self._job_done)
-        self.job, self._job_quiet = job, quiet
+        self.job, self._job_by_user = job, by_user
         self._set_busy(True)
         job.start()
 
@@ -279,7 +280,7 @@ class DataPanel(QWidget):
     # A superseded job (a new load started meanwhile) is ignored: only self.job counts.
     def _job_succeeded(self, data: LoadedData) -> None:
         if self.sender() is self.job:
-            self._loaded(data, self._job_quiet)
+            self._loaded(data, self._job_by_user)
 
     def _job_failed(self, message: str) -> None:
         if self.sender() is self.job:
@@ -318,14 +319,14 @@ class DataPanel(QWidget):
         self._set_message(message, error=True)
         self.load_failed.emit(message)
 
-    def _loaded(self, data: LoadedData, quiet: bool) -> None:
+    def _loaded(self, data: LoadedData, by_user: bool) -> None:
         self.data = data
         self._show(data)
-        self.loaded_quietly = quiet
+        self.loaded_by_user = by_user
         try:
             self.loaded.emit(data)
         finally:
-            self.loaded_quietly = False
+            self.loaded_by_user = True
 
     # ------------------------------------------------------------------ display
     def _show(self, loaded: LoadedData) -> None:

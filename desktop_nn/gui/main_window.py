@@ -241,10 +241,10 @@ class MainWindow(QMainWindow):
     def _data_loaded(self, data: LoadedData) -> None:
         # The data a project opens with (at start or on Open) are not a change to save, nor
         # is the output activation fitted to them below; other data the user loads are.
-        quiet = self.data_panel.loaded_quietly
-        keep_clean = quiet and not self.projects.dirty
+        by_user = self.data_panel.loaded_by_user
+        keep_clean = not by_user and not self.projects.dirty
         data_state, self._loaded_data_state = self._loaded_data_state, self.data_panel.state()
-        if not quiet and data_state != self._loaded_data_state:
+        if by_user and data_state != self._loaded_data_state:
             self.projects.mark_dirty()
         n_out = data.prepared.train.Y.shape[0]
         out = self.designer.output_combo
@@ -343,7 +343,7 @@ class MainWindow(QMainWindow):
         self.remember_data_state()
         folder = self.data_panel.folder_edit.text().strip()
         if folder:
-            self.data_panel.load(folder, quiet=True)
+            self.data_panel.load(folder, by_user=False)
 
     def refresh_runs(self) -> None:
         self.runs_view.refresh()
@@ -464,9 +464,9 @@ class MainWindow(QMainWindow):
         self.remember_data_state()
         folder = self.data_panel.folder_edit.text().strip()
         if not folder or folder == SAMPLE_NAME:
-            self.data_panel.load(SAMPLE_NAME, synchronous=True, quiet=True)
+            self.data_panel.load(SAMPLE_NAME, synchronous=True, by_user=False)
         else:
-            self.data_panel.load(folder, quiet=True)
+            self.data_panel.load(folder, by_user=False)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if not self.projects.maybe_save():

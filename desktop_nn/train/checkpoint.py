@@ -22,7 +22,7 @@ from desktop_nn.train.shuffle import SHUFFLE_ALGORITHM
 
 
 def checkpoint_state(progress: Progress, optimizer: Optimizer, m: int, batch_size: int,
-                     report_due: bool) -> tuple[dict, dict[str, np.ndarray]]:
+                     epoch_report_pending: bool) -> tuple[dict, dict[str, np.ndarray]]:
     """(JSON-able state, host arrays of the optimiser's per-parameter state) of a run on
     ``m`` training examples in batches of ``batch_size``."""
     pos = progress.position(optimizer.t)
@@ -30,7 +30,7 @@ def checkpoint_state(progress: Progress, optimizer: Optimizer, m: int, batch_siz
              "examples_seen": pos.examples_seen, "rng": pos.rng_state,
              "batch_in_epoch": pos.batch_in_epoch, "m": m,
              "batch_size": batch_size, "optimizer": optimizer.state_dict(),
-             "epoch_report_due": report_due, "shuffle": SHUFFLE_ALGORITHM}
+             "epoch_report_due": epoch_report_pending, "shuffle": SHUFFLE_ALGORITHM}
     return state, optimizer.state_arrays()
 
 

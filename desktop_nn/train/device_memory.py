@@ -36,9 +36,10 @@ class OutOfDeviceMemory(BackendError):
 class Tensor:
     """One array (or one kind of array, ``count`` times) the run keeps on the device.
     ``kind``: data | parameters | batch | evaluation (what to change to make it smaller).
-    ``streamed``: what it becomes when the data set is streamed from host memory: the shape
-    of each of its two mini-batch buffers (data), "gone" (the resident data's gather
-    buffers), or None (unchanged; data not streamed stays off the device).
+    When the data set is streamed from host memory (:func:`streamed`), the data tensors leave
+    the device: the training data come through ``stream_buffers`` buffers of shape
+    ``stream_buffer`` (one mini-batch) instead, and a ``resident_only`` tensor (the gather
+    buffers of a data set held on the device) is not needed.
     ``transient``: alive only while a step or an evaluation runs (given back to the memory
     pool between runs), not kept for the whole run."""
 
@@ -47,8 +48,9 @@ class Tensor:
     itemsize: int
     kind: str
     count: int = 1
-    streamed: tuple[int, ...] | str | None = None
-    streamed_buffers: int = 2  # how many buffers of shape ``streamed`` (data)
+    stream_buffer: tuple[int, ...] | None = None
+    stream_buffers: int = 2
+    resident_only: bool = False
     transient: bool = False
 
     @property
@@ -100,10 +102,10 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
     # streamed: two buffers taking turns, and two more while a failed check's steps are taken
     # again (the deferred guard's replay has a double buffer of its own)
     buffers = 4 if checked_copy else 2
-    kept = [Tensor("the training images XT", (m_train, n_x), item, "data", streamed=(b, n_x),
-                   streamed_buffers=buffers),
-            Tensor("the training targets YT", (m_train, n_y), item, "data", streamed=(b, n_y),
-                   streamed_buffers=buffers)]
+    kept = [Tensor("the training images XT", (m_train, n_x), item, "data",
+                   stream_buffer=(b, n_x), stream_buffers=buffers),
+            Tensor("the training targets YT", (m_train, n_y), item, "data",
+                   stream_buffer=(b, n_y), stream_buffers=buffers)]
     if m_val:
         kept += [Tensor("the validation images", (m_val, n_x), item, "data"),
                  Tensor("the validation targets", (m_val, n_y), item, "data")]
@@ -121,12 +123,12 @@ def training_tensors(sizes: list[int], m_train: int, m_val: int = 0, batch_size:
                         item, "parameters", copies)]
     if shuffle and b < m_train:
         # alive while an epoch runs
-        kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch", streamed="gone",
+        kept += [Tensor("the mini-batch buffer", (b, n_x), item, "batch", resident_only=True,
                         transient=True),
                  Tensor("the mini-batch targets buffer", (b, n_y), item, "batch",
-                        streamed="gone", transient=True),
+                        resident_only=True, transient=True),
                  # drawn on the device, or on the host when the data set is streamed
-                 Tensor("the epoch's shuffled order", (m_train,), 8, "data", streamed="gone",
+                 Tensor("the epoch's shuffled order", (m_train,), 8, "data", resident_only=True,
                         transient=True)]
     # One step: Z[l] and A[l] of every layer stay alive until backward ends, plus about two
     # (n_l, b) deltas at a time (dZ[l] and dA[l-1]), and, when a report is due, one squared
@@ -169,13 +171,13 @@ def streamed(tensors: list[Tensor]) -> list[Tensor]:
     out = []
     for t in tensors:
         if t.kind == "data":
-            if isinstance(t.streamed, tuple):
-                n = t.streamed_buffers
+            if t.stream_buffer is not None:
+                n = t.stream_buffers
                 # released when a run ends (Trainer.run)
                 out.append(Tensor(f"{_COUNT_WORDS.get(n, n)} mini-batch buffers for {t.name} "
-                                  "(streamed)", t.streamed, t.itemsize, "batch", n,
+                                  "(streamed)", t.stream_buffer, t.itemsize, "batch", n,
                                   transient=True))
-        elif t.streamed != "gone":
+        elif not t.resident_only:
             out.append(t)
     return out
 

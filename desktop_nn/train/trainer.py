@@ -17,8 +17,8 @@ an epoch (``_progress``, read through ``epoch``, ``step_count``, ``examples_seen
 train/nan_guard.py reads the NaN guard at every step or, on a GPU, deferred with a checked
 copy to go back to (``_guard``); train/evaluation.py evaluates in chunks (``_evaluator``);
 train/early_stopping.py keeps the best epoch's weights; train/checkpoint.py and
-train/parking.py save a run's state and set a run aside without its data. TrainConfig,
-TrainResult, Evaluation, ParkedRun and summary are imported from here too.
+train/set_aside.py save a run's state and set a run aside without its data. TrainConfig,
+TrainResult, Evaluation, SetAsideRun and summary are imported from here too.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ from desktop_nn.train.early_stopping import EarlyStopping
 from desktop_nn.train.evaluation import Evaluation, Evaluator
 from desktop_nn.train.history import EpochReport, History, StepReport
 from desktop_nn.train.nan_guard import NanGuard, NonFiniteStep
-from desktop_nn.train.parking import ParkedRun, move, park
 from desktop_nn.train.progress import Progress
 from desktop_nn.train.result import TrainResult, out_of_memory_result, summary
+from desktop_nn.train.set_aside import SetAsideRun, move, set_aside_run
 
 Array = Any
 
@@ -114,7 +114,7 @@ class Trainer:
         self._evaluator = Evaluator(network, self.streaming)
         # an epoch ended but its report was not made (the device ran out of memory in the
         # evaluation): the next run makes it before its first step
-        self._report_due = False
+        self._epoch_report_pending = False
         self.last_result: TrainResult | None = None
         self._grads: Gradients | None = None  # reused every step (see Network.backward)
         self._started = 0.0  # perf_counter() when the current run started
@@ -134,10 +134,10 @@ class Trainer:
     rng = _in_progress("rng", "The seeded generator that draws each epoch's shuffle.")
 
     @property
-    def report_due(self) -> bool:
+    def epoch_report_pending(self) -> bool:
         """An epoch ended without its report (the device ran out of memory evaluating it):
         the next run makes it first."""
-        return self._report_due
+        return self._epoch_report_pending
 
     @property
     def batch_size(self) -> int:
@@ -166,12 +166,12 @@ class Trainer:
         (between runs, or paused). Continuing from it at an epoch boundary gives the same
         weights as training straight through: the shuffling generator is kept too."""
         return checkpoint_state(self._progress, self.optimizer, self.train.m, self.batch_size,
-                                self._report_due)
+                                self._epoch_report_pending)
 
     def restore(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
         """Continue from :meth:`checkpoint`'s output. Raises ValueError when it does not fit
         (another optimiser, other shapes) or is malformed; the trainer is then unchanged."""
-        self._progress, self.optimizer, self._report_due = restored(
+        self._progress, self.optimizer, self._epoch_report_pending = restored(
             state, arrays, self.network, self.config, self.train.m, self.batch_size)
 
     def moved_to(self, backend: Backend, X_train: Array | None = None,
@@ -183,11 +183,11 @@ class Trainer:
         the device."""
         return move(self, backend, X_train, Y_train, X_val, Y_val)
 
-    def parked(self, backend: Backend) -> ParkedRun:
+    def set_aside(self, backend: Backend) -> SetAsideRun:
         """This run without its data, its weights on ``backend`` (the CPU: host memory, so
-        that the device's can be given back), to :meth:`ParkedRun.resume` later. Take it
+        that the device's can be given back), to :meth:`SetAsideRun.resume` later. Take it
         while the run is not training."""
-        return park(self, backend)
+        return set_aside_run(self, backend)
 
     # ------------------------------------------------------------------ control (any thread)
     def pause(self) -> None:
@@ -285,8 +285,8 @@ class Trainer:
         self.optimizer.allocate(self.network)
         guard.begin(defers_guard(self.defer_guard, self.config.report_every), self.optimizer,
                     progress)
-        if self._report_due:
-            self._report_due = False
+        if self._epoch_report_pending:
+            self._epoch_report_pending = False
             try:
                 self._epoch_report()
             except Exception as exc:
@@ -317,9 +317,9 @@ class Trainer:
                     self._check()
                     progress.end_epoch()
                     guard.epoch_ended(self.optimizer, progress)
-                    self._report_due = True
+                    self._epoch_report_pending = True
                     report = self._epoch_report()
-                    self._report_due = False
+                    self._epoch_report_pending = False
                     monitored = report.val_cost if self.val is not None else report.train_cost
                     if early_stopping.should_stop(monitored, self.network, progress.epoch):
                         status = "early_stopping"
@@ -415,5 +415,5 @@ class Trainer:
         return self._evaluator.evaluate(data, self.config.l2, self.train.m, chunk)
 
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "ParkedRun", "Evaluation", "summary",
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "SetAsideRun", "Evaluation", "summary",
            "Go", "NonFiniteStep"]

@@ -29,7 +29,7 @@ from desktop_nn.train.device_memory import (
     run_tensors,
 )
 from desktop_nn.train.history import EpochReport, StepReport
-from desktop_nn.train.trainer import ParkedRun, TrainConfig, Trainer
+from desktop_nn.train.trainer import SetAsideRun, TrainConfig, Trainer
 from desktop_nn.workbench.executor import describe_error
 
 StepListener = Callable[[StepReport], None]
@@ -82,7 +82,7 @@ class RunPlan:
     start_from: StartPoint | None = None
     # the previous run, set aside in host memory because it was on the GPU, and the data it
     # was trained on: it comes back, on the CPU, when the new run cannot be built
-    set_aside: ParkedRun | None = None
+    set_aside: SetAsideRun | None = None
     previous_data: PreparedData | None = None
 
 
@@ -147,7 +147,7 @@ def build_run(plan: RunPlan) -> BuiltRun:
     return built
 
 
-def resume_run(set_aside: ParkedRun, data: PreparedData) -> BuiltRun:
+def resume_run(set_aside: SetAsideRun, data: PreparedData) -> BuiltRun:
     """The set-aside run again, on its network's device, from the data it was trained on (a
     GPU run that ran out of memory goes on on the CPU)."""
     try:

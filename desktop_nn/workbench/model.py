@@ -18,7 +18,7 @@ from desktop_nn.backend import cpu_backend
 from desktop_nn.data.dataset import PreparedData
 from desktop_nn.io.model_file import ModelFile
 from desktop_nn.nn.network import Network
-from desktop_nn.train.trainer import ParkedRun, Trainer
+from desktop_nn.train.trainer import SetAsideRun, Trainer
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class SetAside:
     """A run's weights, optimiser state and position in host memory, and the data it was
     trained on (to resume it from)."""
 
-    run: ParkedRun
+    run: SetAsideRun
     data: PreparedData
     key: str | None = None
 

@@ -233,7 +233,7 @@ class Workbench:
         if on_gpu and plan.backend.is_gpu:
             # before the new run takes any GPU memory: the previous run's weights and state
             # wait in host memory, and become a CPU run again only if this one fails to build
-            plan.set_aside = previous.parked(cpu_backend("moved off the GPU for a new run"))
+            plan.set_aside = previous.set_aside(cpu_backend("moved off the GPU for a new run"))
             plan.previous_data = state.data
             self._state = SetAside(plan.set_aside, state.data, state.key)
             self.events.device_changed.emit(plan.set_aside.network.backend.label)
@@ -358,7 +358,7 @@ class Workbench:
         if (trainer is not None and result.stopped == "out_of_memory"
                 and self._auto_device
                 and trainer.network.backend.is_gpu and not trainer.ended_stop_asked
-                and (trainer.epoch < self._end_epoch or trainer.report_due)):
+                and (trainer.epoch < self._end_epoch or trainer.epoch_report_pending)):
             self._continue_on_cpu(trainer, state, result)
             return
         self.events.training_ended.emit(result, False)
@@ -370,7 +370,7 @@ class Workbench:
         self.events.notice.emit(f"{result.message} Continuing on the CPU.")
         self.events.training_ended.emit(result, True)
         try:
-            set_aside = trainer.parked(cpu_backend("the GPU ran out of memory"))
+            set_aside = trainer.set_aside(cpu_backend("the GPU ran out of memory"))
         except Exception as exc:  # noqa: BLE001 - the GPU run stays as it is
             self.events.failed.emit(describe_error(exc))
             self.events.finished.emit(result)

@@ -487,8 +487,8 @@ def ten_class_project(qtbot, window, tmp_path, name: str = "shapes"):
 
 def test_a_project_whose_data_fail_to_load_leaves_the_next_load_a_change(qtbot, window,
                                                                          tmp_path):
-    """Opening a project is not a change; the quiet load it asks for holds for that load
-    alone: when it fails, the user's next load is a change to save."""
+    """Opening a project is not a change; the load it asks for (not the user's) holds for
+    that load alone: when it fails, the user's next load is a change to save."""
     folder, path = ten_class_project(qtbot, window, tmp_path)
     shutil.rmtree(folder)
     other = new_window(qtbot, tmp_path, "other")

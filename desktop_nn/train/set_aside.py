@@ -1,9 +1,9 @@
 """A run set aside without its data: its weights, optimiser state, position, history and
-listeners (:class:`ParkedRun`), so that a GPU's memory can be given back and the run taken
+listeners (:class:`SetAsideRun`), so that a GPU's memory can be given back and the run taken
 up again later, there or on another device.
 
-:func:`park` takes a Trainer's run aside (through its checkpoint, train/checkpoint.py);
-:meth:`ParkedRun.resume` builds a Trainer again from the data; :func:`move` does both to
+:func:`set_aside_run` takes a Trainer's run aside (through its checkpoint, train/checkpoint.py);
+:meth:`SetAsideRun.resume` builds a Trainer again from the data; :func:`move` does both to
 carry a run to another device (a run that ran out of GPU memory goes on on the CPU).
 """
 
@@ -27,10 +27,10 @@ Array = Any
 
 
 @dataclass
-class ParkedRun:
+class SetAsideRun:
     """A run's weights (``network``), optimiser state and position (``state``, ``arrays``,
     as :meth:`Trainer.checkpoint` gives them), history and listeners, without its data: what
-    :meth:`Trainer.parked` keeps and :meth:`resume` goes on from."""
+    :meth:`Trainer.set_aside` keeps and :meth:`resume` goes on from."""
 
     network: Network
     config: TrainConfig
@@ -55,11 +55,11 @@ class ParkedRun:
         return trainer
 
 
-def park(trainer: Trainer, backend: Backend) -> ParkedRun:
+def set_aside_run(trainer: Trainer, backend: Backend) -> SetAsideRun:
     """``trainer``'s run without its data, its weights on ``backend``. Take it while the run
     is not training."""
     state, arrays = trainer.checkpoint()
-    return ParkedRun(trainer.network.to(backend), trainer.config, state, arrays,
+    return SetAsideRun(trainer.network.to(backend), trainer.config, state, arrays,
                      trainer.history, trainer.on_step, trainer.on_epoch,
                      trainer.val is not None)
 
@@ -74,4 +74,4 @@ def move(trainer: Trainer, backend: Backend, X_train: Array | None = None,
         X_train, Y_train = host(trainer.train.XT).T, host(trainer.train.YT).T
     if trainer.val is not None and (X_val is None or Y_val is None):
         X_val, Y_val = host(trainer.val.XT).T, host(trainer.val.YT).T
-    return park(trainer, backend).resume(X_train, Y_train, X_val, Y_val)
+    return set_aside_run(trainer, backend).resume(X_train, Y_train, X_val, Y_val)
