@@ -5,10 +5,19 @@ The tests in this folder need no Qt: they run where PySide6 and pyqtgraph are no
 
 from __future__ import annotations
 
+import gc
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+
+def pytest_runtest_setup(item):
+    """The app collects garbage on its GUI thread only (gui/app.py turns Python's automatic
+    collection off while a window lives): the tests outside gui/ get it back."""
+    if "gui" not in item.path.relative_to(Path(__file__).parent).parts:
+        gc.enable()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -323,6 +323,45 @@ def test_a_save_pauses_a_training_run_for_weights_and_state_that_agree():
         thread.join()
 
 
+def test_a_save_waits_for_a_paused_run_to_finish_the_step_it_takes(monkeypatch):
+    """Paused, then asked for a step: the run may be in the middle of it. A save waits for
+    it to end (and refuses when it does not in time), and leaves the run paused."""
+    import desktop_nn.workbench.workbench as workbench_module
+
+    data = prepared()
+    executor = QueuedExecutor()
+    wb = Workbench(executor)
+    wb.start(request(data, epochs=10), paused=True)
+    executor.run_next()
+    trainer = wb.trainer
+    gate, inside = threading.Event(), threading.Event()
+    forward = trainer.network.forward
+
+    def slow_forward(X):
+        inside.set()
+        assert gate.wait(10)
+        return forward(X)
+
+    monkeypatch.setattr(trainer.network, "forward", slow_forward)
+    thread = in_a_thread(executor)
+    try:
+        wb.step()
+        assert inside.wait(10) and trainer.is_paused and not trainer.is_waiting
+        monkeypatch.setattr(workbench_module, "SNAPSHOT_WAIT_S", 0.05)
+        with wb.paused_for_snapshot() as consistent:
+            assert not consistent  # mid-step: no snapshot
+        gate.set()
+        monkeypatch.setattr(workbench_module, "SNAPSHOT_WAIT_S", 5.0)
+        with wb.paused_for_snapshot() as consistent:
+            assert consistent and trainer.step_count == 1
+            assert wb.saved_state()[1][0]["step_count"] == 1
+        assert trainer.is_paused  # the user's pause stands
+    finally:
+        gate.set()
+        wb.stop()
+        thread.join()
+
+
 # ---------------------------------------------------------------------------- devices
 def test_the_memory_estimate_is_the_built_runs_own(gpu, monkeypatch):
     asked = []

@@ -106,8 +106,10 @@ def cmd_train(args) -> int:
     except (ValueError, BackendError) as exc:
         raise UsageError(str(exc)) from None
     trainer, result = workbench.trainer, workbench.last_result
-    if trainer is None:  # the run could not be made
-        raise UsageError(f"{args.data}: {problems[-1] if problems else 'no run was made'}")
+    if trainer is None:  # the run could not be made: the device's reason, or the data's
+        problem = problems[-1] if problems else "no run was made"
+        raise UsageError(problem if isinstance(workbench.last_refusal, BackendError)
+                         else f"{args.data}: {problem}")
     if result is None:  # training failed with an error (its traceback is printed)
         print(f"desktop-nn: error: {problems[-1] if problems else 'training failed'}",
               file=sys.stderr)

@@ -47,9 +47,9 @@ def _collect_garbage_in_the_gui_thread(app: QApplication) -> None:
     and the GUI thread collects on a timer, generation by generation as the thresholds say
     (as pyqtgraph's GarbageCollector does)."""
     global _gc_timer
+    gc.disable()
     if _gc_timer is not None:
         return
-    gc.disable()
     _gc_timer = QTimer(app)
     _gc_timer.setObjectName("garbageCollectionTimer")
     _gc_timer.setInterval(GC_INTERVAL_MS)

@@ -55,8 +55,8 @@ def to_qimage(pixels: np.ndarray, shape: tuple[int, int, int]) -> QImage:
 class DataPanel(QWidget):
     """Emits ``loaded(LoadedData)`` once a folder has loaded, ``load_failed(str)`` with the
     reason when it cannot be used; ``busy_changed(bool)`` while loading. While ``loaded`` is
-    emitted, ``loaded_by_user`` says whether the user asked for that load (a change to save),
-rather than the window (the start-up data, a project's data as it opens)."""
+        emitted, ``loaded_by_user`` says whether the user asked for that load (a change to save),
+    rather than the window (the start-up data, a project's data as it opens)."""
 
     loaded = Signal(object)
     load_failed = Signal(str)

@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
         self.training_panel.changed.connect(self.projects.mark_dirty)
         self.data_panel.loaded.connect(self._data_loaded)
         self.data_panel.busy_changed.connect(lambda _: self._update_controls())
-        self.tabs.currentChanged.connect(lambda _: self.inspection.refresh_visible_tab())
+        self.tabs.currentChanged.connect(self._tab_changed)
         e = self.workbench.events
         e.device_changed.connect(self.device_label.setText)
         e.notice.connect(lambda text: self.say(text, 10000))
@@ -439,6 +439,11 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.training_tab)
         self.example_panel.show_example(example)
         return True
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.runs_view:
+            self.runs_view.refresh()
+        self.inspection.refresh_visible_tab()
 
     def _update_title(self) -> None:
         star = "*" if self.projects.dirty else ""

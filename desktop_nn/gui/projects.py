@@ -214,7 +214,8 @@ class ProjectController(QObject):
     def _apply(self, project: Project, model: ModelFile | None,
                state: tuple[dict, dict] | None) -> None:
         v = self.view
-        self.workbench.forget()
+        if not self.workbench.forget():  # callers check first: never while a run trains
+            return
         v.clear_training_view()
         v.show_panel_states(project.designer, project.training)
         if model is not None:

@@ -99,6 +99,7 @@ class QtExecutor(QObject):
         self._callbacks[job] = (done, failed)
         job.succeeded.connect(self._succeeded)
         job.failed.connect(self._failed)
+        job.cancelled.connect(self._cancelled)
         job.done.connect(self._ended)
         job.start()
 
@@ -122,6 +123,12 @@ class QtExecutor(QObject):
         callbacks = self._callbacks.get(self.sender())
         if callbacks is not None:
             callbacks[1](message)
+
+    @Slot()
+    def _cancelled(self) -> None:
+        callbacks = self._callbacks.get(self.sender())
+        if callbacks is not None:  # the work always ends in done() or failed()
+            callbacks[1]("cancelled")
 
     @Slot()
     def _ended(self) -> None:

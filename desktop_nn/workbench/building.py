@@ -93,9 +93,13 @@ class BuiltRun:
     trainer: Trainer | None = None
     label: str = ""  # the device label: backend, and whether the data are streamed
     notes: list[str] = field(default_factory=list)  # passing messages
-    refused: str | None = None  # a run that cannot be made as designed (memory, device)
+    refusal: Exception | None = None  # why it cannot be made as asked (data, memory, device)
     error: str | None = None  # an unexpected failure
     previous: Trainer | None = None  # the set-aside run again, on the CPU (no new run)
+
+    @property
+    def refused(self) -> str | None:
+        return None if self.refusal is None else str(self.refusal)
 
 
 def plan_run(request: RunRequest, reclaimable: int = 0) -> RunPlan:
@@ -132,7 +136,7 @@ def build_run(plan: RunPlan) -> BuiltRun:
             built.trainer = _new_trainer(plan, backend, built)
         return built
     except (ValueError, BackendError) as exc:
-        built.refused = str(exc)
+        built.refusal = exc
     except Exception as exc:  # noqa: BLE001 - reported to the user; the previous run is kept
         traceback.print_exc()
         built.error = describe_error(exc)

@@ -3,9 +3,9 @@ the command line.
 
 An executor takes a function and two callbacks; it runs the function and then calls ``done``
 with its result, or ``failed`` with a message, on the thread the workbench lives on. The
-window's executor (gui/qt_executor.py) runs the function in a QThread; :class:`InlineExecutor`
-runs it at once, so that the command line, the reproductions and the tests drive the same
-workbench code synchronously.
+window's executor (``QtExecutor`` in gui/worker.py) runs the function in a QThread;
+:class:`InlineExecutor` runs it at once, so that the command line, the reproductions and the
+tests drive the same workbench code synchronously.
 """
 
 from __future__ import annotations

@@ -83,6 +83,9 @@ class Workbench:
         self.runs = RunLog()
         self.current_run: Run | None = None
         self.last_result: TrainResult | None = None
+        # why the last run that was not made was refused (ValueError: the data or design;
+        # BackendError: the device), for viewers that word it differently
+        self.last_refusal: Exception | None = None
         self._state: ModelState = Fresh()
         self._imported: ModelFile | None = None
         self._start_from: StartPoint | None = None
@@ -126,14 +129,17 @@ class Workbench:
             return state.model
         raise ValueError("No model yet: train a network (or import a model) first.")
 
-    def import_model(self, model: ModelFile, state: tuple[dict, dict] | None = None) -> None:
+    def import_model(self, model: ModelFile, state: tuple[dict, dict] | None = None) -> bool:
         """A model file (imported, or a reopened project's with its training state) becomes
-        the model in hand, and the next run starts from it when its design fits."""
-        self.reset()
+        the model in hand, and the next run starts from it when its design fits. False while
+        a run is made or trains."""
+        if not self.reset():
+            return False
         self._imported = model
         self._state = Imported(model)
         self._start_from = StartPoint(model.network, state, model)
         self.events.model_changed.emit()
+        return True
 
     def reset(self) -> bool:
         """Drop the trained weights: the next run starts from freshly drawn ones (an imported
@@ -177,13 +183,17 @@ class Workbench:
 
     @contextmanager
     def paused_for_snapshot(self) -> Iterator[bool]:
-        """Pause a training run while the block runs (then resume it); yields False when the
-        run did not come to rest between two steps in time (no consistent snapshot)."""
+        """Hold a training run between two steps while the block runs (pausing it, then
+        resuming it, unless the user had paused it); yields False when the run did not come
+        to rest in time (no consistent snapshot). A run already paused may still be in the
+        middle of the step it was asked to take: it is waited for too."""
         t = self.trainer
-        if t is None or not self._training or t.is_paused:
+        if t is None or not self._training:
             yield True
             return
-        t.pause()
+        paused_by_user = t.is_paused
+        if not paused_by_user:
+            t.pause()
         # is_running, not is_busy: that changes only when this thread handles the run's end,
         # and it is busy here
         deadline = time.monotonic() + SNAPSHOT_WAIT_S
@@ -192,7 +202,8 @@ class Workbench:
         try:
             yield not (t.is_running and not t.is_waiting)
         finally:
-            t.resume()
+            if not paused_by_user:
+                t.resume()
 
     # ------------------------------------------------------------------ control
     def is_busy(self) -> bool:
@@ -284,6 +295,7 @@ class Workbench:
         if making is None or self._closed:
             return
         if built.trainer is None:
+            self.last_refusal = built.refusal
             self._not_made(built.previous, built.label, built.refused is not None,
                            built.refused or built.error or "the run could not be made")
             return

@@ -22,10 +22,13 @@ def window(qtbot, settings):
     """The real main window with the bundled sample loaded; closed (training stopped) after
     the test, which fails if a training or loading thread is still alive, or if the test left
     another window of its own open (as napari's make_napari_viewer checks for leaks)."""
+    import gc
+
     from PySide6.QtWidgets import QApplication
 
     from desktop_nn.gui import create_main_window
 
+    gc.collect()  # earlier tests' windows go now, on this thread, not while being listed
     before = {id(x) for x in QApplication.topLevelWidgets() if x.isVisible()}
     w = create_main_window(settings=settings)
     qtbot.addWidget(w)
@@ -49,3 +52,4 @@ def _no_modal_questions(monkeypatch):
     monkeypatch.setattr(projects.ProjectController, "_ask_unsaved", lambda self, name: "discard")
     monkeypatch.setattr(projects.ProjectController, "_ask_recover", lambda self, info: False)
     monkeypatch.setattr(projects.ProjectController, "_ask_path", lambda self, save: None)
+

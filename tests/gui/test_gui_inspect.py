@@ -521,3 +521,10 @@ def test_loading_an_opened_projects_own_data_again_is_no_change(qtbot, window, t
         other.data_panel.load()  # the same folder and options: nothing to save
     assert not other.projects.dirty
     close(other)
+
+
+def test_showing_the_runs_tab_brings_it_up_to_date(qtbot, window):
+    refreshed = []
+    window.runs_view.refresh = lambda: refreshed.append(1)
+    show_tab(window, window.runs_view)
+    assert refreshed == [1]
