@@ -60,6 +60,7 @@ def test_gpu_step_matches_numpy():
     specs = [NetworkSpec(20, [16, 8], ["relu", "sigmoid"], 3, "softmax", "cross-entropy"),
              NetworkSpec(20, [16, 8], ["tanh", "leaky_relu"], 3, "sigmoid", "cross-entropy"),
              NetworkSpec(20, [16], ["linear"], 3, "linear", "quadratic")]
+    used = set()
     for spec, optimizer in itertools.product(specs, ("sgd", "momentum", "adam")):
         for dtype, tol in (("float32", 1e-5), ("float64", 1e-10)):
             nets = [Network(spec, b, dtype=dtype, seed=1) for b in (select_backend("cpu"), gpu)]
@@ -70,12 +71,9 @@ def test_gpu_step_matches_numpy():
                             strict=True):
                 np.testing.assert_allclose(a, b, rtol=tol, atol=tol,
                                            err_msg=f"{spec.activations} {optimizer} {dtype}")
-    # ... and the steps ran the fused kernels: none was switched off by its self-check
-    from desktop_nn.nn.fused import fused_ops
-
-    ops = fused_ops(gpu.xp)
-    assert ops.disabled == {}
-    used = {name for name, _dtype in ops._state}
+            # ... and the GPU steps ran the fused kernels: none was switched off by its check
+            assert nets[1].ops.disabled == {}
+            used |= {name for name, _dtype in nets[1].ops._state}
     assert {"forward:relu", "forward:sigmoid", "forward:tanh", "forward:leaky_relu",
             "backward:relu", "backward:sigmoid", "backward:tanh", "backward:leaky_relu",
             "sgd", "momentum", "adam", "bce"} <= used
