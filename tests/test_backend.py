@@ -47,6 +47,31 @@ def test_no_module_outside_backend_imports_cupy():
     assert offenders == []
 
 
+def test_array_module_names_the_module_that_owns_an_array(monkeypatch):
+    import sys
+    import types
+
+    assert backend_mod.array_module(np.zeros(2)) is np
+    assert backend_mod.array_module(np.float32(1.0)) is np
+    fake = types.ModuleType("cupy")
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    device_array = type("ndarray", (), {"__module__": "cupy._core.core"})()
+    assert backend_mod.array_module(device_array) is fake
+
+
+def test_nn_asks_no_array_which_device_it_is_on():
+    """nn/ chooses its device code once (nn/ops/device_ops); elsewhere in nn/ no branch on the
+    array module, and the reference code finds a module only with backend.array_module."""
+    from pathlib import Path
+
+    root = Path(backend_mod.__file__).parent / "nn"
+    patterns = ("xp is np", "is not np", "fused_ops", "isinstance(p, np.ndarray)",
+                "__module__", "get_array_module")
+    offenders = [f"{p.relative_to(root)}: {pattern}" for p in root.rglob("*.py")
+                 for pattern in patterns if pattern in p.read_text()]
+    assert offenders == []
+
+
 @pytest.mark.gpu
 def test_gpu_step_matches_numpy():
     """One training step on CuPy equals NumPy: 1e-5 in float32, 1e-10 in float64."""
