@@ -32,6 +32,14 @@ def array_module(a: Any) -> ModuleType:
     return np
 
 
+def to_numpy(a: Any) -> np.ndarray:
+    """a's values in a NumPy array: a itself when it is one, else a host copy of the CuPy
+    array (for code that has an array and no backend, as :func:`array_module`)."""
+    if array_module(a) is np:
+        return np.asarray(a)
+    return a.get()
+
+
 def gpu_out_of_memory(exc: BaseException, cp: ModuleType) -> bool:
     """Whether ``exc``, raised by CuPy (module ``cp``), says the GPU ran out of memory: CuPy's
     OutOfMemoryError, a cuBLAS or CUDA allocation failure, or NumPy's MemoryError."""

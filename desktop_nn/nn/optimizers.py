@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from desktop_nn.backend import to_numpy
 from desktop_nn.nn.network import Gradients, Network
 from desktop_nn.nn.ops import DeviceOps
 
@@ -24,11 +25,6 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 
 Array = Any
 Key = tuple[str, int]  # ("W" | "b", layer index): stable when the network swaps its lists
-
-
-def _to_host(a: Any) -> np.ndarray:
-    """A host copy of a NumPy or CuPy array (CuPy's ``get`` copies to the host)."""
-    return np.asarray(a.get() if hasattr(a, "get") else a)
 
 
 class Optimizer:
@@ -89,7 +85,7 @@ class Optimizer:
         out = {}
         for name, group in self._state_groups().items():
             for (kind, i), a in group.items():
-                out[f"{name}/{kind}/{i}"] = np.array(_to_host(a))
+                out[f"{name}/{kind}/{i}"] = np.array(to_numpy(a))
         return out
 
     def load_state(self, state: dict, arrays: dict[str, np.ndarray], net: Network) -> None:
