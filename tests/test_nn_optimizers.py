@@ -272,3 +272,47 @@ def test_optimizer_state_survives_set_parameters(name):
         results.append(net.get_parameters())
     for a, b in zip(results[0][0] + results[0][1], results[1][0] + results[1][1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_two_networks_training_in_two_threads_share_no_scratch(name, monkeypatch):
+    """The window's run and an example may train at once on the CPU: each network's ops and
+    each optimiser's scratch are their own, so two runs in two threads give the bits of the
+    same runs one after the other (big layers, so that the blocked updates run)."""
+    import threading
+
+    from desktop_nn.nn.ops import numpy_ops
+    from desktop_nn.train.trainer import TrainConfig, Trainer
+
+    monkeypatch.setattr(numpy_ops, "BLOCK", 4096)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 256)).astype(np.float32)
+    Y = np.eye(3, dtype=np.float32)[:, rng.integers(0, 3, 256)]
+    spec = NetworkSpec(600, [80], ["relu"], 3, "softmax", "cross-entropy")  # W: 12 blocks
+
+    optimizers = []
+
+    def train(seed: int, out: dict) -> None:
+        net = Network(spec, dtype="float32", seed=seed)
+        trainer = Trainer(net, X, Y, TrainConfig(lr=0.01, epochs=3, batch_size=16,
+                                                 optimizer=name, l2=0.1))
+        trainer.run()
+        out[seed] = net.get_parameters()[0]
+        optimizers.append(trainer.optimizer)
+
+    alone: dict = {}
+    for seed in (1, 2):
+        train(seed, alone)
+    together: dict = {}
+    threads = [threading.Thread(target=train, args=(seed, together)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in (1, 2):
+        for a, b in zip(alone[seed], together[seed], strict=True):
+            np.testing.assert_array_equal(a, b)
+    first, second = optimizers[-2:]
+    assert first.scratch[("W", 0)].shape == (4096,)  # W went block by block
+    assert not any(np.shares_memory(a, b) for a in first.scratch.values()
+                   for b in second.scratch.values())
