@@ -7,8 +7,8 @@ ratios: this VM's speed drifts).
 Shapes are those of `wide` ([4096, 4096, 4096, 10], batch 512, float32):
     relu backward   dZ = dA * g'(Z) on (4096, 512): where(Z > 0, dA, 0) against dA * (Z > 0)
                     (ReLU.backward; same numbers, -0.0 for +0.0 where dA < 0 and Z <= 0)
-    ||W||^2         (W * W).sum() against blocks.sum_of_squares (4 per report in `wide`)
-    L2 term         dW += lam * W against blocks.add_scaled (every step with L2 > 0)
+    ||W||^2         (W * W).sum() against NumpyOps.sum_of_squares (4 per report in `wide`)
+    L2 term         dW += lam * W against numpy_ops.add_scaled (every step with L2 > 0)
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from desktop_nn.nn import blocks
 from desktop_nn.nn.activations import get_activation
+from desktop_nn.nn.ops import NumpyOps, numpy_ops
 
 
 def main() -> None:
@@ -31,12 +31,13 @@ def main() -> None:
     W = rng.standard_normal((4096, 4096), dtype=np.float32)
     dW = rng.standard_normal((4096, 4096), dtype=np.float32)
     relu = get_activation("relu")
+    ops = NumpyOps()
     pairs = {
         "relu backward (4096, 512)": (lambda: np.where(z > 0, da, 0),
                                       lambda: relu.backward(da, z, None)),
-        "||W||^2 (4096, 4096)": (lambda: (W * W).sum(), lambda: blocks.sum_of_squares(W)),
+        "||W||^2 (4096, 4096)": (lambda: (W * W).sum(), lambda: ops.sum_of_squares(W)),
         "dW += lam W (4096, 4096)": (lambda: dW.__iadd__(1e-9 * W),
-                                     lambda: blocks.add_scaled(dW, W, 1e-9)),
+                                     lambda: numpy_ops.add_scaled(dW, W, 1e-9)),
     }
     times = {name: ([], []) for name in pairs}
     for plain, ours in pairs.values():

@@ -1,13 +1,15 @@
 """Choose the array library: NumPy on the CPU or CuPy on an NVIDIA GPU.
 
 This is the only module that imports cupy. Everything else takes ``backend.xp`` and writes
-array code once for both.
+array code once for both; code given an array and no backend (the reference activations and
+costs) asks :func:`array_module`.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
@@ -19,6 +21,23 @@ DeviceChoice = Literal["auto", "cpu", "gpu"]
 
 class BackendError(RuntimeError):
     """The requested device cannot be used; the message says why."""
+
+
+def array_module(a: Any) -> ModuleType:
+    """numpy or cupy, whichever owns the array ``a`` (cupy only when it is already imported,
+    as it is once a cupy array exists). The one way ``nn/`` finds the module of an array it
+    was given without a backend."""
+    if type(a).__module__.split(".")[0] == "cupy":
+        return sys.modules["cupy"]
+    return np
+
+
+def to_numpy(a: Any) -> np.ndarray:
+    """a's values in a NumPy array: a itself when it is one, else a host copy of the CuPy
+    array (for code that has an array and no backend, as :func:`array_module`)."""
+    if array_module(a) is np:
+        return np.asarray(a)
+    return a.get()
 
 
 def gpu_out_of_memory(exc: BaseException, cp: ModuleType) -> bool:

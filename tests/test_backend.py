@@ -47,6 +47,36 @@ def test_no_module_outside_backend_imports_cupy():
     assert offenders == []
 
 
+def test_array_module_names_the_module_that_owns_an_array(monkeypatch):
+    import sys
+    import types
+
+    assert backend_mod.array_module(np.zeros(2)) is np
+    assert backend_mod.array_module(np.float32(1.0)) is np
+    fake = types.ModuleType("cupy")
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    device_array = type("ndarray", (), {"__module__": "cupy._core.core"})()
+    assert backend_mod.array_module(device_array) is fake
+    device_array.get = lambda: np.ones(2)
+    np.testing.assert_array_equal(backend_mod.to_numpy(device_array), np.ones(2))
+    host = np.zeros(3)
+    assert backend_mod.to_numpy(host) is host
+
+
+def test_nn_asks_no_array_which_device_it_is_on():
+    """nn/ chooses its device code once (nn/ops/device_ops); elsewhere in nn/ no branch on the
+    array module, and the reference code finds a module only with backend.array_module."""
+    import re
+    from pathlib import Path
+
+    root = Path(backend_mod.__file__).parent / "nn"
+    patterns = (r"xp is (not )?np\b", r"\bfused_ops\b", r"isinstance\([^)]*ndarray",
+                r"__module__", r"get_array_module", r"hasattr\([^)]*\"get\"")
+    offenders = [f"{p.relative_to(root)}: {pattern}" for p in root.rglob("*.py")
+                 for pattern in patterns if re.search(pattern, p.read_text())]
+    assert offenders == []
+
+
 @pytest.mark.gpu
 def test_gpu_step_matches_numpy():
     """One training step on CuPy equals NumPy: 1e-5 in float32, 1e-10 in float64."""
@@ -60,6 +90,7 @@ def test_gpu_step_matches_numpy():
     specs = [NetworkSpec(20, [16, 8], ["relu", "sigmoid"], 3, "softmax", "cross-entropy"),
              NetworkSpec(20, [16, 8], ["tanh", "leaky_relu"], 3, "sigmoid", "cross-entropy"),
              NetworkSpec(20, [16], ["linear"], 3, "linear", "quadratic")]
+    used = set()
     for spec, optimizer in itertools.product(specs, ("sgd", "momentum", "adam")):
         for dtype, tol in (("float32", 1e-5), ("float64", 1e-10)):
             nets = [Network(spec, b, dtype=dtype, seed=1) for b in (select_backend("cpu"), gpu)]
@@ -70,12 +101,9 @@ def test_gpu_step_matches_numpy():
                             strict=True):
                 np.testing.assert_allclose(a, b, rtol=tol, atol=tol,
                                            err_msg=f"{spec.activations} {optimizer} {dtype}")
-    # ... and the steps ran the fused kernels: none was switched off by its self-check
-    from desktop_nn.nn.fused import fused_ops
-
-    ops = fused_ops(gpu.xp)
-    assert ops.disabled == {}
-    used = {name for name, _dtype in ops._state}
+            # ... and the GPU steps ran the fused kernels: none was switched off by its check
+            assert nets[1].ops.disabled == {}
+            used |= {name for name, _dtype in nets[1].ops._state}
     assert {"forward:relu", "forward:sigmoid", "forward:tanh", "forward:leaky_relu",
             "backward:relu", "backward:sigmoid", "backward:tanh", "backward:leaky_relu",
             "sgd", "momentum", "adam", "bce"} <= used

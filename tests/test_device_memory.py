@@ -47,7 +47,7 @@ def test_the_estimate_counts_every_array_the_trainer_keeps(optimizer, dtype, gpu
     opt = trainer.optimizer
     arrays = [trainer.train.XT, trainer.train.YT, trainer.val.XT, trainer.val.YT,
               *net.W, *net.b, *trainer._grads.dW, *trainer._grads.db,
-              *opt._buffers.values(), *getattr(opt, "v", {}).values(),
+              *opt.scratch.values(), *getattr(opt, "v", {}).values(),
               *getattr(opt, "s", {}).values()]
     if gpu:  # the deferred NaN guard's copy of the weights and optimiser state
         assert trainer._guard.copy._copies

@@ -125,14 +125,14 @@ def test_big_parameters_updated_block_by_block_equal_whole_array_updates(name, m
     """W of 2.6 blocks (a partial last block) goes through the CPU's blocked update; the same
     steps with blocking off (BLOCK above W's size) must give the same bits, and the blocked
     optimiser must keep no W-sized scratch array."""
-    from desktop_nn.nn import blocks
+    from desktop_nn.nn.ops import numpy_ops
 
     spec = NetworkSpec(301, [141], ["relu"], 3, "softmax", "cross-entropy")
     block = 16384
     assert 2 * block < 141 * 301 < 3 * block
 
     def run(block: int) -> tuple[list[np.ndarray], object]:
-        monkeypatch.setattr(blocks, "BLOCK", block)
+        monkeypatch.setattr(numpy_ops, "BLOCK", block)
         net = Network(spec, dtype="float32", seed=3)
         opt = make_optimizer(name, 0.01)
         opt.allocate(net)
@@ -147,19 +147,20 @@ def test_big_parameters_updated_block_by_block_equal_whole_array_updates(name, m
     whole, _ = run(10**9)
     for got, exp in zip(blocked, whole, strict=True):
         assert got.dtype == np.float32 and np.array_equal(got, exp)
-    assert ("W", 0) not in opt._buffers  # the big W used the block buffer, not a copy of W
+    assert opt.scratch[("W", 0)].shape == (block,)  # one block, not a copy of the big W
+    assert opt.scratch[("W", 1)].shape == (3, 141)
     assert not np.array_equal(blocked[0], Network(spec, dtype="float32", seed=3).W[0])
 
 
 def test_blocked_update_falls_back_for_a_non_contiguous_gradient(monkeypatch):
-    from desktop_nn.nn import blocks
+    from desktop_nn.nn.ops import numpy_ops
 
-    monkeypatch.setattr(blocks, "BLOCK", 16384)
+    monkeypatch.setattr(numpy_ops, "BLOCK", 16384)
     net = Network(NetworkSpec(300, [100], ["relu"], 2, "softmax", "cross-entropy"),
                   dtype="float64", seed=1)
     W = net.W[0].copy()
     g = np.asfortranarray(np.random.default_rng(0).standard_normal(W.shape))
-    assert not g.flags.c_contiguous and W.size > blocks.BLOCK
+    assert not g.flags.c_contiguous and W.size > numpy_ops.BLOCK
     opt = make_optimizer("sgd", 0.5)
     opt.step(net, Gradients(dW=[g, np.zeros_like(net.W[1])],
                             db=[np.zeros_like(b) for b in net.b]))
@@ -271,3 +272,47 @@ def test_optimizer_state_survives_set_parameters(name):
         results.append(net.get_parameters())
     for a, b in zip(results[0][0] + results[0][1], results[1][0] + results[1][1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_two_networks_training_in_two_threads_share_no_scratch(name, monkeypatch):
+    """The window's run and an example may train at once on the CPU: each network's ops and
+    each optimiser's scratch are their own, so two runs in two threads give the bits of the
+    same runs one after the other (big layers, so that the blocked updates run)."""
+    import threading
+
+    from desktop_nn.nn.ops import numpy_ops
+    from desktop_nn.train.trainer import TrainConfig, Trainer
+
+    monkeypatch.setattr(numpy_ops, "BLOCK", 4096)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 256)).astype(np.float32)
+    Y = np.eye(3, dtype=np.float32)[:, rng.integers(0, 3, 256)]
+    spec = NetworkSpec(600, [80], ["relu"], 3, "softmax", "cross-entropy")  # W: 12 blocks
+
+    optimizers = []
+
+    def train(seed: int, out: dict) -> None:
+        net = Network(spec, dtype="float32", seed=seed)
+        trainer = Trainer(net, X, Y, TrainConfig(lr=0.01, epochs=3, batch_size=16,
+                                                 optimizer=name, l2=0.1))
+        trainer.run()
+        out[seed] = net.get_parameters()[0]
+        optimizers.append(trainer.optimizer)
+
+    alone: dict = {}
+    for seed in (1, 2):
+        train(seed, alone)
+    together: dict = {}
+    threads = [threading.Thread(target=train, args=(seed, together)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in (1, 2):
+        for a, b in zip(alone[seed], together[seed], strict=True):
+            np.testing.assert_array_equal(a, b)
+    first, second = optimizers[-2:]
+    assert first.scratch[("W", 0)].shape == (4096,)  # W went block by block
+    assert not any(np.shares_memory(a, b) for a in first.scratch.values()
+                   for b in second.scratch.values())

@@ -1,7 +1,9 @@
 """Activation functions g(Z), each with its derivative and its backward step dZ = dA * g'(Z).
 
 Arrays are (n_l, m): one unit per row, one example per column. Every function takes the array
-module from its input (``xp``), so the same code runs on NumPy and CuPy.
+module from its input (``backend.array_module``), so the same code runs on NumPy and CuPy.
+These are the reference formulas: the device ops (nn/ops/) call them, and the GPU's fused
+kernels are checked against them.
 """
 
 from __future__ import annotations
@@ -9,21 +11,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from desktop_nn.backend import array_module
+
 Array = Any
 
 LEAKY_SLOPE = 0.01
-
-
-def _xp(a: Array):
-    """numpy or cupy, whichever owns ``a`` (without importing cupy here)."""
-    mod = type(a).__module__.split(".")[0]
-    if mod == "cupy":
-        import sys
-
-        return sys.modules["cupy"]
-    import numpy
-
-    return numpy
 
 
 class Activation(ABC):
@@ -53,7 +45,7 @@ class Sigmoid(Activation):
 
     def forward(self, z: Array) -> Array:
         # exp(-|z|) never overflows, so z = +-1000 gives 1 and 0 with no warning.
-        xp = _xp(z)
+        xp = array_module(z)
         e = xp.abs(z)
         xp.negative(e, out=e)
         xp.exp(e, out=e)  # e^-|z| in (0, 1]
@@ -70,7 +62,7 @@ class Tanh(Activation):
     name = "tanh"
 
     def forward(self, z: Array) -> Array:
-        return _xp(z).tanh(z)
+        return array_module(z).tanh(z)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return 1.0 - a * a
@@ -80,7 +72,7 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, z: Array) -> Array:
-        return _xp(z).maximum(z, 0)
+        return array_module(z).maximum(z, 0)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return (z > 0).astype(z.dtype)
@@ -97,13 +89,13 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def forward(self, z: Array) -> Array:
-        return _xp(z).where(z > 0, z, LEAKY_SLOPE * z)
+        return array_module(z).where(z > 0, z, LEAKY_SLOPE * z)
 
     def derivative(self, z: Array, a: Array) -> Array:
-        return _xp(z).where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+        return array_module(z).where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
 
     def backward(self, da: Array, z: Array, a: Array) -> Array:
-        return _xp(da).where(z > 0, da, LEAKY_SLOPE * da)
+        return array_module(da).where(z > 0, da, LEAKY_SLOPE * da)
 
 
 class Linear(Activation):
@@ -113,7 +105,7 @@ class Linear(Activation):
         return z
 
     def derivative(self, z: Array, a: Array) -> Array:
-        return _xp(z).ones_like(z)
+        return array_module(z).ones_like(z)
 
     def backward(self, da: Array, z: Array, a: Array) -> Array:
         return da
@@ -127,7 +119,7 @@ class Softmax(Activation):
     elementwise = False
 
     def forward(self, z: Array) -> Array:
-        xp = _xp(z)
+        xp = array_module(z)
         e = xp.exp(z - z.max(axis=0, keepdims=True))  # shift: exp never overflows
         return e / e.sum(axis=0, keepdims=True)
 

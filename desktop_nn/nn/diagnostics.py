@@ -7,15 +7,15 @@
                      tanh: share with |A| > 0.99;
                      relu: share of units that are 0 for every example of the batch (dead);
                      other activations: 0.
-All reductions run on the device; one small array crosses to the host. The norms of big CPU
-arrays are summed block by block (blocks.sum_of_squares): no W-sized temporary per report.
+All reductions run on the device; one small array crosses to the host. The norms come from the
+network's device ops (``net.ops.sum_of_squares``: block by block on the CPU, with no W-sized
+temporary per report).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from desktop_nn.nn.blocks import sum_of_squares
 from desktop_nn.nn.network import Gradients, LayerCache, Network
 
 
@@ -45,12 +45,12 @@ def saturation(activation: str, a):
 def layer_stats(net: Network, caches: list[LayerCache], grads: Gradients,
                 lr: float) -> list[LayerStats]:
     """Diagnostics per layer for a forward/backward pass on one batch."""
-    xp = net.xp
+    xp, ops = net.xp, net.ops
     rows = []
     for l, (W, dW, db, cache) in enumerate(zip(net.W, grads.dW, grads.db, caches, strict=True)):
-        gw = xp.sqrt(sum_of_squares(dW))
-        gb = xp.sqrt(sum_of_squares(db))
-        wn = xp.sqrt(sum_of_squares(W))
+        gw = xp.sqrt(ops.sum_of_squares(dW))
+        gb = xp.sqrt(ops.sum_of_squares(db))
+        wn = xp.sqrt(ops.sum_of_squares(W))
         sat = saturation(net.activations[l].name, cache.a)
         rows.append(xp.stack([gw.astype(xp.float64), gb.astype(xp.float64),
                               wn.astype(xp.float64), xp.asarray(sat, dtype=xp.float64)]))

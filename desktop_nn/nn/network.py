@@ -3,6 +3,8 @@
 Shapes, for a batch of m examples and layers l = 1..L with n_0 = n_x inputs:
     X = A[0]  (n_x, m)        W[l] (n_l, n_{l-1})      b[l] (n_l, 1)
     Z[l] = W[l] A[l-1] + b[l]          A[l] = g[l](Z[l])          both (n_l, m)
+The cost of the batch, with L2 weight decay over a training set of n examples:
+    J = 1/m sum over the m columns of cost(A[L], Y)  + lambda / (2n) sum_l ||W[l]||_F^2
 Backward, starting from the cost's output delta dZ[L]:
     dW[l] = dZ[l] A[l-1]^T / m  (+ lambda / n * W[l] with L2)
     db[l] = sum(dZ[l], axis=1, keepdims=True) / m
@@ -22,10 +24,9 @@ from desktop_nn.nn.activations import (
     Activation,
     get_activation,
 )
-from desktop_nn.nn.blocks import add_scaled, sum_of_squares
 from desktop_nn.nn.costs import check_pair, get_cost, normalise_cost_name
-from desktop_nn.nn.fused import fused_ops
 from desktop_nn.nn.init import BIAS_INITS, INITS, init_parameters
+from desktop_nn.nn.ops import DeviceOps, device_ops
 
 Array = Any
 DTYPES = ("float32", "float64")
@@ -133,7 +134,10 @@ class Gradients:
 
 
 class Network:
-    """Parameters W[l], b[l] on a backend, forward and backward passes, predictions."""
+    """Parameters W[l], b[l] on a backend, forward and backward passes, predictions.
+
+    The passes are the equations of the module docstring; ``ops`` (chosen once from the
+    backend, nn/ops/) carries out each step's arithmetic on the device."""
 
     def __init__(
         self,
@@ -147,6 +151,8 @@ class Network:
         self.spec = spec
         self.backend = backend or cpu_backend()
         self.xp = self.backend.xp
+        # the arithmetic of forward, backward and the updates, for this backend's device
+        self.ops: DeviceOps = device_ops(self.xp)
         self.dtype = np.dtype(dtype)
         self.activations: list[Activation] = [get_activation(a) for a in spec.activations]
         self.cost = get_cost(spec.cost)
@@ -209,38 +215,20 @@ class Network:
         a = self.as_input(X)
         caches = []
         for W, b, g in zip(self.W, self.b, self.activations, strict=True):
-            z, a_next = self._layer(W, b, g, a)
+            z, a_next = self.ops.layer_forward(W, b, a, g)  # Z = W A_prev + b, A = g(Z)
             caches.append(LayerCache(a_prev=a, z=z, a=a_next))
             a = a_next
         return a, caches
-
-    def _layer(self, W: Array, b: Array, g: Activation, a_prev: Array) -> tuple[Array, Array]:
-        """Z = W A_prev + b and A = g(Z): the bias and g in one fused kernel on the GPU."""
-        n_out, n_in = W.shape
-        if (self.xp is np and 8 * n_out <= n_in and a_prev.flags.f_contiguous
-                and not a_prev.flags.c_contiguous):
-            # A few units fed by many inputs stored example-major (a trainer's batch):
-            # OpenBLAS computes Z^T = A_prev^T W^T, both operands row-major, 15-30 % faster
-            # than W A_prev with a transposed right operand (the `cat` bench's first layer).
-            # Same product; the small Z is copied back to row-major for the layers after.
-            z = np.ascontiguousarray((a_prev.T @ W.T).T)
-        else:
-            z = W @ a_prev
-        a = fused_ops(self.xp).bias_activation(z, b, g.name)
-        if a is None:
-            z += b
-            a = g.forward(z)
-        return z, a
 
     def cost_value(self, caches: list[LayerCache], Y: Array, l2: float = 0.0,
                    n: int | None = None) -> Array:
         """J on the batch (0-d device array): data cost + lambda / (2n) sum ||W[l]||_F^2."""
         last = caches[-1]
         Y = self.xp.asarray(Y, dtype=self.dtype)
-        J = self.cost.value(last.z, last.a, Y, self.activations[-1])
+        J = self.ops.cost_value(self.cost, last.z, last.a, Y, self.activations[-1])
         if l2:
             n = n or last.z.shape[1]
-            J = J + (l2 / (2.0 * n)) * sum(sum_of_squares(W) for W in self.W)
+            J = J + (l2 / (2.0 * n)) * sum(self.ops.sum_of_squares(W) for W in self.W)
         return J
 
     def backward(self, caches: list[LayerCache], Y: Array, l2: float = 0.0,
@@ -248,44 +236,30 @@ class Network:
         """dW[l], db[l] of the batch cost, with the equations of the module docstring.
 
         ``n`` is the training-set size that scales L2 (lambda / n * W); it defaults to m.
-        ``out``: the Gradients of a previous call, whose arrays are overwritten rather than
-        new ones allocated (a trainer reuses them every step: a fresh (n_l, n_{l-1}) array per
-        step costs page faults comparable to the update itself on big layers).
+        ``out``: the Gradients of a previous call, whose arrays the ops may overwrite rather
+        than allocate new ones (a trainer passes them back every step).
         """
         last = caches[-1]
         m = last.z.shape[1]
         Y = self.xp.asarray(Y, dtype=self.dtype)
         if Y.shape != last.a.shape:
             raise ValueError(f"Y must have shape {last.a.shape}, got {Y.shape}")
-        inv_m = 1.0 / m
-        decay = l2 / (n or m)
+        decay = l2 / (n or m)  # lambda / n
         L = len(caches)
+        reuse = out or Gradients(dW=[None] * L, db=[None] * L)
         dW: list[Array] = [None] * L
         db: list[Array] = [None] * L
-        dz = self.cost.delta(last.z, last.a, Y, self.activations[-1])
-        for l in range(L - 1, -1, -1):
-            cache = caches[l]
-            if l > 0:
-                da_prev = self.W[l].T @ dz
-            # The 1/m of dW and db, applied once to the small dZ, in place: dZ is this pass's
-            # own array (cost.delta and the activations' backward return new arrays or dA).
-            dz *= inv_m
-            reuse = out is not None and _fits(out.dW[l], self.W[l]) and \
-                _fits(out.db[l], self.b[l])
-            if reuse:
-                dW[l] = self.xp.matmul(dz, cache.a_prev.T, out=out.dW[l])
-                db[l] = dz.sum(axis=1, keepdims=True, out=out.db[l])
-            else:
-                dW[l] = dz @ cache.a_prev.T
-                db[l] = dz.sum(axis=1, keepdims=True)
-            if decay:
-                add_scaled(dW[l], self.W[l], decay)
-            if l > 0:
-                prev, g = caches[l - 1], self.activations[l - 1]
-                # dZ = dA * g'(Z): one kernel, written into dA, on the GPU
-                dz = fused_ops(self.xp).backward(da_prev, prev.z, prev.a, g.name)
-                if dz is None:
-                    dz = g.backward(da_prev, prev.z, prev.a)
+        dz = self.cost.delta(last.z, last.a, Y, self.activations[-1])  # dZ[L]
+        for l in range(L - 1, -1, -1):  # layer L down to 1 (list index l: the notes' l + 1)
+            W, a_prev = self.W[l], caches[l].a_prev
+            if l > 0:  # dA[l-1] = W[l]^T dZ[l], taken first: the ops may reuse dZ for dW, db
+                da_prev = W.T @ dz
+            dW[l], db[l] = self.ops.layer_gradients(dz, a_prev, W, m, decay,
+                                                    reuse.dW[l], reuse.db[l])
+            if l > 0:  # dZ[l-1] = dA[l-1] * g[l-1]'(Z[l-1])
+                below = caches[l - 1]
+                dz = self.ops.activation_backward(da_prev, below.z, below.a,
+                                                  self.activations[l - 1])
         return Gradients(dW=dW, db=db)
 
     def predict_proba(self, X: Array, batch_size: int = 8192) -> Array:
@@ -299,17 +273,12 @@ class Network:
 
     def _output(self, a: Array) -> Array:
         for W, b, g in zip(self.W, self.b, self.activations, strict=True):
-            a = self._layer(W, b, g, a)[1]
+            a = self.ops.layer_forward(W, b, a, g)[1]
         return a
 
     def predict(self, X: Array) -> Array:
         """Class index per example, (m,): argmax over outputs, or A > 0.5 for one output."""
         return labels_from_outputs(self.predict_proba(X))
-
-
-def _fits(buf: Array | None, like: Array) -> bool:
-    return buf is not None and buf.shape == like.shape and buf.dtype == like.dtype and \
-        type(buf) is type(like)
 
 
 def labels_from_outputs(A: Array) -> Array:

@@ -4,12 +4,10 @@
     momentum  v = beta v + (1 - beta) dW;  W -= lr v                  (the course notes' form)
     adam      v = b1 v + (1 - b1) dW;  s = b2 s + (1 - b2) dW^2;
               W -= lr * v_hat / (sqrt(s_hat) + eps), with bias corrections v_hat = v / (1 - b1^t)
-All updates are in place, so the arrays keep their dtype and device.
-
-On the CPU a big parameter is updated block by block (``blocks.BLOCK`` elements at a time):
-each chain of NumPy operations then runs on a block that stays in the core's cache, so the
-update reads W and dW (and the state) from memory once instead of once per operation. The
-operations and their order are the same, so the result is the same to the bit.
+All updates are in place, so the arrays keep their dtype and device. The network's device ops
+(``net.ops``, nn/ops/) carry them out: block by block on the CPU, one fused kernel on the GPU.
+Besides its state (v, s), an optimiser keeps one scratch array per parameter for the ops
+(``ops.scratch_like``); ``allocate`` creates them all, so that a step allocates nothing.
 """
 
 from __future__ import annotations
@@ -19,16 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from desktop_nn.nn import blocks
-from desktop_nn.nn.activations import _xp
-from desktop_nn.nn.fused import fused_ops
+from desktop_nn.backend import to_numpy
 from desktop_nn.nn.network import Gradients, Network
+from desktop_nn.nn.ops import DeviceOps
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
-
-def _to_host(a: Any) -> np.ndarray:
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+Array = Any
+Key = tuple[str, int]  # ("W" | "b", layer index): stable when the network swaps its lists
 
 
 class Optimizer:
@@ -41,62 +37,35 @@ class Optimizer:
             raise ValueError(f"learning rate must be positive, got {lr}")
         self.lr = float(lr)
         self.t = 0
-        self._buffers: dict[tuple[str, int], Any] = {}
-        self._block_buffers: dict[np.dtype, np.ndarray] = {}
+        self.scratch: dict[Key, Array] = {}
 
     def step(self, net: Network, grads: Gradients) -> None:
         self.t += 1
-        # State is keyed by ("W" | "b", layer): stable when the network swaps its lists.
         for group, params, deltas in (("W", net.W, grads.dW), ("b", net.b, grads.db)):
             for i, (p, g) in enumerate(zip(params, deltas, strict=True)):
-                self._update(group, i, p, g)
+                self._update(net.ops, (group, i), p, g)
+
+    def _update(self, ops: DeviceOps, key: Key, p: Array, g: Array) -> None:
+        """W -= lr dW."""
+        ops.sgd(p, g, self.lr, self._scratch(ops, key, p))
 
     def allocate(self, net: Network) -> None:
         """Create every state and scratch array now, so that a step allocates nothing: a step
         that ran out of device memory half-way would leave some layers updated."""
         for group, params in (("W", net.W), ("b", net.b)):
             for i, p in enumerate(params):
-                if blocks.blockable(p):
-                    self._block_buffer(p.dtype)
-                else:
-                    self._scratch(group, i, p)
-                self._state(group, i, p)
+                self._scratch(net.ops, (group, i), p)
+                self._state((group, i), p)
 
-    def _state(self, group: str, i: int, p: Any) -> Any:
+    def _state(self, key: Key, p: Array) -> Any:
         """The per-parameter state of p, created on first use (none for plain SGD)."""
         return None
 
-    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
-        if fused_ops(_xp(p)).sgd(p, g, self.lr):  # one kernel on the GPU
-            return
-        xp = _xp(p)
-        for pb, gb, step in self._blocks(group, i, p, g):
-            xp.multiply(gb, self.lr, out=step)
-            pb -= step
-
-    def _blocks(self, group: str, i: int, p: Any, *others: Any):
-        """Yield (p, *others, scratch) block by block (blocks.flat_blocks) for big
-        C-contiguous NumPy arrays, else the whole arrays once."""
-        arrays = (p, *others)
-        if not blocks.blockable(*arrays):
-            yield (*arrays, self._scratch(group, i, p))
-            return
-        buf = self._block_buffer(p.dtype)
-        for views in blocks.flat_blocks(*arrays):
-            yield (*views, buf[:views[0].size])
-
-    def _block_buffer(self, dtype: np.dtype) -> np.ndarray:
-        buf = self._block_buffers.get(dtype)
+    def _scratch(self, ops: DeviceOps, key: Key, p: Array) -> Array:
+        """p's scratch array for the ops, created on first use."""
+        buf = self.scratch.get(key)
         if buf is None:
-            buf = self._block_buffers[dtype] = np.empty(blocks.BLOCK, dtype)
-        return buf
-
-    def _scratch(self, group: str, i: int, p: Any) -> Any:
-        """A reusable buffer shaped like p (allocating big temporaries every step is slow)."""
-        key = (group, i)
-        buf = self._buffers.get(key)
-        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype:
-            buf = self._buffers[key] = p * 0
+            buf = self.scratch[key] = ops.scratch_like(p)
         return buf
 
     def state_dict(self) -> dict:
@@ -116,7 +85,7 @@ class Optimizer:
         out = {}
         for name, group in self._state_groups().items():
             for (kind, i), a in group.items():
-                out[f"{name}/{kind}/{i}"] = np.array(_to_host(a))
+                out[f"{name}/{kind}/{i}"] = np.array(to_numpy(a))
         return out
 
     def load_state(self, state: dict, arrays: dict[str, np.ndarray], net: Network) -> None:
@@ -150,28 +119,20 @@ class Momentum(Optimizer):
     def __init__(self, lr: float, beta: float = 0.9) -> None:
         super().__init__(lr)
         self.beta = float(beta)
-        self.v: dict[tuple[str, int], Any] = {}
+        self.v: dict[Key, Array] = {}
 
-    def _state_groups(self) -> dict[str, dict[tuple[str, int], Any]]:
+    def _state_groups(self) -> dict[str, dict[Key, Array]]:
         return {"v": self.v}
 
-    def _state(self, group: str, i: int, p: Any) -> Any:
-        v = self.v.get((group, i))
-        if v is None:
-            v = self.v[(group, i)] = p * 0
-        return v
+    def _state(self, key: Key, p: Array) -> Array:
+        if key not in self.v:
+            self.v[key] = p * 0
+        return self.v[key]
 
-    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
-        v = self._state(group, i, p)
-        if fused_ops(_xp(p)).momentum(p, v, g, self.lr, self.beta):
-            return
-        xp = _xp(p)
-        for pb, vb, gb, buf in self._blocks(group, i, p, v, g):
-            vb *= self.beta
-            xp.multiply(gb, 1.0 - self.beta, out=buf)
-            vb += buf
-            xp.multiply(vb, self.lr, out=buf)
-            pb -= buf
+    def _update(self, ops: DeviceOps, key: Key, p: Array, g: Array) -> None:
+        """v = beta v + (1 - beta) dW;  W -= lr v."""
+        v = self._state(key, p)
+        ops.momentum(p, g, v, self.lr, self.beta, self._scratch(ops, key, p))
 
 
 class Adam(Optimizer):
@@ -181,40 +142,27 @@ class Adam(Optimizer):
                  eps: float = 1e-8) -> None:
         super().__init__(lr)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
-        self.v: dict[tuple[str, int], Any] = {}
-        self.s: dict[tuple[str, int], Any] = {}
+        self.v: dict[Key, Array] = {}
+        self.s: dict[Key, Array] = {}
 
-    def _state_groups(self) -> dict[str, dict[tuple[str, int], Any]]:
+    def _state_groups(self) -> dict[str, dict[Key, Array]]:
         return {"v": self.v, "s": self.s}
 
-    def _state(self, group: str, i: int, p: Any) -> tuple[Any, Any]:
-        key = (group, i)
+    def _state(self, key: Key, p: Array) -> tuple[Array, Array]:
         if key not in self.v:
             self.v[key], self.s[key] = p * 0, p * 0
         return self.v[key], self.s[key]
 
-    def _update(self, group: str, i: int, p: Any, g: Any) -> None:
-        v, s = self._state(group, i, p)
-        # Fold both bias corrections into one step size (as PyTorch does):
+    def _update(self, ops: DeviceOps, key: Key, p: Array, g: Array) -> None:
+        """v = b1 v + (1 - b1) dW;  s = b2 s + (1 - b2) dW^2;
+        W -= lr v_hat / (sqrt(s_hat) + eps)."""
+        v, s = self._state(key, p)
+        # Both bias corrections folded into one step size (as PyTorch does):
         # lr v_hat / (sqrt(s_hat) + eps) = step * v / (sqrt(s) + eps_hat).
         step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
         eps_hat = self.eps * math.sqrt(1.0 - self.beta2**self.t)
-        xp = _xp(p)
-        if fused_ops(xp).adam(p, v, s, g, step, self.beta1, self.beta2, eps_hat):
-            return
-        for pb, vb, sb, gb, buf in self._blocks(group, i, p, v, s, g):
-            vb *= self.beta1
-            xp.multiply(gb, 1.0 - self.beta1, out=buf)
-            vb += buf
-            sb *= self.beta2
-            xp.multiply(gb, gb, out=buf)
-            buf *= 1.0 - self.beta2
-            sb += buf
-            xp.sqrt(sb, out=buf)
-            buf += eps_hat
-            xp.divide(vb, buf, out=buf)
-            buf *= step
-            pb -= buf
+        ops.adam(p, g, v, s, step, self.beta1, self.beta2, eps_hat,
+                 self._scratch(ops, key, p))
 
 
 def make_optimizer(name: str, lr: float, **kwargs: float) -> Optimizer:

@@ -1,21 +1,22 @@
-"""Block-by-block elementwise work on big CPU arrays (desktop_nn/nn/blocks.py): the same
-numbers as the whole-array expressions it replaces, with a partial last block."""
+"""NumpyOps' block-by-block elementwise work on big CPU arrays (desktop_nn/nn/ops/numpy_ops.py):
+the same numbers as the whole-array expressions it replaces, with a partial last block.
+(tests/test_nn_ops.py compares every op with the reference DeviceOps.)"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from desktop_nn.nn import blocks
 from desktop_nn.nn.diagnostics import layer_stats
 from desktop_nn.nn.network import Network, NetworkSpec
+from desktop_nn.nn.ops import NumpyOps, numpy_ops
 
 BLOCK = 4096  # small, so that test arrays span several blocks
 
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    monkeypatch.setattr(blocks, "BLOCK", BLOCK)
+    monkeypatch.setattr(numpy_ops, "BLOCK", BLOCK)
 
 
 def _array(shape, dtype, seed=0):
@@ -25,9 +26,9 @@ def _array(shape, dtype, seed=0):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_sum_of_squares_in_blocks_matches_the_exact_sum(small_blocks, dtype):
     a = _array((37, 301), dtype)  # 11137 elements: 2 whole blocks and a partial one
-    assert blocks.blockable(a) and 2 * BLOCK < a.size < 3 * BLOCK
+    assert numpy_ops.blockable(a) and 2 * BLOCK < a.size < 3 * BLOCK
     exact = float(np.sum(a.astype(np.float64) ** 2))
-    got = blocks.sum_of_squares(a)
+    got = NumpyOps().sum_of_squares(a)
     assert got.dtype == np.float64 and got.shape == ()
     assert float(got) == pytest.approx(exact, rel=1e-7 if dtype == "float32" else 1e-14)
     # no less accurate than the whole-array float32 sum it replaces
@@ -36,10 +37,10 @@ def test_sum_of_squares_in_blocks_matches_the_exact_sum(small_blocks, dtype):
 
 def test_sum_of_squares_of_small_or_strided_arrays_is_the_plain_sum(small_blocks):
     small = _array((10, 10), "float32")
-    assert blocks.sum_of_squares(small) == (small * small).sum()
+    assert NumpyOps().sum_of_squares(small) == (small * small).sum()
     strided = np.asfortranarray(_array((37, 301), "float32"))
-    assert not blocks.blockable(strided)
-    assert blocks.sum_of_squares(strided) == (strided * strided).sum()
+    assert not numpy_ops.blockable(strided)
+    assert NumpyOps().sum_of_squares(strided) == (strided * strided).sum()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -47,24 +48,24 @@ def test_add_scaled_in_blocks_gives_the_bits_of_the_whole_array_expression(small
                                                                          dtype):
     a, out = _array((37, 301), dtype, 1), _array((37, 301), dtype, 2)
     expected = out + 0.37 * a
-    blocks.add_scaled(out, a, 0.37)
+    numpy_ops.add_scaled(out, a, 0.37)
     assert out.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(out, expected)
     out2 = _array((37, 301), "float32", 2)
     expected = out2 + np.float32(0.37) * a.astype(np.float32)
-    blocks.add_scaled(out2, a.astype(np.float32), np.float64(0.37))  # a NumPy float64 scale
+    numpy_ops.add_scaled(out2, a.astype(np.float32), np.float64(0.37))  # a NumPy float64 scale
     np.testing.assert_array_equal(out2, expected)  # computed in float32 all the same
     strided = np.asfortranarray(_array((37, 301), dtype, 3))
     expected = strided + 0.37 * a
-    blocks.add_scaled(strided, a, 0.37)  # not blockable: the whole-array expression
+    numpy_ops.add_scaled(strided, a, 0.37)  # not blockable: the whole-array expression
     np.testing.assert_array_equal(strided, expected)
 
 
 def test_flat_blocks_cover_every_element_once(small_blocks):
     a = np.arange(2 * BLOCK + 5, dtype=np.float64).reshape(1, -1)
-    sizes = [v.size for (v,) in blocks.flat_blocks(a)]
+    sizes = [v.size for (v,) in numpy_ops.flat_blocks(a)]
     assert sizes == [BLOCK, BLOCK, 5]
-    for (v,) in blocks.flat_blocks(a):
+    for (v,) in numpy_ops.flat_blocks(a):
         v += 1  # views: written through to the array
     np.testing.assert_array_equal(a.ravel(), np.arange(1, 2 * BLOCK + 6))
 
@@ -78,7 +79,7 @@ def test_layer_stats_and_l2_backward_unchanged_by_blocking(monkeypatch):
     Y = np.eye(3, dtype=np.float32)[:, rng.integers(0, 3, 16)]
 
     def run(block):
-        monkeypatch.setattr(blocks, "BLOCK", block)
+        monkeypatch.setattr(numpy_ops, "BLOCK", block)
         net = Network(spec, dtype="float32", seed=2)
         _, caches = net.forward(X)
         grads = net.backward(caches, Y, l2=0.3, n=50)
