@@ -94,6 +94,23 @@ class Backend:
             return a.get()
         return np.asarray(a)
 
+    def transposed(self, a: Any, dtype: Any) -> Any:
+        """a.T (a 2-D host or device array) as a C-contiguous array of ``dtype`` on this
+        device. A host array going to a GPU is transposed on the host, so that the device
+        holds one copy of it, not two for a moment (the upload and its transpose)."""
+        if self.is_gpu and isinstance(a, np.ndarray):
+            return self.xp.asarray(np.ascontiguousarray(a.T, dtype=dtype))
+        return self.xp.ascontiguousarray(self.xp.asarray(a, dtype=dtype).T)
+
+    def to_floats(self, *scalars: Any) -> list[float]:
+        """0-d device arrays as Python floats, read together: on a GPU one copy to the host
+        (one wait for the device) rather than one per value."""
+        if not self.is_gpu:
+            return [float(a) for a in scalars]
+        xp = self.xp
+        return self.to_host(xp.stack([xp.asarray(a, dtype=xp.float64) for a in scalars])
+                            ).tolist()
+
     def to_float(self, a: Any) -> float:
         """A 0-d device array (or a number) as a Python float."""
         return float(self.to_host(a))

@@ -63,13 +63,15 @@ def test_array_module_names_the_module_that_owns_an_array(monkeypatch):
     assert backend_mod.to_numpy(host) is host
 
 
-def test_nn_asks_no_array_which_device_it_is_on():
-    """nn/ chooses its device code once (nn/ops/device_ops); elsewhere in nn/ no branch on the
-    array module, and the reference code finds a module only with backend.array_module."""
+@pytest.mark.parametrize("package", ["nn", "train", "workbench"])
+def test_no_array_is_asked_which_device_it_is_on(package):
+    """nn/ chooses its device code once (nn/ops/device_ops); elsewhere in nn/, and in train/
+    and workbench/, no branch on the array module, and the reference code finds a module only
+    with backend.array_module."""
     import re
     from pathlib import Path
 
-    root = Path(backend_mod.__file__).parent / "nn"
+    root = Path(backend_mod.__file__).parent / package
     patterns = (r"xp is (not )?np\b", r"\bfused_ops\b", r"isinstance\([^)]*ndarray",
                 r"__module__", r"get_array_module", r"hasattr\([^)]*\"get\"")
     offenders = [f"{p.relative_to(root)}: {pattern}" for p in root.rglob("*.py")

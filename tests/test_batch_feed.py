@@ -11,7 +11,7 @@ from fake_gpu import fake_gpu
 import desktop_nn.train.batch_feed as batch_feed
 from desktop_nn.backend import cpu_backend
 from desktop_nn.nn.network import Network, NetworkSpec
-from desktop_nn.train.batch_feed import BatchFeed, _gather
+from desktop_nn.train.batch_feed import BatchFeed
 from desktop_nn.train.data_placement import place
 from desktop_nn.train.progress import Progress
 from desktop_nn.train.shuffle import draw_key, epoch_permutation
@@ -85,10 +85,3 @@ def test_a_streamed_run_keeps_one_double_buffer_and_a_replay_makes_its_own(monke
     assert len(made) == 2 and feed.upload is made[0]
     feed.release()
     assert feed.upload is None
-
-
-def test_gather_writes_the_rows_into_the_buffer_given():
-    rows = np.arange(12.0).reshape(6, 2)
-    out = np.empty((3, 2))
-    _gather(np, rows, np.array([4, 0, 5]), out)
-    np.testing.assert_array_equal(out, rows[[4, 0, 5]])

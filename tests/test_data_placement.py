@@ -64,8 +64,9 @@ def test_shapes_that_do_not_fit_the_network_are_refused():
 def test_a_gpu_that_runs_out_while_taking_the_data_streams_them(monkeypatch):
     net = Network(SPEC, fake_gpu())
     X, Y = data()
-    monkeypatch.setattr(net, "as_input", lambda X: (_ for _ in ()).throw(
-        MemoryError("Out of memory (fake)")))
+    # the data set's upload (backend.transposed) does not fit
+    monkeypatch.setattr(type(net.backend), "transposed", lambda self, a, dtype: (
+        _ for _ in ()).throw(MemoryError("Out of memory (fake)")))
     train, _, streaming = place_run_data(net, X, Y, None, None, None, tensors(net, 40))
     assert streaming and isinstance(train.XT, np.ndarray)
 
@@ -73,7 +74,7 @@ def test_a_gpu_that_runs_out_while_taking_the_data_streams_them(monkeypatch):
 def test_data_that_fit_nowhere_are_refused_with_the_reason(monkeypatch):
     net = Network(SPEC)  # the CPU: nowhere to stream from
     X, Y = data()
-    monkeypatch.setattr(net, "as_input", lambda X: (_ for _ in ()).throw(
-        MemoryError("Unable to allocate (fake)")))
+    monkeypatch.setattr(type(net.backend), "transposed", lambda self, a, dtype: (
+        _ for _ in ()).throw(MemoryError("Unable to allocate (fake)")))
     with pytest.raises(OutOfDeviceMemory, match="Not enough memory on CPU"):
         place_run_data(net, X, Y, None, None, None, tensors(net, 40))

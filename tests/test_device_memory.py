@@ -222,15 +222,15 @@ def test_a_data_set_too_big_for_the_gpu_is_streamed_and_trains_the_same(shuffle)
 def test_a_gpu_that_runs_out_while_taking_the_data_streams_it(monkeypatch):
     X, Y = data()
     net = Network(NetworkSpec(6, [5], ["tanh"], 1), fake_gpu())
-    real, calls = net.as_input, []
+    real, calls = type(net.backend).transposed, []
 
-    def no_room_for_the_data_set(X):
+    def no_room_for_the_data_set(self, X, dtype):
         calls.append(X.shape)
         if len(calls) == 1:  # the upload of the whole (6, 40) training set
             raise MemoryError("Out of memory allocating 960 bytes (fake)")
-        return real(X)
+        return real(self, X, dtype)
 
-    monkeypatch.setattr(net, "as_input", no_room_for_the_data_set)
+    monkeypatch.setattr(type(net.backend), "transposed", no_room_for_the_data_set)
     trainer = Trainer(net, X, Y, TrainConfig(epochs=1, batch_size=8))
     assert calls == [(6, 40)]
     assert trainer.streaming
@@ -241,10 +241,10 @@ def test_data_that_do_not_fit_in_memory_at_all_are_refused_with_the_reason(monke
     X, Y = data(n_x=60, m=40)
     net = Network(NetworkSpec(60, [5], ["tanh"], 1))
 
-    def no_room(X):
+    def no_room(self, X, dtype):
         raise MemoryError("Unable to allocate 9.6 KB (fake)")
 
-    monkeypatch.setattr(net, "as_input", no_room)
+    monkeypatch.setattr(type(net.backend), "transposed", no_room)
     with pytest.raises(OutOfDeviceMemory, match="Not enough memory on CPU: .*The largest "
                                                 "tensor is the training images XT, 40 x 60"):
         Trainer(net, X, Y, TrainConfig(batch_size=8))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from desktop_nn.nn.network import Network
+from desktop_nn.nn.ops import NumpyOps
 from desktop_nn.train.batch_upload import DoubleBuffer
 from desktop_nn.train.data_placement import PlacedData
 from desktop_nn.train.progress import Progress
@@ -40,6 +41,7 @@ class BatchFeed:
         self.network = network
         self.streaming = streaming
         self.upload: DoubleBuffer | None = None  # the streaming buffers of the current run
+        self._host_ops = NumpyOps()  # a streamed batch is gathered in host memory
 
     def release(self) -> None:
         """The run ended: let its streaming buffers go."""
@@ -57,15 +59,15 @@ class BatchFeed:
         if self.streaming:
             yield from self._streamed(data, progress, bs, skip, shuffle, own_buffers)
         elif shuffle:
-            xp = self.network.xp
+            xp, ops = self.network.xp, self.network.ops
             perm = epoch_permutation(xp, draw_key(progress.rng), m)  # drawn on the device
             xbuf = xp.empty((bs, data.XT.shape[1]), dtype=data.XT.dtype)
             ybuf = xp.empty((bs, data.YT.shape[1]), dtype=data.YT.dtype)
             for i in range(skip * bs, m, bs):
                 idx = perm[i:i + bs]
                 k = idx.shape[0]
-                _gather(xp, data.XT, idx, xbuf[:k])
-                _gather(xp, data.YT, idx, ybuf[:k])
+                ops.gather(data.XT, idx, xbuf[:k])
+                ops.gather(data.YT, idx, ybuf[:k])
                 yield xbuf[:k], ybuf[:k]
         else:
             for i in range(skip * bs, m, bs):
@@ -94,8 +96,8 @@ class BatchFeed:
                 k = min(bs, m - i)
                 host_x, host_y = buffers.host_buffers()
                 if perm is not None:
-                    _gather(np, XT, perm[i:i + k], host_x[:k])
-                    _gather(np, YT, perm[i:i + k], host_y[:k])
+                    self._host_ops.gather(XT, perm[i:i + k], host_x[:k])
+                    self._host_ops.gather(YT, perm[i:i + k], host_y[:k])
                 else:
                     host_x[:k], host_y[:k] = XT[i:i + k], YT[i:i + k]
                 xb, yb = buffers.upload(k)
@@ -104,12 +106,3 @@ class BatchFeed:
         finally:
             buffers.drain()
 
-
-def _gather(xp: Any, rows: Array, idx: Array, out: Array) -> None:
-    """out[:] = rows[idx] (a shuffled batch) into a reused buffer. NumPy buffers ``out`` (an
-    extra copy) unless told that out-of-range indices need no check, so it is told: idx is
-    a slice of a permutation. CuPy writes into ``out`` directly."""
-    if xp is np:
-        np.take(rows, idx, axis=0, out=out, mode="clip")
-    else:
-        xp.take(rows, idx, axis=0, out=out)

@@ -87,17 +87,16 @@ def place(network: Network, X: Array, Y: Array, what: str, on_host: bool = False
             Y = Y.reshape(1, -1)
         check_shapes(net, X, Y, what)
         return PlacedData(XT=np.ascontiguousarray(X.T), YT=np.ascontiguousarray(Y.T))
-    if net.backend.is_gpu and isinstance(X, np.ndarray) and X.ndim == 2:
-        # Transpose on the host, so that the device holds one copy of the data, not two
-        # for a moment (the (n_x, m) upload and its (m, n_x) transpose).
-        X = np.ascontiguousarray(X.T, dtype=net.dtype).T
-    X = net.as_input(X)
-    Y = net.xp.asarray(Y, dtype=net.dtype)
+    n_x = net.spec.input_size
+    if np.ndim(X) != 2 or np.shape(X)[0] != n_x:
+        raise ValueError(f"X must have shape ({n_x}, m), got {np.shape(X)}")
+    XT = net.backend.transposed(X, net.dtype)
+    xp = net.xp
+    Y = xp.asarray(Y, dtype=net.dtype)
     if Y.ndim == 1:
         Y = Y.reshape(1, -1)
-    check_shapes(net, X, Y, what)
-    xp = net.xp
-    return PlacedData(XT=xp.ascontiguousarray(X.T), YT=xp.ascontiguousarray(Y.T))
+    check_shapes(net, XT.T, Y, what)
+    return PlacedData(XT=XT, YT=xp.ascontiguousarray(Y.T))
 
 
 def check_shapes(network: Network, X: Array, Y: Array, what: str) -> None:

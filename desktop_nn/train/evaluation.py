@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from desktop_nn.nn.blocks import sum_of_squares
 from desktop_nn.nn.network import Network, labels_from_outputs
 from desktop_nn.train.data_placement import PlacedData
 from desktop_nn.train.device_memory import EVAL_CHUNK
@@ -65,11 +64,12 @@ class Evaluator:
             x = self._rows_on_device(data.XT[i:i + chunk]).T
             y = self._rows_on_device(data.YT[i:i + chunk]).T
             _, caches = net.forward(x)
-            total_cost += net.cost.value(caches[-1].z, caches[-1].a, y, net.activations[-1]) \
-                * x.shape[1]
+            last = caches[-1]
+            total_cost += net.ops.cost_value(net.cost, last.z, last.a, y,
+                                             net.activations[-1]) * x.shape[1]
             correct += (labels_from_outputs(caches[-1].a) == labels_from_outputs(y)).sum()
         cost = net.backend.to_float(total_cost) / data.m
         if l2:
             cost += l2 / (2 * m_train) * sum(
-                net.backend.to_float(sum_of_squares(W)) for W in net.W)
+                net.backend.to_float(net.ops.sum_of_squares(W)) for W in net.W)
         return Evaluation(cost=cost, accuracy=int(net.backend.to_host(correct)) / data.m)

@@ -79,19 +79,13 @@ class NanGuard:
         step not taken yet). Returns the batch cost read on the host, or NaN when deferred
         (the guard is then added to the pending sum). Raises NonFiniteStep."""
         net = self.network
-        xp = net.xp
         guard = cost + sum(g.sum() for g in grads.db)
         if self.deferring:  # summed on the device, read at the next check
             self.pending += guard
             self.last_cost = cost
             self.unchecked += 1
             return math.nan
-        if net.backend.is_gpu:  # cost and guard cross to the host together: one sync
-            cost_value, guard_value = net.backend.to_host(xp.stack(
-                [xp.asarray(cost, dtype=xp.float64), xp.asarray(guard, dtype=xp.float64)])
-            ).tolist()
-        else:
-            cost_value, guard_value = float(cost), float(guard)
+        cost_value, guard_value = net.backend.to_floats(cost, guard)
         if not math.isfinite(guard_value):
             raise non_finite_step(net, caches, grads, progress)
         return cost_value
@@ -108,9 +102,8 @@ class NanGuard:
         nothing (the Trainer's)."""
         if not self.deferring or self.unchecked == 0:
             return
-        net, xp = self.network, self.network.xp
-        guard, cost = net.backend.to_host(
-            xp.stack([self.pending, xp.asarray(self.last_cost, dtype=xp.float64)])).tolist()
+        net = self.network
+        guard, cost = net.backend.to_floats(self.pending, self.last_cost)
         if math.isfinite(guard):
             self.pending.fill(0)
             self.unchecked, self.checked_cost = 0, cost
