@@ -1,4 +1,4 @@
-"""Per-layer diagnostics of one backward pass (definitions shared with the plots, DESIGN.md):
+"""Per-layer diagnostics of one backward pass (the definitions the plots share):
 
     grad_norm_W[l]   ||dW[l]||_F
     grad_norm_b[l]   ||db[l]||_2            (Nielsen's "speed of learning" of layer l)
