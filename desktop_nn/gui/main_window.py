@@ -107,10 +107,14 @@ class MainWindow(QMainWindow):
                                         Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.network_dock, self.data_dock)
         self.network_dock.raise_()
-        self._make_status_bar()
-        self.progress = TrainingProgress(self.buffer, self.plots, self.epoch_label,
-                                         self.step_label, self.speed_label, self.eta_label,
-                                         self)
+        self.device_label = QLabel()
+        self.device_label.setObjectName("deviceLabel")
+        self.statusBar().addPermanentWidget(self.device_label)
+        try:
+            self.device_label.setText(select_backend("auto").label)
+        except BackendError as exc:  # auto never raises today; be safe
+            self.device_label.setText(str(exc))
+        self.progress = TrainingProgress(self.buffer, self.plots, self.statusBar(), self)
         self.inspection = Inspection(self.workbench, self.tabs, self.weights_view,
                                      self.evaluation_view, self.predict_view, self.math_view,
                                      self._loaded_data, self._fresh_design, self.say)
@@ -138,26 +142,6 @@ class MainWindow(QMainWindow):
         dock.setWidget(scroll)
         self.addDockWidget(area, dock)
         return dock
-
-    def _make_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.device_label = QLabel()
-        self.device_label.setObjectName("deviceLabel")
-        self.epoch_label = QLabel("epoch -")
-        self.epoch_label.setObjectName("epochLabel")
-        self.step_label = QLabel("step -")
-        self.step_label.setObjectName("stepLabel")
-        self.speed_label = QLabel("")
-        self.speed_label.setObjectName("speedLabel")
-        self.eta_label = QLabel("")
-        self.eta_label.setObjectName("etaLabel")
-        for w in (self.device_label, self.epoch_label, self.step_label, self.speed_label,
-                  self.eta_label):
-            bar.addPermanentWidget(w)
-        try:
-            self.device_label.setText(select_backend("auto").label)
-        except BackendError as exc:  # auto never raises today; be safe
-            self.device_label.setText(str(exc))
 
     def _connect(self) -> None:
         p = self.training_panel

@@ -8,7 +8,7 @@ import math
 import time
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QStatusBar
 
 from desktop_nn.gui.plots import LivePlots
 from desktop_nn.gui.worker import ReportBuffer
@@ -18,13 +18,19 @@ REFRESH_MS = 33  # at most ~30 redraws a second, whatever the step rate
 
 
 class TrainingProgress(QObject):
-    def __init__(self, buffer: ReportBuffer, plots: LivePlots, epoch_label: QLabel,
-                 step_label: QLabel, speed_label: QLabel, eta_label: QLabel,
+    """Feeds ``plots`` from ``buffer`` and shows the run's progress in labels added to
+    ``status_bar`` (epochLabel, stepLabel, speedLabel, etaLabel)."""
+
+    def __init__(self, buffer: ReportBuffer, plots: LivePlots, status_bar: QStatusBar,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.buffer, self.plots = buffer, plots
-        self.epoch_label, self.step_label = epoch_label, step_label
-        self.speed_label, self.eta_label = speed_label, eta_label
+        self.epoch_label, self.step_label, self.speed_label, self.eta_label = labels = [
+            QLabel(text) for text in ("epoch -", "step -", "", "")]
+        for label, name in zip(labels, ("epochLabel", "stepLabel", "speedLabel", "etaLabel"),
+                               strict=True):
+            label.setObjectName(name)
+            status_bar.addPermanentWidget(label)
         self.timer = QTimer(self)
         self.timer.setObjectName("refreshTimer")
         self.timer.setInterval(REFRESH_MS)

@@ -258,8 +258,10 @@ class Workbench:
         if self._making is not None:
             self._making.paused = not self._making.paused
         elif self._training and self.trainer is not None:
-            t = self.trainer
-            t.resume() if t.is_paused else t.pause()
+            if self.trainer.is_paused:
+                self.trainer.resume()
+            else:
+                self.trainer.pause()
 
     def step(self) -> None:
         """One more mini-batch step of the run being made or trained (then it stays
