@@ -132,6 +132,11 @@ class Gradients:
     dW: list[Array]
     db: list[Array]
 
+    @classmethod
+    def unset(cls, n_layers: int) -> Gradients:
+        """Gradients still to compute: None everywhere (the ops allocate the arrays)."""
+        return cls(dW=[None] * n_layers, db=[None] * n_layers)
+
 
 class Network:
     """Parameters W[l], b[l] on a backend, forward and backward passes, predictions.
@@ -236,8 +241,8 @@ class Network:
         """dW[l], db[l] of the batch cost, with the equations of the module docstring.
 
         ``n`` is the training-set size that scales L2 (lambda / n * W); it defaults to m.
-        ``out``: the Gradients of a previous call, whose arrays the ops may overwrite rather
-        than allocate new ones (a trainer passes them back every step).
+        ``out``: the Gradients of a previous call, filled again and returned (the ops write
+        over its arrays rather than allocate new ones: a trainer passes them back every step).
         """
         last = caches[-1]
         m = last.z.shape[1]
@@ -246,21 +251,19 @@ class Network:
             raise ValueError(f"Y must have shape {last.a.shape}, got {Y.shape}")
         decay = l2 / (n or m)  # lambda / n
         L = len(caches)
-        reuse = out or Gradients(dW=[None] * L, db=[None] * L)
-        dW: list[Array] = [None] * L
-        db: list[Array] = [None] * L
+        grads = out if out is not None else Gradients.unset(L)
         dz = self.cost.delta(last.z, last.a, Y, self.activations[-1])  # dZ[L]
         for l in range(L - 1, -1, -1):  # layer L down to 1 (list index l: the notes' l + 1)
             W, a_prev = self.W[l], caches[l].a_prev
             if l > 0:  # dA[l-1] = W[l]^T dZ[l], taken first: the ops may reuse dZ for dW, db
                 da_prev = W.T @ dz
-            dW[l], db[l] = self.ops.layer_gradients(dz, a_prev, W, m, decay,
-                                                    reuse.dW[l], reuse.db[l])
+            grads.dW[l], grads.db[l] = self.ops.layer_gradients(dz, a_prev, W, m, decay,
+                                                                grads.dW[l], grads.db[l])
             if l > 0:  # dZ[l-1] = dA[l-1] * g[l-1]'(Z[l-1])
                 below = caches[l - 1]
                 dz = self.ops.activation_backward(da_prev, below.z, below.a,
                                                   self.activations[l - 1])
-        return Gradients(dW=dW, db=db)
+        return grads
 
     def predict_proba(self, X: Array, batch_size: int = 8192) -> Array:
         """A[L] (n_L, m) on the device, computed in chunks of columns to bound memory."""
