@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 
 from desktop_nn.nn.network import Network, NetworkSpec
+from desktop_nn.train.config import TrainConfig
 from desktop_nn.train.early_stopping import EarlyStopping
 
 
@@ -29,3 +33,26 @@ def test_an_improvement_starts_the_count_again_and_no_patience_never_stops():
     assert stopping.best_epoch == 3
     never = EarlyStopping(patience=0)
     assert not any(never.should_stop(c, net, e) for e, c in enumerate([1, 2, 3, 4], 1))
+
+
+def test_without_a_finite_cost_there_is_no_best_and_the_weights_stay():
+    """A monitored cost that is NaN at every epoch is never an improvement: once the
+    patience runs out the run stops with its last weights (it used to raise TypeError)."""
+    net = Network(NetworkSpec(2, [3], ["tanh"], 1), seed=0)
+    before = net.get_parameters()[0]
+    stopping = EarlyStopping(patience=2)
+    assert not stopping.should_stop(math.nan, net, 1)
+    assert stopping.should_stop(math.nan, net, 2)
+    assert "no epoch had a finite monitored cost" in stopping.keep_best(net)
+    for a, b in zip(net.get_parameters()[0], before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(patience=2, evaluate=False), "needs the evaluation"),
+    (dict(l2=math.nan), "L2 strength must be a number"),
+    (dict(l2=math.inf), "L2 strength must be a number"),
+])
+def test_a_configuration_that_cannot_train_as_asked_is_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**bad).validate()

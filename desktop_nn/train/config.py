@@ -33,12 +33,15 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if self.batch_size < 0:
             raise ValueError(f"batch size must be >= 0 (0 = full batch), got {self.batch_size}")
-        if self.l2 < 0:
-            raise ValueError(f"L2 strength must be >= 0, got {self.l2}")
+        if not (self.l2 >= 0 and math.isfinite(self.l2)):
+            raise ValueError(f"L2 strength must be a number >= 0, got {self.l2}")
         if self.report_every < 1:
             raise ValueError(f"report_every must be >= 1, got {self.report_every}")
         if self.patience < 0:
             raise ValueError(f"patience must be >= 0, got {self.patience}")
+        if self.patience and not self.evaluate:
+            raise ValueError("early stopping (patience) watches the cost evaluated at each "
+                             "epoch's end: it needs the evaluation on")
 
     def to_dict(self) -> dict:
         return asdict(self)

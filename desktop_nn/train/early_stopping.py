@@ -36,7 +36,11 @@ class EarlyStopping:
         return self.bad_epochs >= self.patience
 
     def keep_best(self, network: Network) -> str:
-        """Put the best epoch's weights back into ``network``; returns what to tell the user."""
+        """Put the best epoch's weights back into ``network``; returns what to tell the user.
+        When no epoch had a finite monitored cost there is no best: the weights stay."""
+        if self.best_parameters is None:
+            return (f"no epoch had a finite monitored cost in {self.bad_epochs} epochs; "
+                    "kept the last weights")
         network.set_parameters(*self.best_parameters)
         return (f"no improvement for {self.bad_epochs} epochs; "
                 f"kept the weights of epoch {self.best_epoch}")
