@@ -91,3 +91,34 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def finishes(fn, fifos=(), seconds: float = 30.0):
+    """``fn()``'s result, run on a thread; when it has not returned within ``seconds`` (stuck
+    opening or reading one of ``fifos``), the FIFOs are opened for writing and closed, which
+    releases the reader, and AssertionError says it hung (a test fails rather than hangs)."""
+    import threading
+
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        for f in fifos:
+            try:
+                fd = os.open(f, os.O_WRONLY | os.O_NONBLOCK)
+                os.close(fd)
+            except OSError:
+                pass
+        t.join(seconds)
+        raise AssertionError(f"hung: still running after {seconds} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

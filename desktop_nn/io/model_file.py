@@ -16,27 +16,49 @@ column, e.g. "channel-planes"), ``normalisation`` (object or null, e.g.
 ``preprocessing`` (object or null: image size, colour, resize mode, flatten order),
 ``created`` (ISO 8601 UTC timestamp) and ``app_version``.
 
-Loading uses ``np.load(path, allow_pickle=False)`` and checks everything; any problem is a
-:class:`ModelFileError` whose message names the file and says what is wrong.
+Optional header field: ``generation``, the save of a project (project, model and training
+state) the file belongs to (see :mod:`desktop_nn.io.project_file`).
+
+Loading never unpickles and is bounded (:mod:`desktop_nn.io.npz_reader`): only a regular file
+is opened; every array's shape and dtype are checked against the spec from its ``.npy`` header
+before any data is read; then everything else is checked (:mod:`desktop_nn.io.model_checks`),
+so that a model that loads can be used to predict. Any problem is a :class:`ModelFileError`
+whose message names the file and says what is wrong.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
 from desktop_nn.io.atomic import atomic_open
-from desktop_nn.nn.network import DTYPES, Network, NetworkSpec
+from desktop_nn.io.model_checks import (
+    Invalid,
+    check_class_names,
+    check_column,
+    check_column_header,
+    check_dict,
+    check_dtype,
+    check_generation,
+    check_input_shape,
+    check_normalisation,
+    check_parameter,
+    check_parameter_header,
+    check_preprocessing,
+    check_spec,
+    check_training,
+    n_classes,
+)
+from desktop_nn.io.npz_reader import NpzArchive, NpzError, os_problem
+from desktop_nn.nn.network import Network
 
 FORMAT = "desktop-nn-model"
 FORMAT_VERSION = 1
@@ -47,10 +69,6 @@ PathLike = str | os.PathLike[str]
 
 class ModelFileError(ValueError):
     """A model file cannot be loaded; the message names the file and the problem."""
-
-
-class _Invalid(ValueError):
-    """Internal: a problem with the model's contents (no file name yet)."""
 
 
 @dataclass
@@ -74,6 +92,8 @@ class ModelFile:
         created: ISO timestamp read from the file; ignored by :func:`save_model`, which stamps
             the current time.
         app_version: desktop-nn version that wrote the file; ignored by :func:`save_model`.
+        generation: the project save the file belongs to, as read (None: none said); ignored
+            by :func:`save_model`, whose ``generation`` argument says what is written.
     """
 
     network: Network
@@ -87,79 +107,15 @@ class ModelFile:
     preprocessing: dict | None = None
     created: str | None = None
     app_version: str | None = None
+    generation: str | None = None
 
 
-# ---------------------------------------------------------------------------------- checks
-def n_classes(spec: NetworkSpec) -> int:
-    """How many classes the output layer distinguishes: 2 for one unit, else n_L."""
-    return 2 if spec.output_size == 1 else spec.output_size
+MAX_HEADER_BYTES = 16 << 20
+_Invalid = Invalid
 
 
-def _check_class_names(spec: NetworkSpec, class_names: Any) -> list[str] | None:
-    if class_names is None:
-        return None
-    if not isinstance(class_names, list | tuple) or not all(
-            isinstance(c, str) for c in class_names):
-        raise _Invalid("class_names must be a list of strings")
-    want = n_classes(spec)
-    if len(class_names) != want:
-        units = " (one sigmoid output unit)" if spec.output_size == 1 else ""
-        raise _Invalid(f"{len(class_names)} class names are given but the network "
-                       f"has {want} classes{units}")
-    return list(class_names)
-
-
-def _check_input_shape(spec: NetworkSpec, input_shape: Any) -> tuple[int, int, int] | None:
-    if input_shape is None:
-        return None
-    if (not isinstance(input_shape, list | tuple) or len(input_shape) != 3
-            or not all(isinstance(n, int | np.integer) and not isinstance(n, bool)
-                       for n in input_shape)
-            or any(n < 1 for n in input_shape)):
-        raise _Invalid(f"input_shape must be [H, W, C] of positive integers, got {input_shape!r}")
-    h, w, c = (int(n) for n in input_shape)
-    if h * w * c != spec.input_size:
-        raise _Invalid(f"input_shape {[h, w, c]} has {h * w * c} values but the network "
-                       f"has {spec.input_size} inputs")
-    return h, w, c
-
-
-def _check_column(spec: NetworkSpec, name: str, a: Any) -> np.ndarray | None:
-    """A finite float (n_x, 1) array (a 1-d (n_x,) array is accepted and reshaped)."""
-    if a is None:
-        return None
-    a = np.asarray(a)
-    if a.dtype.kind != "f":
-        raise _Invalid(f"{name} has dtype {a.dtype}, expected a float array")
-    n_x = spec.input_size
-    if a.shape == (n_x,):
-        a = a.reshape(n_x, 1)
-    if a.shape != (n_x, 1):
-        raise _Invalid(f"{name} has shape {a.shape} but the spec says {(n_x, 1)}")
-    if not np.isfinite(a).all():
-        raise _Invalid(f"{name} contains NaN or inf")
-    return a
-
-
-def _check_parameter(spec: NetworkSpec, name: str, a: np.ndarray) -> None:
-    """W<l> must be (n_l, n_{l-1}) and b<l> (n_l, 1), float, finite."""
-    sizes = spec.sizes
-    layer = int(name[1:])
-    want = (sizes[layer], sizes[layer - 1]) if name[0] == "W" else (sizes[layer], 1)
-    if a.dtype.kind != "f" or a.dtype.name not in DTYPES:
-        raise _Invalid(f"{name} has dtype {a.dtype}, expected float32 or float64")
-    if a.shape != want:
-        raise _Invalid(f"{name} has shape {a.shape} but the spec says {want}")
-    if not np.isfinite(a).all():
-        raise _Invalid(f"{name} contains NaN or inf")
-
-
-def _check_dict(field_name: str, d: Any) -> dict | None:
-    if d is None:
-        return None
-    if not isinstance(d, dict):
-        raise _Invalid(f"{field_name} must be an object (dict) or null, got {type(d).__name__}")
-    return d
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFile", "ModelFileError", "load_model",
+           "model_writer", "n_classes", "save_model"]
 
 
 def _json_default(obj: Any) -> Any:
@@ -174,19 +130,20 @@ def _json_default(obj: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------- save
-def _arrays_for(model: ModelFile) -> dict[str, np.ndarray]:
+def _arrays_for(model: ModelFile, generation: str | None = None) -> dict[str, np.ndarray]:
     """Every array the file will hold, keyed by its name in the .npz; validates ``model``."""
     net = model.network
     spec = net.spec
-    class_names = _check_class_names(spec, model.class_names)
-    input_shape = _check_input_shape(spec, model.input_shape)
+    class_names = check_class_names(spec, model.class_names)
+    input_shape = check_input_shape(spec, model.input_shape)
     if not isinstance(model.flatten_order, str):
         raise _Invalid("flatten_order must be a string")
-    normalisation = _check_dict("normalisation", model.normalisation)
-    training = _check_dict("training", model.training)
-    preprocessing = _check_dict("preprocessing", model.preprocessing)
-    norm_mean = _check_column(spec, "norm_mean", model.norm_mean)
-    norm_std = _check_column(spec, "norm_std", model.norm_std)
+    training = check_training(model.training)
+    preprocessing = check_preprocessing(spec, model.preprocessing, input_shape)
+    norm_mean = check_column(spec, "norm_mean", model.norm_mean)
+    norm_std = check_column(spec, "norm_std", model.norm_std)
+    normalisation = check_normalisation(model.normalisation, norm_mean, norm_std)
+    check_generation(generation)
 
     W, b = net.get_parameters()
     arrays: dict[str, np.ndarray] = {}
@@ -195,7 +152,7 @@ def _arrays_for(model: ModelFile) -> dict[str, np.ndarray]:
         arrays[f"b{layer}"] = np.ascontiguousarray(bb)
     for name, a in arrays.items():
         try:
-            _check_parameter(spec, name, a)
+            check_parameter(spec, name, a)
         except _Invalid as exc:
             raise _Invalid(f"{exc}; refusing to save this network") from None
     if norm_mean is not None:
@@ -217,6 +174,8 @@ def _arrays_for(model: ModelFile) -> dict[str, np.ndarray]:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "app_version": desktop_nn.__version__,
     }
+    if generation is not None:
+        header["generation"] = generation
     try:
         text = json.dumps(header, ensure_ascii=False, default=_json_default)
     except (TypeError, ValueError) as exc:
@@ -225,157 +184,150 @@ def _arrays_for(model: ModelFile) -> dict[str, np.ndarray]:
     return arrays
 
 
-def save_model(path: PathLike, model: ModelFile) -> Path:
+def model_writer(path: PathLike, model: ModelFile, generation: str | None = None):
+    """A function that writes ``model``'s file to an open binary file (for
+    :func:`~desktop_nn.io.atomic.write_together`); the model is checked now. Raises
+    ValueError naming ``path`` when the model is inconsistent."""
+    try:
+        arrays = _arrays_for(model, generation)
+    except _Invalid as exc:
+        raise ValueError(f"cannot save model to {path}: {exc}") from None
+
+    def write(f: IO[bytes]) -> None:
+        np.savez(f, **arrays)
+    return write
+
+
+def save_model(path: PathLike, model: ModelFile, generation: str | None = None) -> Path:
     """Write ``model`` to ``path`` (kept as given; no suffix is added) and return the Path.
 
     The write is atomic: the .npz goes to a temporary file in the same directory, is flushed
     and fsync'ed, then ``os.replace``'d onto ``path``; on any error the temporary file is
     removed and an existing file at ``path`` is left untouched. Raises ValueError when the
     model is inconsistent (class names, input shape, NaN weights, ...) and OSError when the
-    file cannot be written.
+    file cannot be written. ``generation`` is written only when given (project saves).
     """
     target = Path(path)
-    try:
-        arrays = _arrays_for(model)
-    except _Invalid as exc:
-        raise ValueError(f"cannot save model to {target}: {exc}") from None
-
+    write = model_writer(target, model, generation)
     with atomic_open(target) as f:
-        np.savez(f, **arrays)
+        write(f)
     return target
 
 
 # ---------------------------------------------------------------------------------- load
-# zipfile raises NotImplementedError for an unknown compression method and RuntimeError for an
-# encrypted member; damaged bytes can produce any of these.
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-                NotImplementedError, RuntimeError)
-
-
-def _read_array(npz: Any, name: str) -> np.ndarray:
-    """One member of the .npz; object arrays (which would need pickle) are refused."""
-    try:
-        return npz[name]
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise _Invalid(f"{name} is an object array that would need pickle to load; "
-                           "refusing it") from None
-        raise _Invalid(f"{name} cannot be read ({exc}); the file is truncated or damaged") \
-            from None
-    except _READ_ERRORS as exc:
-        raise _Invalid(f"{name} cannot be read ({exc.__class__.__name__}: {exc}); "
-                       "the file is truncated or damaged") from None
-
-
-def _parse_header(npz: Any) -> dict:
-    if "header" not in npz.files:
+def _parse_header(npz: NpzArchive) -> dict:
+    if "header" not in npz:
         raise ModelFileError("is not a desktop-nn model (no header)")
-    raw = _read_array(npz, "header")
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise _Invalid(f"header has dtype {raw.dtype} and shape {raw.shape}; "
+    h = npz.header("header")
+    if h.dtype != np.uint8 or len(h.shape) != 1:
+        raise _Invalid(f"header has dtype {h.dtype} and shape {h.shape}; "
                        "expected 1-d uint8 bytes of JSON")
+    if h.nbytes > MAX_HEADER_BYTES:
+        raise _Invalid(f"header is {h.nbytes} bytes, over {MAX_HEADER_BYTES}")
+    raw = npz.read("header")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _Invalid(f"header is not valid UTF-8 ({exc})") from None
     except json.JSONDecodeError as exc:
         raise _Invalid(f"header is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _Invalid("header is not valid JSON (nested too deeply)") from None
     if not isinstance(header, dict):
         raise _Invalid("header is not a JSON object")
     fmt = header.get("format")
     if fmt != FORMAT:
-        raise ModelFileError(f"is not a desktop-nn model (header format is {fmt!r}, "
+        raise ModelFileError(f"is not a desktop-nn model (header format is {fmt!r:.80}, "
                              f"expected {FORMAT!r})")
     version = header.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise _Invalid(f"header has an invalid format_version {version!r}")
+        raise _Invalid(f"header has an invalid format_version {version!r:.80}")
     if version > FORMAT_VERSION:
         raise ModelFileError(f"was written by a newer desktop-nn (format version {version} > "
                              f"{FORMAT_VERSION}); update desktop-nn to open it")
     return header
 
 
-def _model_from(npz: Any, backend: Backend | None) -> ModelFile:
+def _model_from(npz: NpzArchive, backend: Backend | None) -> ModelFile:
     header = _parse_header(npz)
-
-    spec_dict = header.get("spec")
-    if not isinstance(spec_dict, dict):
-        raise _Invalid("header has no network spec")
-    try:
-        spec = NetworkSpec.from_dict(spec_dict)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise _Invalid(f"the network spec is invalid: {exc}") from None
-    dtype = header.get("dtype")
-    if dtype not in DTYPES:
-        raise _Invalid(f"header dtype is {dtype!r}; expected float32 or float64")
-
-    W: list[np.ndarray] = []
-    b: list[np.ndarray] = []
-    for layer in range(1, spec.n_layers + 1):
-        for name, dest in ((f"W{layer}", W), (f"b{layer}", b)):
-            if name not in npz.files:
-                raise _Invalid(f"{name} is missing")
-            a = _read_array(npz, name)
-            _check_parameter(spec, name, a)
-            dest.append(a)
-
-    norm: dict[str, np.ndarray | None] = {}
-    for name in ("norm_mean", "norm_std"):
-        norm[name] = (_check_column(spec, name, _read_array(npz, name))
-                      if name in npz.files else None)
-
+    spec = check_spec(header.get("spec"))
+    dtype = check_dtype(header.get("dtype"))
+    generation = check_generation(header.get("generation"))
     flatten_order = header.get("flatten_order", DEFAULT_FLATTEN_ORDER)
     if not isinstance(flatten_order, str):
         raise _Invalid("header flatten_order is not a string")
+    class_names = check_class_names(spec, header.get("class_names"))
+    input_shape = check_input_shape(spec, header.get("input_shape"))
+    preprocessing = check_preprocessing(spec, header.get("preprocessing"), input_shape)
+    training = check_training(header.get("training"))
+    check_dict("normalisation", header.get("normalisation"))
+
+    # every array's shape and dtype from its header, before any data is read
+    names = [f"{kind}{layer}" for layer in range(1, spec.n_layers + 1) for kind in "Wb"]
+    for name in names:
+        if name not in npz:
+            raise _Invalid(f"{name} is missing")
+        h = npz.header(name)
+        check_parameter_header(spec, name, h.shape, h.dtype)
+    columns = [name for name in ("norm_mean", "norm_std") if name in npz]
+    for name in columns:
+        h = npz.header(name)
+        check_column_header(spec, name, h.shape, h.dtype)
+
+    arrays = {}
+    for name in names:
+        arrays[name] = npz.read(name)
+        check_parameter(spec, name, arrays[name])
+    norm = {name: check_column(spec, name, npz.read(name)) for name in columns}
+    normalisation = check_normalisation(header.get("normalisation"), norm.get("norm_mean"),
+                                        norm.get("norm_std"))
     created = header.get("created")
     app_version = header.get("app_version")
 
     network = Network(spec, backend, dtype=dtype, seed=None)
-    network.set_parameters(W, b)
+    network.set_parameters([arrays[f"W{layer}"] for layer in range(1, spec.n_layers + 1)],
+                           [arrays[f"b{layer}"] for layer in range(1, spec.n_layers + 1)])
     return ModelFile(
         network=network,
-        class_names=_check_class_names(spec, header.get("class_names")),
-        input_shape=_check_input_shape(spec, header.get("input_shape")),
+        class_names=class_names,
+        input_shape=input_shape,
         flatten_order=flatten_order,
-        normalisation=_check_dict("normalisation", header.get("normalisation")),
-        norm_mean=norm["norm_mean"],
-        norm_std=norm["norm_std"],
-        training=_check_dict("training", header.get("training")),
-        preprocessing=_check_dict("preprocessing", header.get("preprocessing")),
+        normalisation=normalisation,
+        norm_mean=norm.get("norm_mean"),
+        norm_std=norm.get("norm_std"),
+        training=training,
+        preprocessing=preprocessing,
         created=created if isinstance(created, str) else None,
         app_version=app_version if isinstance(app_version, str) else None,
+        generation=generation,
     )
 
 
 def load_model(path: PathLike, backend: Backend | None = None) -> ModelFile:
     """Read a model written by :func:`save_model`; the network lives on ``backend`` (CPU).
 
-    Never unpickles anything. Raises :class:`ModelFileError` (a ValueError) naming the file
-    and the problem: missing, truncated or not an .npz, no desktop-nn header, a header that is
-    not JSON or is from a newer format version, missing or mis-shaped arrays, non-finite
-    weights, object arrays, or an invalid spec / class names / input shape.
+    Never unpickles anything, opens only a regular file, and reads no array whose shape and
+    dtype its header does not show to fit the spec. Raises :class:`ModelFileError` (a
+    ValueError) naming the file and the problem: missing, not a regular file, truncated or
+    not an .npz, members claiming more than the file can hold, no desktop-nn header, a header
+    that is not JSON or is from a newer format version, missing or mis-shaped arrays,
+    non-finite weights, object arrays, or an invalid spec / class names / input shape /
+    preprocessing / normalisation / training summary.
     """
     p = Path(path)
-    if not p.exists():
-        raise ModelFileError(f"{p} does not exist")
-    if not p.is_file():
-        raise ModelFileError(f"{p} is not a file")
     try:
-        loaded = np.load(p, allow_pickle=False)
-    except ValueError:
-        # numpy found neither a zip nor an .npy and refused to unpickle; its message suggests
-        # allow_pickle=True, which is not advice to pass on for an untrusted file.
-        raise ModelFileError(f"{p} is truncated or not an .npz file") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise ModelFileError(f"{p} is truncated or not an .npz file ({exc})") from None
-    except OSError as exc:
-        raise ModelFileError(f"{p} cannot be read: {exc}") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise ModelFileError(f"{p} is a single .npy array, not a desktop-nn model .npz")
-    with loaded as npz:
-        try:
+        with NpzArchive(p) as npz:
             return _model_from(npz, backend)
-        except ModelFileError as exc:
-            raise ModelFileError(f"{p} {exc}") from None
-        except _Invalid as exc:
-            raise ModelFileError(f"{p}: {exc}") from None
+    except FileNotFoundError:
+        raise ModelFileError(f"{p} does not exist") from None
+    except OSError as exc:
+        raise ModelFileError(f"{p} {os_problem(exc)}") from None
+    except ModelFileError as exc:
+        raise ModelFileError(f"{p} {exc}") from None
+    except NpzError as exc:
+        text = str(exc).replace("not an .npz archive", "not a desktop-nn model .npz")
+        if text.startswith(("is ", "holds ", "its ")):
+            raise ModelFileError(f"{p} {text}") from None
+        raise ModelFileError(f"{p}: {text}") from None
+    except _Invalid as exc:
+        raise ModelFileError(f"{p}: {exc}") from None

@@ -1,13 +1,23 @@
 """The cache of decoded folders: one .npz entry per folder, options and file list, in the
 user cache directory; entries are read back when every file's size and mtime still match, and
-written on background threads (:func:`wait_for_cache_writes` waits for them)."""
+written on background threads (:func:`wait_for_cache_writes` waits for them).
+
+The cache directory may be shared with the user's own files (``DESKTOP_NN_CACHE_DIR`` can point
+anywhere), so pruning removes only the cache's own entries: a regular file named like an entry
+(``<12 hex>-<32 hex>.npz``) that is a zip of exactly the entry's arrays and whose metadata
+carry :data:`ENTRY_MARKER` (or are those of a version 3 entry, written before the marker).
+Nothing else in the directory is ever removed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
+import stat
 import threading
+import time
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +31,16 @@ from desktop_nn.data.image_folder.records import (
     Skipped,
 )
 
-CACHE_VERSION = 3  # 3: file stats stored in the entry
+CACHE_VERSION = 4  # 3: file stats stored in the entry; 4: the entry's marker in its metadata
+ENTRY_MARKER = "desktop-nn image-folder cache"
+ENTRY_NAME = re.compile(r"[0-9a-f]{12}-[0-9a-f]{32}\.npz")
+ENTRY_MEMBERS = frozenset({"pixels.npy", "file_stats.npy", "labels.npy", "splits.npy",
+                           "paths.npy", "meta.npy"})
+# the temporary file of an entry being written (see _write_cache); one left by a killed
+# process is removed when it is older than this
+TEMP_NAME = re.compile(r"\.([0-9a-f]{12}-[0-9a-f]{32}\.npz)\.\d+\.\d+\.tmp")
+STALE_TEMP_SECONDS = 3600
+MAX_META_BYTES = 256 << 20  # an entry's metadata member bigger than this is not ours
 
 
 def default_cache_dir() -> Path:
@@ -107,12 +126,12 @@ def _read_cache(path: Path, scan: FolderScan, options: LoadOptions) -> ImageFold
         pending = _writes.get(path)
     if pending is not None:
         pending.join()
-    if not path.exists():
+    if not _is_regular(path):  # missing, or a FIFO or device named like an entry
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-            if meta.get("version") != CACHE_VERSION:
+            if meta.get("version") != CACHE_VERSION or meta.get("format") != ENTRY_MARKER:
                 return None
             # an edited, replaced or touched file makes the entry stale
             stats = np.array([_stat_pair(f.path) for f in scan.files], dtype=np.int64)
@@ -136,7 +155,7 @@ def _write_cache(path: Path, data: ImageFolderData, decode_skipped: list[Skipped
                  file_stats: np.ndarray, keep: int = 20) -> None:
     """Write atomically; keep the ``keep`` most recent entries. Failure only costs speed.
     Only the decoding's skips are stored: the scan's are found again on every load."""
-    meta = {"version": CACHE_VERSION, "class_names": data.class_names,
+    meta = {"format": ENTRY_MARKER, "version": CACHE_VERSION, "class_names": data.class_names,
             "input_shape": list(data.input_shape), "warnings": data.warnings,
             "sizes_seen": data.sizes_seen, "modes_seen": data.modes_seen,
             "decode_skipped": [asdict(s) for s in decode_skipped]}
@@ -149,12 +168,62 @@ def _write_cache(path: Path, data: ImageFolderData, decode_skipped: list[Skipped
                      paths=np.array(data.paths, dtype=str),
                      meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
         os.replace(tmp, path)
-        entries = sorted(path.parent.glob("*.npz"), key=lambda p: p.stat().st_mtime,
-                         reverse=True)
-        for old in entries[keep:]:
-            old.unlink(missing_ok=True)
+        _prune(path.parent, keep)
     except OSError:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _is_regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file (not following a last symlink: a link named like an
+    entry is not the cache's)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _is_own_entry(path: Path) -> bool:
+    """Whether ``path`` is an entry this cache wrote: its name, its members and its marker.
+    Reading stops at the zip's directory and the small metadata member."""
+    if not ENTRY_NAME.fullmatch(path.name) or not _is_regular(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            if set(z.namelist()) != ENTRY_MEMBERS:
+                return False
+            if z.getinfo("meta.npy").file_size > MAX_META_BYTES:
+                return False
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+    except Exception:  # anything unreadable is not known to be ours: left alone
+        return False
+    if not isinstance(meta, dict):
+        return False
+    legacy = meta.get("version") == 3 and "decode_skipped" in meta and "format" not in meta
+    return meta.get("format") == ENTRY_MARKER or legacy
+
+
+def _prune(cache: Path, keep: int) -> None:
+    """Keep the ``keep`` most recent of the cache's own entries in ``cache``; remove the
+    temporary files that killed writers left. Nothing else there is touched."""
+    entries: list[tuple[float, Path]] = []
+    now = time.time()
+    for p in cache.iterdir():
+        if TEMP_NAME.fullmatch(p.name):
+            try:
+                st = os.lstat(p)
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TEMP_SECONDS:
+                    p.unlink()
+            except OSError:
+                pass
+        elif ENTRY_NAME.fullmatch(p.name) and _is_own_entry(p):
+            try:
+                entries.append((os.lstat(p).st_mtime, p))
+            except OSError:
+                pass
+    entries.sort(key=lambda e: e[0], reverse=True)
+    for _, old in entries[keep:]:
+        old.unlink(missing_ok=True)

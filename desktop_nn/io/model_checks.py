@@ -1,0 +1,223 @@
+"""The checks a model file's contents must pass, so that a model the app accepts never makes
+Predict, the inspection tabs or a continued run fail later: the network spec's field types,
+class names, input shape, per-input columns (mean, std), the preprocessing that turns an image
+file into a column, the input scaling, and the training summary the window reads.
+
+Each check raises :class:`Invalid` (no file name: :mod:`desktop_nn.io.model_file` adds it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from desktop_nn.data.dataset import NORMALISATIONS
+from desktop_nn.data.image_folder import COLORS, FLATTEN_ORDER, RESIZE_MODES
+from desktop_nn.nn.network import DTYPES, NetworkSpec
+
+_SPEC_TYPES = {"input_size": "int", "hidden_sizes": "ints", "hidden_activations": "strs",
+               "output_size": "int", "output_activation": "str", "cost": "str", "init": "str",
+               "bias_init": "str"}
+
+
+class Invalid(ValueError):
+    """A problem with a model's contents (no file name yet)."""
+
+
+def is_whole(v: Any) -> bool:
+    """An int (not a bool)."""
+    return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+
+
+def n_classes(spec: NetworkSpec) -> int:
+    """How many classes the output layer distinguishes: 2 for one unit, else n_L."""
+    return 2 if spec.output_size == 1 else spec.output_size
+
+
+def check_spec(spec_dict: Any) -> NetworkSpec:
+    """A NetworkSpec from a header's ``spec`` object, its field types checked first."""
+    if not isinstance(spec_dict, dict):
+        raise Invalid("header has no network spec")
+    for key, kind in _SPEC_TYPES.items():
+        if key not in spec_dict:
+            continue
+        v = spec_dict[key]
+        ok = {"int": lambda v: is_whole(v),
+              "str": lambda v: isinstance(v, str),
+              "ints": lambda v: isinstance(v, list) and all(is_whole(n) for n in v),
+              "strs": lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
+              }[kind](v)
+        if not ok:
+            want = {"int": "a whole number", "str": "a string", "ints": "a list of whole numbers",
+                    "strs": "a list of strings"}[kind]
+            raise Invalid(f"the network spec is invalid: {key} must be {want}, got {v!r:.80}")
+    try:
+        return NetworkSpec.from_dict(spec_dict)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise Invalid(f"the network spec is invalid: {exc}") from None
+
+
+def check_dtype(dtype: Any) -> str:
+    if dtype not in DTYPES:
+        raise Invalid(f"header dtype is {dtype!r:.80}; expected float32 or float64")
+    return dtype
+
+
+def parameter_shape(spec: NetworkSpec, name: str) -> tuple[int, int]:
+    """W<l> is (n_l, n_{l-1}) and b<l> is (n_l, 1)."""
+    sizes = spec.sizes
+    layer = int(name[1:])
+    return (sizes[layer], sizes[layer - 1]) if name[0] == "W" else (sizes[layer], 1)
+
+
+def check_parameter_header(spec: NetworkSpec, name: str, shape: tuple, dtype: np.dtype) -> None:
+    """From the member's header, before its data are read."""
+    if dtype.kind != "f" or dtype.name not in DTYPES:
+        raise Invalid(f"{name} has dtype {dtype}, expected float32 or float64")
+    want = parameter_shape(spec, name)
+    if tuple(shape) != want:
+        raise Invalid(f"{name} has shape {tuple(shape)} but the spec says {want}")
+
+
+def check_parameter(spec: NetworkSpec, name: str, a: np.ndarray) -> None:
+    """W<l> must be (n_l, n_{l-1}) and b<l> (n_l, 1), float, finite."""
+    check_parameter_header(spec, name, a.shape, a.dtype)
+    if not np.isfinite(a).all():
+        raise Invalid(f"{name} contains NaN or inf")
+
+
+def check_column_header(spec: NetworkSpec, name: str, shape: tuple, dtype: np.dtype) -> None:
+    if dtype.kind != "f":
+        raise Invalid(f"{name} has dtype {dtype}, expected a float array")
+    n_x = spec.input_size
+    if tuple(shape) not in ((n_x,), (n_x, 1)):
+        raise Invalid(f"{name} has shape {tuple(shape)} but the spec says {(n_x, 1)}")
+
+
+def check_column(spec: NetworkSpec, name: str, a: Any) -> np.ndarray | None:
+    """A finite float (n_x, 1) array (a 1-d (n_x,) array is accepted and reshaped)."""
+    if a is None:
+        return None
+    a = np.asarray(a)
+    check_column_header(spec, name, a.shape, a.dtype)
+    a = a.reshape(spec.input_size, 1)
+    if not np.isfinite(a).all():
+        raise Invalid(f"{name} contains NaN or inf")
+    return a
+
+
+def check_class_names(spec: NetworkSpec, class_names: Any) -> list[str] | None:
+    if class_names is None:
+        return None
+    if not isinstance(class_names, list | tuple) or not all(
+            isinstance(c, str) for c in class_names):
+        raise Invalid("class_names must be a list of strings")
+    want = n_classes(spec)
+    if len(class_names) != want:
+        units = " (one sigmoid output unit)" if spec.output_size == 1 else ""
+        raise Invalid(f"{len(class_names)} class names are given but the network "
+                      f"has {want} classes{units}")
+    return list(class_names)
+
+
+def check_input_shape(spec: NetworkSpec, input_shape: Any) -> tuple[int, int, int] | None:
+    if input_shape is None:
+        return None
+    if (not isinstance(input_shape, list | tuple) or len(input_shape) != 3
+            or not all(is_whole(n) for n in input_shape) or any(n < 1 for n in input_shape)):
+        raise Invalid(f"input_shape must be [H, W, C] of positive integers, "
+                      f"got {input_shape!r:.80}")
+    h, w, c = (int(n) for n in input_shape)
+    if h * w * c != spec.input_size:
+        raise Invalid(f"input_shape {[h, w, c]} has {h * w * c} values but the network "
+                      f"has {spec.input_size} inputs")
+    return h, w, c
+
+
+def check_dict(field_name: str, d: Any) -> dict | None:
+    if d is None:
+        return None
+    if not isinstance(d, dict):
+        raise Invalid(f"{field_name} must be an object (dict) or null, got {type(d).__name__}")
+    return d
+
+
+def check_preprocessing(spec: NetworkSpec, pre: Any,
+                        input_shape: tuple[int, int, int] | None) -> dict | None:
+    """How an image file becomes a column: ``{"image_size": [H, W], "color": "gray" | "rgb",
+    "resize": "stretch" | "fit", "flatten_order": "channel-planes"}`` (resize and flatten
+    order may be absent), and it must make columns of the network's input size."""
+    pre = check_dict("preprocessing", pre)
+    if pre is None:
+        return None
+    size = pre.get("image_size")
+    if (not isinstance(size, list | tuple) or len(size) != 2
+            or not all(is_whole(n) and n >= 1 for n in size)):
+        raise Invalid(f"preprocessing.image_size must be [height, width] of positive whole "
+                      f"numbers, got {size!r:.80}")
+    color = pre.get("color")
+    if color not in COLORS:
+        raise Invalid(f"preprocessing.color must be one of {', '.join(COLORS)}, "
+                      f"got {color!r:.80}")
+    resize = pre.get("resize", "stretch")
+    if resize not in RESIZE_MODES:
+        raise Invalid(f"preprocessing.resize must be one of {', '.join(RESIZE_MODES)}, "
+                      f"got {resize!r:.80}")
+    order = pre.get("flatten_order", FLATTEN_ORDER)
+    if order != FLATTEN_ORDER:
+        raise Invalid(f"preprocessing.flatten_order {order!r:.80} is unknown "
+                      f"(this desktop-nn reads {FLATTEN_ORDER!r})")
+    h, w = (int(n) for n in size)
+    c = 1 if color == "gray" else 3
+    if h * w * c != spec.input_size:
+        raise Invalid(f"preprocessing makes {h}x{w} {color} images of {h * w * c} values but "
+                      f"the network has {spec.input_size} inputs")
+    if input_shape is not None and tuple(input_shape) != (h, w, c):
+        raise Invalid(f"preprocessing makes images of shape {(h, w, c)} but input_shape "
+                      f"says {tuple(input_shape)}")
+    return pre
+
+
+def check_normalisation(norm: Any, mean: np.ndarray | None,
+                        std: np.ndarray | None) -> dict | None:
+    """How raw inputs were scaled: kind scale, standardise (with norm_mean and a positive
+    norm_std) or none; null means scale."""
+    norm = check_dict("normalisation", norm)
+    if norm is None:
+        return None
+    kind = norm.get("kind", "scale")
+    if kind == "standardize":
+        kind = "standardise"
+    if kind not in NORMALISATIONS:
+        raise Invalid(f"normalisation kind {kind!r:.80} is unknown; expected one of "
+                      f"{', '.join(NORMALISATIONS)}")
+    if kind == "standardise":
+        if mean is None or std is None:
+            raise Invalid("normalisation is 'standardise' but norm_mean or norm_std is missing")
+        if not (std > 0).all():
+            raise Invalid("norm_std must be positive (it divides the inputs)")
+    return norm
+
+
+def check_training(training: Any) -> dict | None:
+    """The training summary; the window reads its epochs and steps as whole numbers."""
+    training = check_dict("training", training)
+    if training is None:
+        return None
+    for key in ("epochs", "steps"):
+        v = training.get(key)
+        if v is None:
+            continue
+        whole = is_whole(v) or (isinstance(v, float) and math.isfinite(v) and v.is_integer())
+        if not whole or v < 0:
+            raise Invalid(f"training.{key} must be a whole number of at least 0, "
+                          f"got {v!r:.80}")
+    return training
+
+
+def check_generation(generation: Any) -> str | None:
+    if generation is not None and not isinstance(generation, str):
+        raise Invalid(f"header generation must be a string, got {type(generation).__name__}")
+    return generation
