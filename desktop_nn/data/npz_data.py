@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_nn.data.dataset import Dataset, targets_from_labels
+from desktop_nn.data.regular_files import FileRefused, open_regular
 
 
 class DataFileError(ValueError):
@@ -76,7 +77,13 @@ def load_npz_dataset(path: str | Path) -> NpzData:
     if not path.exists():
         raise DataFileError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as f:
+        fp, _ = open_regular(path, None)  # a FIFO or a device would block or never end
+    except FileRefused as exc:
+        raise DataFileError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        with fp, np.load(fp, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise DataFileError(f"{path}: not a readable .npz file ({exc})") from None

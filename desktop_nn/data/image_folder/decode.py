@@ -14,6 +14,7 @@ import threading
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,6 +26,12 @@ from desktop_nn.data.image_folder.records import (
     ProgressCallback,
 )
 from desktop_nn.data.png_fast import decode_plain_png
+from desktop_nn.data.regular_files import (
+    MAX_IMAGE_FILE_BYTES,
+    FileRefused,
+    open_regular,
+    read_whole,
+)
 
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F", "La"})
 WHOLE_READ_LIMIT = 16 << 20  # files up to this size are read in one system call
@@ -35,47 +42,42 @@ class _Refused(Exception):
     """An image that is refused; the message is the skip reason."""
 
 
-def _read_bytes(path: str) -> tuple[bytes | None, os.stat_result]:
-    """(the bytes of ``path`` in one unbuffered read, or None when it is over
-    WHOLE_READ_LIMIT; its stat). A sized read would allocate the limit for every file."""
-    with open(path, "rb", buffering=0) as f:
-        st = os.fstat(f.fileno())
-        return (f.read() if st.st_size <= WHOLE_READ_LIMIT else None), st
-
-
-def _open_checked(path: str, max_pixels: int, header_only: bool = False
-                  ) -> tuple[Image.Image, os.stat_result | None]:
-    """Open lazily (header only) and refuse decompression bombs before any decoding -> (the
-    image, the file's stat). A file to decode is read whole first: one read call instead of
-    Pillow's many small ones saves a tenth of the time on small images; a plain PNG is then
-    decoded without Pillow's Python chunk reader (png_fast), which halves its decoding."""
-    data, st = None, None
-    if not header_only:
-        data, st = _read_bytes(path)
-        if data is not None:
-            img = decode_plain_png(data, max_pixels)
-            if img is not None:
-                return img, st
-    img = _open_hinted(path, data)
+def _open_checked(f: BinaryIO, path: str, st: os.stat_result, max_pixels: int,
+                  header_only: bool = False) -> Image.Image:
+    """The image in the open regular file ``f``, opened lazily (header only), with
+    decompression bombs refused before any decoding. A file to decode is read whole first
+    (up to WHOLE_READ_LIMIT): one read call instead of Pillow's many small ones saves a tenth
+    of the time on small images; a plain PNG is then decoded without Pillow's Python chunk
+    reader (png_fast), which halves its decoding."""
+    data = None
+    if not header_only and st.st_size <= WHOLE_READ_LIMIT:
+        data = read_whole(f, st)
+        img = decode_plain_png(data, max_pixels)
+        if img is not None:
+            return img
+    img = _open_hinted(path, f, data)
     w, h = img.size
     if w * h > max_pixels:
         img.close()
         raise _Refused(f"decompression bomb: {w}x{h} pixels is over the limit of "
                        f"{max_pixels:,}")
-    return img, st
+    return img
 
 
-def _open_hinted(path: str, data: bytes | None) -> Image.Image:
-    """Image.open trying the extension's format first: it skips Pillow's probing of every
-    other format (a tenth of the time on small images). A file whose content is another
-    format than its extension says is still identified, by the full probe."""
+def _open_hinted(path: str, f: BinaryIO, data: bytes | None) -> Image.Image:
+    """Image.open (of ``data``, or else of the open file ``f``) trying the extension's format
+    first: it skips Pillow's probing of every other format (a tenth of the time on small
+    images). A file whose content is another format than its extension says is still
+    identified, by the full probe."""
     hint = FORMAT_OF_EXTENSION.get(os.path.splitext(path)[1].lower())
     if hint is not None:
         try:
-            return Image.open(io.BytesIO(data) if data is not None else path, formats=(hint,))
+            return Image.open(io.BytesIO(data) if data is not None else f, formats=(hint,))
         except UnidentifiedImageError:
             pass
-    return Image.open(io.BytesIO(data) if data is not None else path)
+    if data is None:
+        f.seek(0)
+    return Image.open(io.BytesIO(data) if data is not None else f)
 
 
 def _is_gray(img: Image.Image) -> bool:
@@ -143,7 +145,7 @@ def unflatten_planes(v: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
 
 def _reason(exc: BaseException) -> str:
     """The skip reason for an exception raised while opening or decoding an image."""
-    if isinstance(exc, _Refused):
+    if isinstance(exc, (_Refused, FileRefused)):
         return str(exc)
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return f"decompression bomb: {exc}"
@@ -171,8 +173,8 @@ def _decode(path: str, image_size: tuple[int, int] | None, color: str | None, re
     "Is gray" comes from the header alone when only the header is read (``image_size`` None),
     and from the pixels once decoded: formats without a gray mode (WebP, most JPEG photos of
     gray scenes) hold gray images as RGB with three equal planes."""
-    img, st = _open_checked(path, max_pixels, header_only=image_size is None)
-    with img:
+    f, st = open_regular(path, MAX_IMAGE_FILE_BYTES)
+    with f, _open_checked(f, path, st, max_pixels, header_only=image_size is None) as img:
         gray = _is_gray(img)
         if image_size is None:
             return None, (img.width, img.height, img.mode, gray), st
@@ -208,11 +210,12 @@ def _stat_pair(path: str) -> tuple[int, int]:
 
 
 def _decode_chunk(paths: list[str], image_size: tuple[int, int] | None, color: str | None,
-                  resize: str, max_pixels: int
+                  resize: str, max_pixels: int, cancel: threading.Event | None = None
                   ) -> tuple[np.ndarray | None, list, list, np.ndarray]:
     """Worker: decode ``paths`` -> (pixels (k, n_x) uint8 or None, infos, errors, file stats
     (k, 2) int64 of size and mtime_ns, -1 where unknown). With ``image_size`` None only the
-    headers are read and no stats are taken."""
+    headers are read. In this process, setting ``cancel`` raises :class:`Cancelled` before
+    the next file (a worker process gets None: the pool stops waiting for it instead)."""
     n_x = 0 if image_size is None else image_size[0] * image_size[1] * (
         1 if color == "gray" else 3)
     pixels = np.zeros((len(paths), n_x), dtype=np.uint8) if n_x else None
@@ -223,6 +226,8 @@ def _decode_chunk(paths: list[str], image_size: tuple[int, int] | None, color: s
         # Pillow warns on big images before we can refuse them; the refusal is the message.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         for i, path in enumerate(paths):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("loading cancelled")
             try:
                 row, infos[i], st = _decode(path, image_size, color, resize, max_pixels)
                 if pixels is not None:
@@ -286,7 +291,7 @@ class _Pool:
         if self.executor is None:
             for k, s in enumerate(starts):
                 check_cancel()
-                results[k] = _decode_chunk(paths[s:s + chunk], *args)
+                results[k] = _decode_chunk(paths[s:s + chunk], *args, cancel)
                 done += len(results[k][1])
                 if progress is not None:
                     progress(done, total)

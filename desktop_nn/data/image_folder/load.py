@@ -52,8 +52,10 @@ def load_image_folder(
     """Scan, decode (in parallel) and flatten every usable image below ``root``.
 
     ``progress(done, total)`` is called from the loading thread as chunks finish; setting
-    ``cancel`` stops the work and raises :class:`Cancelled`. Raises :class:`FolderError` when
-    the folder cannot be used.
+    ``cancel`` stops the work and raises :class:`Cancelled` promptly: the scan checks it
+    before each folder, decoding in this thread before each file, and the wait for worker
+    processes ten times a second. No file is ever opened that could block (a FIFO). Raises
+    :class:`FolderError` when the folder cannot be used.
     """
     options = options or LoadOptions()
     cache = Path(cache_dir or default_cache_dir()) if options.use_cache else None
@@ -66,7 +68,7 @@ def load_image_folder(
             if decode_ahead and n >= PROCESS_THRESHOLD:
                 pool.start()
 
-        scan = scan_folder(root, min_classes, on_found=found)
+        scan = scan_folder(root, min_classes, on_found=found, cancel=cancel)
         cache_path = None
         if cache is not None:
             cache_path = cache / _cache_name(scan, options)
@@ -94,8 +96,8 @@ def _decode_folder(scan: FolderScan, options: LoadOptions, pool: _Pool,
     size, color = options.image_size, options.color
     if size is None or color is None:
         sample = paths[:: max(1, n // 256)]
-        infos = [i for i in _decode_chunk(sample, None, None, "stretch", options.max_pixels)[1]
-                 if i is not None]
+        headers = _decode_chunk(sample, None, None, "stretch", options.max_pixels, cancel)
+        infos = [i for i in headers[1] if i is not None]
         if infos:
             size = size or _most_common_size(infos)
             color = color or ("gray" if _all_gray(infos) else "rgb")

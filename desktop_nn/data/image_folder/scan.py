@@ -4,16 +4,19 @@ candidate image files, with the reason for every file left out."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from desktop_nn.data.image_folder.records import (
     IMAGE_EXTENSIONS,
+    Cancelled,
     FolderError,
     FolderScan,
     ImageFile,
     Skipped,
 )
+from desktop_nn.data.regular_files import refusal
 
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
@@ -27,6 +30,18 @@ def _is_hidden(name: str) -> bool:
 def _sorted_entries(path: str) -> list[os.DirEntry]:
     with os.scandir(path) as it:
         return sorted(it, key=lambda e: e.name)
+
+
+def _not_a_file(e: os.DirEntry) -> str | None:
+    """Why the entry ``e`` (not a folder) cannot be an image file: a FIFO, a device, a
+    socket, or a link to one, or a dangling link; None for a regular file. The entry's type
+    comes from the folder listing, so a plain file costs no system call."""
+    try:
+        if e.is_file():
+            return None
+        return refusal(os.stat(e.path), None) or "not a regular file"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
 
 
 def _subdirs(path: str) -> list[os.DirEntry]:
@@ -48,8 +63,10 @@ class _Scanner:
     """Walks class folders, collecting candidate images and the reasons for skipping others.
     Paths are plain strings: pathlib costs more than the file system on big folders."""
 
-    def __init__(self, root: str, on_found: Callable[[int], None] | None = None) -> None:
+    def __init__(self, root: str, on_found: Callable[[int], None] | None = None,
+                 cancel: threading.Event | None = None) -> None:
         self.root = root
+        self.cancel = cancel
         self.prefix = len(root.rstrip(os.sep)) + 1
         self.skipped: list[Skipped] = []
         self.on_found = on_found
@@ -67,6 +84,8 @@ class _Scanner:
         stack = [class_dir]
         found = []
         while stack:
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled("loading cancelled")
             d = stack.pop()
             real = os.path.realpath(d)
             if real in seen:
@@ -96,6 +115,10 @@ class _Scanner:
                 if ext not in IMAGE_EXTENSIONS:
                     self.skip(e.path, f"not an image file (extension {ext or 'none'!r})")
                     continue
+                reason = _not_a_file(e)
+                if reason is not None:
+                    self.skip(e.path, reason)
+                    continue
                 found.append(e)
             stack.extend(reversed(subdirs))
         self.found += len(found)
@@ -105,10 +128,12 @@ class _Scanner:
 
 
 def scan_folder(root: str | os.PathLike, min_classes: int = 2,
-                on_found: Callable[[int], None] | None = None) -> FolderScan:
+                on_found: Callable[[int], None] | None = None,
+                cancel: threading.Event | None = None) -> FolderScan:
     """Find the layout, the classes and the candidate image files of ``root``.
     A training folder needs ``min_classes`` = 2; a test folder may hold one class.
-    ``on_found(n)`` is told the number of candidate files found so far, after each class."""
+    ``on_found(n)`` is told the number of candidate files found so far, after each class;
+    setting ``cancel`` raises :class:`Cancelled` before the next folder is listed."""
     root_path = Path(root).expanduser()
     if not root_path.exists():
         raise FolderError(f"{root_path}: no such folder")
@@ -118,7 +143,7 @@ def scan_folder(root: str | os.PathLike, min_classes: int = 2,
     top = _subdirs(root_s)
     split_dirs = {SPLIT_ALIASES[d.name.lower()]: d for d in top if d.name.lower() in SPLIT_ALIASES}
     layout = "splits" if "train" in split_dirs and len(split_dirs) == len(top) else "classes"
-    scanner = _Scanner(root_s, on_found)
+    scanner = _Scanner(root_s, on_found, cancel)
     notes: list[str] = []
     for e in _sorted_entries(root_s):
         if not _is_hidden(e.name) and not e.is_dir():
