@@ -10,6 +10,7 @@ import numpy as np
 
 from desktop_nn.data.dataset import Normalisation, PreparedData
 from desktop_nn.data.image_folder import FLATTEN_ORDER, decode_image
+from desktop_nn.data.user_files import shown
 from desktop_nn.io.model_file import ModelFile
 
 
@@ -45,9 +46,9 @@ class Predictor:
         try:
             return decode_image(path, self.image_size, self.color, self.resize)
         except ValueError as exc:
-            raise PredictError(f"{path}: {exc}") from None
+            raise PredictError(f"{shown(str(path))}: {exc}") from None
         except FileNotFoundError:
-            raise PredictError(f"{path}: no such file") from None
+            raise PredictError(f"{shown(str(path))}: no such file") from None
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
         """(n_classes, k) class probabilities; one sigmoid output a gives [1 - a, a]."""
@@ -63,7 +64,7 @@ class FilePrediction:
     image as the network sees it, (n_x,) uint8 in channel planes of ``input_shape`` (H, W, C),
     or the reason it could not be read."""
 
-    path: str
+    path: str  # as :func:`~desktop_nn.data.user_files.shown` gives it: to show, not to open
     probabilities: list[float] | None = None
     pixels: np.ndarray | None = None
     input_shape: tuple[int, int, int] | None = None
@@ -82,9 +83,9 @@ def predict_files(predictor: Predictor, paths: list[str | os.PathLike]) -> list[
         try:
             row = predictor.decode(path)
         except PredictError as exc:
-            out.append(FilePrediction(str(path), error=str(exc)))
+            out.append(FilePrediction(shown(str(path)), error=str(exc)))
             continue
-        item = FilePrediction(str(path), pixels=row, input_shape=predictor.input_shape)
+        item = FilePrediction(shown(str(path)), pixels=row, input_shape=predictor.input_shape)
         out.append(item)
         good.append((item, row))
     if good:

@@ -12,7 +12,7 @@ import pytest
 from image_factory import finishes, make_folder, write_bytes
 
 from desktop_nn.cli import main
-from desktop_nn.data import regular_files
+from desktop_nn.data import user_files
 from desktop_nn.data.image_folder import (
     Cancelled,
     LoadOptions,
@@ -93,21 +93,21 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path):
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     big = root / "b" / "huge.png"
     with open(big, "wb") as f:  # sparse: takes no room on disk
-        f.truncate(regular_files.MAX_IMAGE_FILE_BYTES + 1)
+        f.truncate(user_files.MAX_IMAGE_FILE_BYTES + 1)
     data = _load(root)
-    limit = f"{regular_files.MAX_IMAGE_FILE_BYTES:,}"
-    assert reasons(data) == {"b/huge.png": f"too big: {regular_files.MAX_IMAGE_FILE_BYTES + 1:,}"
+    limit = f"{user_files.MAX_IMAGE_FILE_BYTES:,}"
+    assert reasons(data) == {"b/huge.png": f"too big: {user_files.MAX_IMAGE_FILE_BYTES + 1:,}"
                              f" bytes is over the limit of {limit} bytes for this kind of file"}
 
 
 def test_a_file_that_grows_while_it_is_read_is_refused(tmp_path):
     path = write_bytes(tmp_path / "x.png", b"12345")
-    f, st = regular_files.open_regular(path, 100)
+    f, st = user_files.open_regular(path, 100)
     with f:
         with open(path, "ab") as g:
             g.write(b"more")
-        with pytest.raises(regular_files.FileRefused, match="grew while it was read"):
-            regular_files.read_whole(f, st)
+        with pytest.raises(user_files.FileRefused, match="grew while it was read"):
+            user_files.read_whole(f, st)
 
 
 def test_cancel_set_before_the_load_decodes_nothing(tmp_path, monkeypatch):

@@ -26,7 +26,7 @@ from desktop_nn.data.image_folder.records import (
     ProgressCallback,
 )
 from desktop_nn.data.png_fast import decode_plain_png
-from desktop_nn.data.regular_files import (
+from desktop_nn.data.user_files import (
     MAX_IMAGE_FILE_BYTES,
     FileRefused,
     open_regular,

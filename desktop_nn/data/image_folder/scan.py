@@ -16,7 +16,7 @@ from desktop_nn.data.image_folder.records import (
     ImageFile,
     Skipped,
 )
-from desktop_nn.data.regular_files import refusal
+from desktop_nn.data.user_files import refusal, shown
 
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
@@ -48,7 +48,7 @@ def _subdirs(path: str) -> list[os.DirEntry]:
     try:
         entries = _sorted_entries(path)
     except OSError as exc:
-        raise FolderError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise FolderError(f"{shown(path)}: cannot be read ({exc.strerror or exc})") from None
     out = []
     for e in entries:
         try:
@@ -76,7 +76,24 @@ class _Scanner:
         return path[self.prefix:] if path.startswith(self.root) else path
 
     def skip(self, path: str, reason: str) -> None:
-        self.skipped.append(Skipped(self.rel(path), reason))
+        self.skipped.append(Skipped(shown(self.rel(path)), reason))
+
+    def classes(self, folders: list[os.DirEntry]) -> dict[str, list[os.DirEntry]]:
+        """{class name: its candidate images} for the class ``folders``. The names are
+        :func:`shown`; two folders shown alike (one with a name that is not UTF-8) are
+        refused, so that no two classes merge."""
+        out: dict[str, list[os.DirEntry]] = {}
+        real: dict[str, str] = {}
+        for c in folders:
+            name = shown(c.name)
+            if name in out:
+                raise FolderError(
+                    f"{shown(self.root)}: the class folders {shown(real[name])!r} and "
+                    f"{c.name!r} have the same name once their bytes that are not UTF-8 are "
+                    f"written as \\x escapes; rename one of them")
+            real[name] = c.name
+            out[name] = self.images(c.path)
+        return out
 
     def images(self, class_dir: str) -> list[os.DirEntry]:
         """Candidate image files below ``class_dir`` (recursively, following links, no loops)."""
@@ -135,10 +152,11 @@ def scan_folder(root: str | os.PathLike, min_classes: int = 2,
     ``on_found(n)`` is told the number of candidate files found so far, after each class;
     setting ``cancel`` raises :class:`Cancelled` before the next folder is listed."""
     root_path = Path(root).expanduser()
+    where = shown(str(root_path))
     if not root_path.exists():
-        raise FolderError(f"{root_path}: no such folder")
+        raise FolderError(f"{where}: no such folder")
     if not root_path.is_dir():
-        raise FolderError(f"{root_path}: is not a folder (expected one subfolder per class)")
+        raise FolderError(f"{where}: is not a folder (expected one subfolder per class)")
     root_s = str(root_path)
     top = _subdirs(root_s)
     split_dirs = {SPLIT_ALIASES[d.name.lower()]: d for d in top if d.name.lower() in SPLIT_ALIASES}
@@ -152,13 +170,13 @@ def scan_folder(root: str | os.PathLike, min_classes: int = 2,
     by_split: dict[str, dict[str, list[os.DirEntry]]] = {}
     if layout == "splits":
         for split, d in split_dirs.items():
-            by_split[split] = {c.name: scanner.images(c.path) for c in _subdirs(d.path)}
+            by_split[split] = scanner.classes(_subdirs(d.path))
     else:
-        by_split["train"] = {c.name: scanner.images(c.path) for c in top}
+        by_split["train"] = scanner.classes(top)
 
     train = by_split["train"]
     if not train:
-        where = root_path / "train" if layout == "splits" else root_path
+        where = shown(str(root_path / "train")) if layout == "splits" else where
         raise FolderError(f"{where}: no class subfolders found; put the images of each class "
                           f"in a subfolder named after the class")
     class_names = sorted(c for c, files in train.items() if files)
@@ -166,10 +184,10 @@ def scan_folder(root: str | os.PathLike, min_classes: int = 2,
         if not train[c]:
             notes.append(f"class folder {c!r} has no images and is left out")
     if not class_names:
-        raise FolderError(f"{root_path}: no images found (looked for "
+        raise FolderError(f"{where}: no images found (looked for "
                           f"{', '.join(sorted(IMAGE_EXTENSIONS))})")
     if len(class_names) < min_classes:
-        raise FolderError(f"{root_path}: only one class ({class_names[0]!r}) has images; a "
+        raise FolderError(f"{where}: only one class ({class_names[0]!r}) has images; a "
                           f"classifier needs at least two class subfolders")
     index = {c: i for i, c in enumerate(class_names)}
     files: list[ImageFile] = []

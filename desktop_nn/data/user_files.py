@@ -1,5 +1,5 @@
-"""Opening a user's file without hanging or reading without end: only a regular file is
-opened, and only up to a size limit.
+"""The user's files: opening one without hanging or reading without end (only a regular file
+is opened, and only up to a size limit), and showing its name (:func:`shown`).
 
 A FIFO named ``x.png`` blocks ``open()`` until a writer comes, and a link to ``/dev/zero``
 never ends; both are refused with the reason, before any byte is read. The file's kind is
@@ -21,6 +21,24 @@ _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTT
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISSOCK, "a socket"))
+
+
+def shown(name: str) -> str:
+    r"""A file or folder name (or path) as the system gave it -> a valid str, to print, show
+    and save in JSON. On Linux a name's bytes that are not UTF-8 come as surrogate escapes,
+    which cannot be encoded: they become backslash escapes (``café`` written in Latin-1 is
+    shown ``caf\xe9``: a backslash, x, e, 9). A valid name is returned unchanged. The real
+    name still opens the file: only what is shown, stored or returned as a name is
+    converted."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeError:  # a lone surrogate that is no escaped byte (a Windows name)
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class FileRefused(ValueError):
