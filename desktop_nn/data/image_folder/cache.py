@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_nn.data.image_folder.decode import _stat_pair
+from desktop_nn.data.image_folder.decode import DECODER_VERSION, _stat_pair
 from desktop_nn.data.image_folder.records import (
     FolderScan,
     ImageFolderData,
@@ -78,12 +78,13 @@ def _has_cache_entry(cache: Path, root: str | os.PathLike) -> bool:
 
 
 def _cache_key(scan: FolderScan, options: LoadOptions) -> str:
-    """Hash of the options and of every candidate file's path, class and split. Sizes and
+    """Hash of the cache's and the decoder's versions, the options and every candidate
+    file's path, class and split (a change to decoding changes every key). Sizes and
     mtimes are stored in the entry and checked when it is read (see :func:`_read_cache`)."""
     h = hashlib.sha256()
     opts = {k: v for k, v in asdict(options).items() if k not in ("workers", "use_cache")}
     # ASCII JSON and "surrogatepass": names that are not UTF-8 (surrogate escapes) hash too
-    h.update(json.dumps([CACHE_VERSION, str(scan.root.resolve()), opts,
+    h.update(json.dumps([CACHE_VERSION, DECODER_VERSION, str(scan.root.resolve()), opts,
                          scan.class_names]).encode())
     for f in scan.files:
         h.update(f"{f.path}\0{f.label}\0{f.split}\n".encode("utf-8", "surrogatepass"))

@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from desktop_nn.data.image_folder.records import (
     FORMAT_OF_EXTENSION,
@@ -33,6 +33,10 @@ from desktop_nn.data.user_files import (
     read_whole,
 )
 
+# The version of the decoding, in every cache entry's key: change it with anything that changes
+# the pixels a file decodes to, so that no entry decoded the old way is read back.
+# 2: EXIF orientation applied
+DECODER_VERSION = 2
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F", "La"})
 WHOLE_READ_LIMIT = 16 << 20  # files up to this size are read in one system call
 PROCESS_THRESHOLD = 2000  # fewer images decode faster in-process than a pool starts
@@ -78,6 +82,27 @@ def _open_hinted(path: str, f: BinaryIO, data: bytes | None) -> Image.Image:
     if data is None:
         f.seek(0)
     return Image.open(io.BytesIO(data) if data is not None else f)
+
+
+_SWAPS_SIDES = frozenset({5, 6, 7, 8})  # EXIF orientations stored on their side
+
+
+def _orientation(img: Image.Image, header_only: bool) -> int:
+    """The EXIF orientation (1 to 8; 1 = as stored) that a camera or editor wrote in the
+    file, from its EXIF block or its XMP, as ``ImageOps.exif_transpose`` reads it. With
+    ``header_only``, a PNG whose EXIF comes after its pixels counts as 1: Pillow would decode
+    it to find out, and the size from the headers is a guess that decoding corrects."""
+    if img.format is None:  # decoded by png_fast, which leaves any EXIF or XMP to Pillow
+        return 1
+    if header_only and img.format == "PNG" and "exif" not in img.info:
+        return 1
+    if not header_only:
+        img.load()  # the pixels' own errors (a damaged file) are raised here, not hidden below
+    try:
+        value = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # a damaged EXIF block: the image as stored
+        return 1
+    return value if value in range(1, 9) else 1
 
 
 def _is_gray(img: Image.Image) -> bool:
@@ -174,10 +199,15 @@ def _decode(path: str, image_size: tuple[int, int] | None, color: str | None, re
     and from the pixels once decoded: formats without a gray mode (WebP, most JPEG photos of
     gray scenes) hold gray images as RGB with three equal planes."""
     f, st = open_regular(path, MAX_IMAGE_FILE_BYTES)
-    with f, _open_checked(f, path, st, max_pixels, header_only=image_size is None) as img:
-        gray = _is_gray(img)
+    with f, _open_checked(f, path, st, max_pixels, header_only=image_size is None) as opened:
+        orientation = _orientation(opened, header_only=image_size is None)
+        gray = _is_gray(opened)
         if image_size is None:
-            return None, (img.width, img.height, img.mode, gray), st
+            w, h = opened.size
+            if orientation in _SWAPS_SIDES:
+                w, h = h, w
+            return None, (w, h, opened.mode, gray), st
+        img = opened if orientation == 1 else ImageOps.exif_transpose(opened)
         if gray:
             out = _resize(_to_mode(img, color or "rgb"), *image_size, resize)
             a = _pixels(out)
