@@ -49,7 +49,7 @@ def test_a_class_folder_linked_to_another_class_is_no_second_class(root, name):
     assert data.class_names == ["a", "b"]
     assert data.counts() == {"a": 2, "b": 3}
     assert reasons(data) == {
-        name: "a link to the same folder as class 'a': skipped, not a second class"}
+        name: "a link to the same folder as class 'a' (not a second class)"}
 
 
 def test_a_class_folder_linked_into_another_class_is_skipped(root):
@@ -57,8 +57,19 @@ def test_a_class_folder_linked_into_another_class_is_skipped(root):
     _link(root / "a" / "sub", root / "c")
     data = _load(root)
     assert data.class_names == ["a", "b"] and data.counts() == {"a": 3, "b": 3}
-    assert reasons(data) == {"c": "a link into class 'a': skipped, its images belong to that "
-                                  "class"}
+    assert reasons(data) == {"c": "a link into class 'a' (its images belong to that class)"}
+
+
+def test_a_class_folder_holding_another_class_folder_leaves_it_to_that_class(tmp_path):
+    outside = make_folder(tmp_path / "outside", {"sub": 2})  # outside/sub: 2 images
+    save(outside / "own.png", gray(3))
+    root = tmp_path / "data"
+    root.mkdir()
+    _link(outside / "sub", root / "a")  # class a is outside/sub
+    _link(outside, root / "b")  # class b holds it
+    data = _load(root)
+    assert data.counts() == {"a": 2, "b": 1}
+    assert reasons(data) == {"b/sub": "the folder of class 'a'"}
 
 
 def test_a_class_folder_linked_outside_the_data_folder_is_a_class(root, tmp_path):
@@ -74,7 +85,7 @@ def test_a_link_to_the_data_folder_or_above_it_pulls_nothing_in(root, target):
     _link(root if target == "root" else root.parent, root / "a" / "up")
     data = _load(root)
     assert data.counts() == {"a": 2, "b": 3}
-    assert reasons(data) == {"a/up": "a link to the data folder or a folder above it: skipped"}
+    assert reasons(data) == {"a/up": "a link to the data folder or a folder above it"}
 
 
 def test_a_link_to_another_class_pulls_nothing_in(root):
@@ -83,8 +94,8 @@ def test_a_link_to_another_class_pulls_nothing_in(root):
     data = _load(root)
     assert data.counts() == {"a": 2, "b": 3}
     assert reasons(data) == {
-        "a/to_b": "a link into class 'b': skipped, its images belong to that class",
-        "a/b_image.png": "a link into class 'b': skipped, the image belongs to that class"}
+        "a/to_b": "a link into class 'b' (its images belong to that class)",
+        "a/b_image.png": "a link into class 'b' (the image belongs to that class)"}
 
 
 def test_a_file_reached_twice_counts_once(root, tmp_path):
@@ -95,9 +106,9 @@ def test_a_file_reached_twice_counts_once(root, tmp_path):
     data = _load(root)
     assert data.counts() == {"a": 3, "b": 3}
     assert reasons(data) == {
-        "a/same.png": "the same file as 'a/img_000.png' (reached again through a link): "
-                      "counted once",
-        "b/s2": "the same folder as 'a/s1' (reached again through a link): counted once"}
+        "a/same.png": "the same file as 'a/img_000.png', reached again through a link "
+                      "(counted once)",
+        "b/s2": "the same folder as 'a/s1', reached again through a link (counted once)"}
 
 
 def test_a_loop_inside_a_class_is_reported_once(root):
@@ -114,8 +125,8 @@ def test_a_test_image_linked_to_a_training_image_is_not_counted_twice(tmp_path):
     _link(root / "train" / "a" / "img_000.png", root / "test" / "a" / "leak.png")
     data = _load(root)
     assert data.counts("test") == {"a": 1, "b": 1}
-    assert reasons(data) == {"test/a/leak.png": "a link into class 'a' of the train split: "
-                                                "skipped, the image belongs to that class"}
+    assert reasons(data) == {"test/a/leak.png": "a link into class 'a' of the train split "
+                                                "(the image belongs to that class)"}
 
 
 # ---------------------------------------------------------------------------- EXIF orientation

@@ -142,13 +142,13 @@ class _Scanner:
         """Why a folder reached through a link, resolving to ``real``, is not walked for the
         class ``own`` (None: a class folder itself)."""
         if self._above_root(real):
-            return "a link to the data folder or a folder above it: skipped"
+            return "a link to the data folder or a folder above it"
         owner = self._owner(real)
         if owner is None or owner == own:
             return None
         if own is None and real in self.class_of_real:
-            return f"a link to the same folder as {owner}: skipped, not a second class"
-        return f"a link into {owner}: skipped, its images belong to that class"
+            return f"a link to the same folder as {owner} (not a second class)"
+        return f"a link into {owner} (its images belong to that class)"
 
     def images(self, class_dir: str, class_real: str) -> list[os.DirEntry]:
         """Candidate image files below ``class_dir`` (recursively, following links that stay
@@ -164,8 +164,8 @@ class _Scanner:
                 if parent == real or parent.startswith(real + os.sep):
                     self.skip(d, "symlink loop: folder already visited")
                 else:
-                    self.skip(d, f"the same folder as {self.seen_dirs[real]!r} (reached again "
-                                 f"through a link): counted once")
+                    self.skip(d, f"the same folder as {self.seen_dirs[real]!r}, reached again "
+                                 f"through a link (counted once)")
                 continue
             self.seen_dirs[real] = shown(self.rel(d))
             try:
@@ -188,7 +188,7 @@ class _Scanner:
                 if is_dir:
                     reason = self._refused_link(e_real, own) if link else (
                         None if self.class_of_real.get(e_real, own) == own
-                        else f"another class's folder ({self.class_of_real[e_real]}): skipped")
+                        else f"the folder of {self.class_of_real[e_real]}")
                     if reason is not None:
                         self.skip(e.path, reason)
                     else:
@@ -203,11 +203,11 @@ class _Scanner:
                 if reason is None and link:
                     owner = self._owner(e_real)
                     if owner is not None and owner != own:
-                        reason = f"a link into {owner}: skipped, the image belongs to that class"
+                        reason = f"a link into {owner} (the image belongs to that class)"
                 if reason is None and e_real in self.seen_files:
                     first = shown(self.rel(self.seen_files[e_real]))
-                    reason = f"the same file as {first!r} (reached again through a link): " \
-                             f"counted once"
+                    reason = f"the same file as {first!r}, reached again through a link " \
+                             f"(counted once)"
                 if reason is not None:
                     self.skip(e.path, reason)
                     continue
