@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from desktop_nn.data.dataset import Normalisation, PreparedData
-from desktop_nn.data.image_folder import FLATTEN_ORDER, decode_image
+from desktop_nn.data.image_folder import COLORS, FLATTEN_ORDER, RESIZE_MODES, decode_image
+from desktop_nn.data.user_files import shown
 from desktop_nn.io.model_file import ModelFile
 
 
@@ -18,22 +19,61 @@ class PredictError(ValueError):
 
 
 class Predictor:
-    def __init__(self, model: ModelFile) -> None:
+    """Reads image files as ``model``'s training images were read and gives its class
+    probabilities. ``source`` (the model file's name) goes in the messages about the model.
+    A model whose preprocessing cannot describe its own input (a size that is not positive,
+    or whose pixels do not make its input size, an unknown colour or resize mode) raises
+    :class:`PredictError` that says the model is at fault, never the image."""
+
+    def __init__(self, model: ModelFile, source: str | os.PathLike | None = None) -> None:
+        self.source = None if source is None else shown(str(source))
         pre = model.preprocessing
         if not pre:
-            raise PredictError("this model was trained on arrays, not on an image folder, so "
-                               "it does not know how to read image files")
+            raise PredictError(self._about_model(
+                "was trained on arrays, not on an image folder, so it does not know how to "
+                "read image files"))
+        if not isinstance(pre, dict):
+            raise PredictError(self._about_model(f"has unreadable preprocessing {pre!r}"))
         if pre.get("flatten_order", FLATTEN_ORDER) != FLATTEN_ORDER:
-            raise PredictError(f"unknown flatten order {pre.get('flatten_order')!r}")
+            raise PredictError(self._about_model(
+                f"has an unknown flatten order {pre.get('flatten_order')!r}"))
         self.model = model
         self.net = model.network
-        self.image_size = tuple(int(v) for v in pre["image_size"])
-        self.color = pre["color"]
+        self.image_size = self._image_size(pre.get("image_size"))
+        self.color = pre.get("color")
         self.resize = pre.get("resize", "stretch")
+        if self.color not in COLORS:
+            raise PredictError(self._about_model(
+                f"is bad: its image colour {self.color!r} is not one of {', '.join(COLORS)}"))
+        if self.resize not in RESIZE_MODES:
+            raise PredictError(self._about_model(
+                f"is bad: its resize mode {self.resize!r} is not one of "
+                f"{', '.join(RESIZE_MODES)}"))
+        h, w, c = self.input_shape
+        n_x = self.net.spec.input_size
+        if h * w * c != n_x:
+            raise PredictError(self._about_model(
+                f"is bad: its images of {w}x{h} {self.color} make {h * w * c} inputs, but "
+                f"its network reads {n_x}"))
         self.normalisation = Normalisation.from_model(model.normalisation, model.norm_mean,
                                                       model.norm_std)
         n_out = self.net.spec.output_size
         self.class_names = model.class_names or [str(i) for i in range(max(n_out, 2))]
+
+    def _about_model(self, problem: str) -> str:
+        return f"{self.source}: this model {problem}" if self.source else \
+            f"this model {problem}"
+
+    def _image_size(self, value: object) -> tuple[int, int]:
+        """The model's (height, width), checked: two whole numbers of at least 1."""
+        ok = (isinstance(value, (list, tuple)) and len(value) == 2
+              and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                      for v in value))
+        if not ok or min(value) < 1:
+            raise PredictError(self._about_model(
+                f"is bad: its image size {value!r} is not two whole numbers of at least 1 "
+                f"(height, width)"))
+        return int(value[0]), int(value[1])
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -45,13 +85,14 @@ class Predictor:
         try:
             return decode_image(path, self.image_size, self.color, self.resize)
         except ValueError as exc:
-            raise PredictError(f"{path}: {exc}") from None
+            raise PredictError(f"{shown(str(path))}: {exc}") from None
         except FileNotFoundError:
-            raise PredictError(f"{path}: no such file") from None
+            raise PredictError(f"{shown(str(path))}: no such file") from None
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
         """(n_classes, k) class probabilities; one sigmoid output a gives [1 - a, a]."""
-        A = self.net.backend.to_host(self.net.predict_proba(X)).astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge weights: see predict_files
+            A = self.net.backend.to_host(self.net.predict_proba(X)).astype(np.float64)
         if A.shape[0] == 1:
             A = np.vstack([1.0 - A, A])
         return A
@@ -63,7 +104,7 @@ class FilePrediction:
     image as the network sees it, (n_x,) uint8 in channel planes of ``input_shape`` (H, W, C),
     or the reason it could not be read."""
 
-    path: str
+    path: str  # as :func:`~desktop_nn.data.user_files.shown` gives it: to show, not to open
     probabilities: list[float] | None = None
     pixels: np.ndarray | None = None
     input_shape: tuple[int, int, int] | None = None
@@ -75,23 +116,30 @@ class FilePrediction:
 
 
 def predict_files(predictor: Predictor, paths: list[str | os.PathLike]) -> list[FilePrediction]:
-    """Predict every file; a file that cannot be read gets its reason, the others still go."""
+    """Predict every file; a file that cannot be read, or whose outputs are not finite (NaN
+    or infinite: a model with huge weights), gets its reason, the others still go."""
     out: list[FilePrediction] = []
     good: list[tuple[FilePrediction, np.ndarray]] = []
     for path in paths:
         try:
             row = predictor.decode(path)
         except PredictError as exc:
-            out.append(FilePrediction(str(path), error=str(exc)))
+            out.append(FilePrediction(shown(str(path)), error=str(exc)))
             continue
-        item = FilePrediction(str(path), pixels=row, input_shape=predictor.input_shape)
+        item = FilePrediction(shown(str(path)), pixels=row, input_shape=predictor.input_shape)
         out.append(item)
         good.append((item, row))
     if good:
         rows = np.stack([row for _, row in good])
         P = predictor.probabilities(predictor.normalisation.apply(rows))
+        finite = np.isfinite(P).all(axis=0)
         for k, (item, _) in enumerate(good):
-            item.probabilities = P[:, k].tolist()
+            if finite[k]:
+                item.probabilities = P[:, k].tolist()
+            else:  # weights so large that the forward pass overflows: no class to give
+                item.error = (f"{item.path}: the model's outputs are not finite for this "
+                              f"image (its weights are too large for "
+                              f"{predictor.net.dtype}); no class can be given")
     return out
 
 

@@ -169,14 +169,14 @@ def test_file_that_cannot_be_opened_is_skipped_as_unreadable(tmp_path, monkeypat
     # Running as root, chmod cannot make a file unreadable: make open() refuse instead.
     root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
     secret = str(root / "a" / "img_001.png")
-    real_read = folder_decode._read_bytes
+    real_open = folder_decode.open_regular
 
-    def guarded_read(path):
+    def guarded_open(path, max_bytes):
         if str(path) == secret:
             raise PermissionError(13, "Permission denied", secret)
-        return real_read(path)
+        return real_open(path, max_bytes)
 
-    monkeypatch.setattr(folder_decode, "_read_bytes", guarded_read)
+    monkeypatch.setattr(folder_decode, "open_regular", guarded_open)
     data = load(root)
     assert reasons(data) == {"a/img_001.png": "unreadable: Permission denied"}
     assert data.counts() == {"a": 1, "b": 2}
@@ -602,12 +602,12 @@ def test_workers_start_during_the_scan_only_for_a_folder_never_cached(tmp_path, 
         started_after_classes.append(len(scanned))
         real_start(pool)
 
-    def scan(root, min_classes=2, on_found=None):
+    def scan(root, min_classes=2, on_found=None, cancel=None):
         def found(n):
             scanned.append(n)
             if on_found is not None:
                 on_found(n)
-        return real_scan(root, min_classes, found)
+        return real_scan(root, min_classes, found, cancel)
 
     monkeypatch.setattr(folder_decode._Pool, "start", start)
     monkeypatch.setattr(folder_load, "scan_folder", scan)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_nn.data.dataset import Dataset, targets_from_labels
+from desktop_nn.data.user_files import FileRefused, open_regular, shown
 
 
 class DataFileError(ValueError):
@@ -73,15 +74,22 @@ def load_npz_dataset(path: str | Path) -> NpzData:
     """Read a data set .npz. Raises DataFileError."""
     source = str(path)
     path = Path(path)
+    name = shown(source)  # for messages: a name that is not UTF-8 is escaped
     if not path.exists():
-        raise DataFileError(f"{path}: no such file")
+        raise DataFileError(f"{name}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as f:
+        fp, _ = open_regular(path, None)  # a FIFO or a device would block or never end
+    except FileRefused as exc:
+        raise DataFileError(f"{name}: {exc}") from None
+    except OSError as exc:
+        raise DataFileError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        with fp, np.load(fp, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise DataFileError(f"{path}: not a readable .npz file ({exc})") from None
+        raise DataFileError(f"{name}: not a readable .npz file ({exc})") from None
     except ValueError as exc:  # object arrays need pickle, which we never allow
-        raise DataFileError(f"{path}: refused, it holds pickled objects ({exc})") from None
+        raise DataFileError(f"{name}: refused, it holds pickled objects ({exc})") from None
 
     if "X_train" in arrays:
         pairs = {"train": ("X_train", "Y_train"), "val": ("X_val", "Y_val"),
@@ -89,28 +97,28 @@ def load_npz_dataset(path: str | Path) -> NpzData:
     elif "X" in arrays:
         pairs = {"train": ("X", "Y")}
     else:
-        raise DataFileError(f"{path}: expected arrays X and Y, or X_train and Y_train; "
+        raise DataFileError(f"{name}: expected arrays X and Y, or X_train and Y_train; "
                             f"found {sorted(arrays)}")
     present = {}
     for split, (xk, yk) in pairs.items():
         if xk in arrays or yk in arrays:
             if xk not in arrays or yk not in arrays:
-                raise DataFileError(f"{path}: has {xk if xk in arrays else yk} "
+                raise DataFileError(f"{name}: has {xk if xk in arrays else yk} "
                                     f"but not {yk if xk in arrays else xk}")
             present[split] = (xk, yk)
     n_classes = _n_classes(arrays, [yk for _, yk in present.values()])
     class_names = [str(c) for c in arrays["class_names"]] if "class_names" in arrays else \
         [str(i) for i in range(n_classes)]
     if len(class_names) < n_classes:
-        raise DataFileError(f"{path}: {len(class_names)} class names for {n_classes} classes")
+        raise DataFileError(f"{name}: {len(class_names)} class names for {n_classes} classes")
     n_classes = max(n_classes, len(class_names))
 
     sets: dict[str, Dataset] = {}
     n_x = None
     for split, (xk, yk) in present.items():
-        where = f"{path} [{xk}]"
+        where = f"{name} [{xk}]"
         x = _features(arrays[xk], where)
-        y = _as_targets(arrays[yk], n_classes, f"{path} [{yk}]")
+        y = _as_targets(arrays[yk], n_classes, f"{name} [{yk}]")
         if y.shape[1] != x.shape[1]:
             hint = " (X looks transposed: use one example per column)" \
                 if x.shape[0] == y.shape[1] else ""
@@ -124,7 +132,7 @@ def load_npz_dataset(path: str | Path) -> NpzData:
     if "input_shape" in arrays:
         shape = tuple(int(v) for v in np.asarray(arrays["input_shape"]).ravel())
         if len(shape) != 3 or int(np.prod(shape)) != n_x:
-            raise DataFileError(f"{path}: input_shape {shape} does not give n_x = {n_x}")
+            raise DataFileError(f"{name}: input_shape {shape} does not give n_x = {n_x}")
     return NpzData(train=sets["train"], val=sets.get("val"), test=sets.get("test"),
                    class_names=class_names, input_shape=shape, source=source,
                    scaled_from_uint8=arrays[present["train"][0]].dtype == np.uint8)

@@ -1,5 +1,6 @@
-"""A fast path for the plainest PNG files: 8-bit gray or RGB, not interlaced, no palette and
-no transparency (MNIST-style data sets are all of this kind).
+"""A fast path for the plainest PNG files: 8-bit gray or RGB, not interlaced, no palette, no
+transparency and no EXIF or XMP that could turn it (MNIST-style data sets are all of this
+kind).
 
 Pillow's PNG reader walks the chunks in Python, which costs more than decoding a small image.
 Here the chunks are walked with ``struct`` and the pixel data go straight to Pillow's own C
@@ -23,6 +24,12 @@ _MODES = {0: "L", 2: "RGB"}
 # chunks that change the pixels a reader should show (a palette, transparency, the frames of
 # an animated PNG): left to Pillow
 _NOT_PLAIN = frozenset({b"tRNS", b"PLTE", b"acTL", b"fcTL", b"fdAT"})
+# chunks that may say the image is to be shown turned (an EXIF orientation): an eXIf chunk,
+# or a text chunk holding EXIF or XMP, which Pillow reads the orientation from too
+_ORIENTING = b"eXIf"
+_TEXT = frozenset({b"tEXt", b"zTXt", b"iTXt"})
+_ORIENTING_KEYWORDS = frozenset({b"Raw profile type exif", b"Raw profile type APP1",
+                                 b"XML:com.adobe.xmp"})
 
 
 def decode_plain_png(data: bytes, max_pixels: int) -> Image.Image | None:
@@ -56,8 +63,10 @@ def decode_plain_png(data: bytes, max_pixels: int) -> Image.Image | None:
             idat.append(body)
         elif kind == b"IEND":
             break
-        elif kind in _NOT_PLAIN or not kind[0] & 0x20:
-            return None  # palette, transparency or an unknown critical chunk
+        elif kind in _NOT_PLAIN or not kind[0] & 0x20 or kind == _ORIENTING:
+            return None  # palette, transparency, an unknown critical chunk, EXIF
+        elif kind in _TEXT and body.split(b"\0", 1)[0] in _ORIENTING_KEYWORDS:
+            return None  # EXIF or XMP in a text chunk
         pos = body_end + 4
     width, height, depth, color_type, compression, filtering, interlace = header
     mode = _MODES.get(color_type)

@@ -29,6 +29,7 @@ from desktop_nn.data.image_folder import (
     ProgressCallback,
     Skipped,
     load_image_folder,
+    shown,
 )
 from desktop_nn.data.npz_data import DataFileError, load_npz_dataset
 
@@ -70,8 +71,8 @@ def load_training_data(
     path = resolve(data)
     if path.is_file() or path.suffix.lower() == ".npz":
         if test_dir is not None:
-            raise DataFileError(f"{test_dir}: --test-dir goes with an image folder; put "
-                                f"X_test / Y_test in {path.name} instead")
+            raise DataFileError(f"{shown(str(test_dir))}: --test-dir goes with an image folder; "
+                                f"put X_test / Y_test in {shown(path.name)} instead")
         return LoadedData(prepared=_prepare_npz(path, val_split, seed), folder=None)
     folder = load_image_folder(path, options, progress=progress, cancel=cancel)
     prepared = prepare_image_data(folder, val_split, seed, normalisation)
@@ -99,15 +100,16 @@ def load_test_folder(test_dir: str | os.PathLike, train: ImageFolderData,
     keep = np.array([test.class_names[lab] in index for lab in test.labels], dtype=bool)
     for name in test.class_names:
         if name not in index:
-            test.warnings.append(f"{test_dir}: class {name!r} is not a training class; "
-                                 f"its images are left out")
+            test.warnings.append(f"{shown(str(test_dir))}: class {name!r} is not a training "
+                                 f"class; its images are left out")
     for p, k, lab in zip(test.paths, keep, test.labels, strict=True):
         if not k:
             test.skipped.append(Skipped(p, f"class {test.class_names[lab]!r} is not a "
                                            f"training class"))
     if not keep.any():
-        raise FolderError(f"{test_dir}: none of its classes ({', '.join(test.class_names)}) "
-                          f"is a training class ({', '.join(train.class_names)})")
+        raise FolderError(f"{shown(str(test_dir))}: none of its classes "
+                          f"({', '.join(test.class_names)}) is a training class "
+                          f"({', '.join(train.class_names)})")
     test.labels = np.array([index[test.class_names[lab]] for lab in test.labels[keep]],
                            dtype=np.int64)
     test.pixels = test.pixels[keep]

@@ -47,6 +47,7 @@ from desktop_nn.data.image_folder.records import (
     parse_image_size,
 )
 from desktop_nn.data.image_folder.scan import scan_folder
+from desktop_nn.data.user_files import shown
 
 __all__ = [
     "COLORS",
@@ -69,6 +70,7 @@ __all__ = [
     "load_image_folder",
     "parse_image_size",
     "scan_folder",
+    "shown",
     "unflatten_planes",
     "wait_for_cache_writes",
 ]

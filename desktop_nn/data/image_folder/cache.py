@@ -23,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_nn.data.image_folder.decode import _stat_pair
+from desktop_nn.data.image_folder.decode import DECODER_VERSION, _stat_pair
 from desktop_nn.data.image_folder.records import (
     FolderScan,
     ImageFolderData,
     LoadOptions,
     Skipped,
 )
+from desktop_nn.data.user_files import shown
 
 CACHE_VERSION = 4  # 3: file stats stored in the entry; 4: the entry's marker in its metadata
 ENTRY_MARKER = "desktop-nn image-folder cache"
@@ -56,7 +57,7 @@ def default_cache_dir() -> Path:
 def _root_tag(root: str | os.PathLike) -> str:
     """The start of every cache entry's name for the folder ``root``."""
     resolved = str(Path(root).expanduser().resolve())
-    return hashlib.sha256(resolved.encode()).hexdigest()[:12]
+    return hashlib.sha256(resolved.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def _cache_name(scan: FolderScan, options: LoadOptions) -> str:
@@ -77,14 +78,16 @@ def _has_cache_entry(cache: Path, root: str | os.PathLike) -> bool:
 
 
 def _cache_key(scan: FolderScan, options: LoadOptions) -> str:
-    """Hash of the options and of every candidate file's path, class and split. Sizes and
+    """Hash of the cache's and the decoder's versions, the options and every candidate
+    file's path, class and split (a change to decoding changes every key). Sizes and
     mtimes are stored in the entry and checked when it is read (see :func:`_read_cache`)."""
     h = hashlib.sha256()
     opts = {k: v for k, v in asdict(options).items() if k not in ("workers", "use_cache")}
-    h.update(json.dumps([CACHE_VERSION, str(scan.root.resolve()), opts,
+    # ASCII JSON and "surrogatepass": names that are not UTF-8 (surrogate escapes) hash too
+    h.update(json.dumps([CACHE_VERSION, DECODER_VERSION, str(scan.root.resolve()), opts,
                          scan.class_names]).encode())
     for f in scan.files:
-        h.update(f"{f.path}\0{f.label}\0{f.split}\n".encode())
+        h.update(f"{f.path}\0{f.label}\0{f.split}\n".encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:32]
 
 
@@ -144,7 +147,7 @@ def _read_cache(path: Path, scan: FolderScan, options: LoadOptions) -> ImageFold
         return None
     skipped = list(scan.skipped) + [Skipped(**s) for s in meta["decode_skipped"]]
     return ImageFolderData(
-        root=str(scan.root), layout=scan.layout, class_names=list(meta["class_names"]),
+        root=shown(str(scan.root)), layout=scan.layout, class_names=list(meta["class_names"]),
         input_shape=tuple(meta["input_shape"]), options=options, pixels=pixels, labels=labels,
         splits=splits.astype(str), paths=paths, skipped=skipped,
         warnings=list(meta["warnings"]), sizes_seen=meta["sizes_seen"],

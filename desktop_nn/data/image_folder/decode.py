@@ -14,9 +14,10 @@ import threading
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from desktop_nn.data.image_folder.records import (
     FORMAT_OF_EXTENSION,
@@ -25,7 +26,17 @@ from desktop_nn.data.image_folder.records import (
     ProgressCallback,
 )
 from desktop_nn.data.png_fast import decode_plain_png
+from desktop_nn.data.user_files import (
+    MAX_IMAGE_FILE_BYTES,
+    FileRefused,
+    open_regular,
+    read_whole,
+)
 
+# The version of the decoding, in every cache entry's key: change it with anything that changes
+# the pixels a file decodes to, so that no entry decoded the old way is read back.
+# 2: EXIF orientation applied
+DECODER_VERSION = 2
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F", "La"})
 WHOLE_READ_LIMIT = 16 << 20  # files up to this size are read in one system call
 PROCESS_THRESHOLD = 2000  # fewer images decode faster in-process than a pool starts
@@ -35,47 +46,63 @@ class _Refused(Exception):
     """An image that is refused; the message is the skip reason."""
 
 
-def _read_bytes(path: str) -> tuple[bytes | None, os.stat_result]:
-    """(the bytes of ``path`` in one unbuffered read, or None when it is over
-    WHOLE_READ_LIMIT; its stat). A sized read would allocate the limit for every file."""
-    with open(path, "rb", buffering=0) as f:
-        st = os.fstat(f.fileno())
-        return (f.read() if st.st_size <= WHOLE_READ_LIMIT else None), st
-
-
-def _open_checked(path: str, max_pixels: int, header_only: bool = False
-                  ) -> tuple[Image.Image, os.stat_result | None]:
-    """Open lazily (header only) and refuse decompression bombs before any decoding -> (the
-    image, the file's stat). A file to decode is read whole first: one read call instead of
-    Pillow's many small ones saves a tenth of the time on small images; a plain PNG is then
-    decoded without Pillow's Python chunk reader (png_fast), which halves its decoding."""
-    data, st = None, None
-    if not header_only:
-        data, st = _read_bytes(path)
-        if data is not None:
-            img = decode_plain_png(data, max_pixels)
-            if img is not None:
-                return img, st
-    img = _open_hinted(path, data)
+def _open_checked(f: BinaryIO, path: str, st: os.stat_result, max_pixels: int,
+                  header_only: bool = False) -> Image.Image:
+    """The image in the open regular file ``f``, opened lazily (header only), with
+    decompression bombs refused before any decoding. A file to decode is read whole first
+    (up to WHOLE_READ_LIMIT): one read call instead of Pillow's many small ones saves a tenth
+    of the time on small images; a plain PNG is then decoded without Pillow's Python chunk
+    reader (png_fast), which halves its decoding."""
+    data = None
+    if not header_only and st.st_size <= WHOLE_READ_LIMIT:
+        data = read_whole(f, st)
+        img = decode_plain_png(data, max_pixels)
+        if img is not None:
+            return img
+    img = _open_hinted(path, f, data)
     w, h = img.size
     if w * h > max_pixels:
         img.close()
         raise _Refused(f"decompression bomb: {w}x{h} pixels is over the limit of "
                        f"{max_pixels:,}")
-    return img, st
+    return img
 
 
-def _open_hinted(path: str, data: bytes | None) -> Image.Image:
-    """Image.open trying the extension's format first: it skips Pillow's probing of every
-    other format (a tenth of the time on small images). A file whose content is another
-    format than its extension says is still identified, by the full probe."""
+def _open_hinted(path: str, f: BinaryIO, data: bytes | None) -> Image.Image:
+    """Image.open (of ``data``, or else of the open file ``f``) trying the extension's format
+    first: it skips Pillow's probing of every other format (a tenth of the time on small
+    images). A file whose content is another format than its extension says is still
+    identified, by the full probe."""
     hint = FORMAT_OF_EXTENSION.get(os.path.splitext(path)[1].lower())
     if hint is not None:
         try:
-            return Image.open(io.BytesIO(data) if data is not None else path, formats=(hint,))
+            return Image.open(io.BytesIO(data) if data is not None else f, formats=(hint,))
         except UnidentifiedImageError:
             pass
-    return Image.open(io.BytesIO(data) if data is not None else path)
+    if data is None:
+        f.seek(0)
+    return Image.open(io.BytesIO(data) if data is not None else f)
+
+
+_SWAPS_SIDES = frozenset({5, 6, 7, 8})  # EXIF orientations stored on their side
+
+
+def _orientation(img: Image.Image, header_only: bool) -> int:
+    """The EXIF orientation (1 to 8; 1 = as stored) that a camera or editor wrote in the
+    file, from its EXIF block or its XMP, as ``ImageOps.exif_transpose`` reads it. With
+    ``header_only``, a PNG whose EXIF comes after its pixels counts as 1: Pillow would decode
+    it to find out, and the size from the headers is a guess that decoding corrects."""
+    if img.format is None:  # decoded by png_fast, which leaves any EXIF or XMP to Pillow
+        return 1
+    if header_only and img.format == "PNG" and "exif" not in img.info:
+        return 1
+    if not header_only:
+        img.load()  # the pixels' own errors (a damaged file) are raised here, not hidden below
+    try:
+        value = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # a damaged EXIF block: the image as stored
+        return 1
+    return value if value in range(1, 9) else 1
 
 
 def _is_gray(img: Image.Image) -> bool:
@@ -143,7 +170,7 @@ def unflatten_planes(v: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
 
 def _reason(exc: BaseException) -> str:
     """The skip reason for an exception raised while opening or decoding an image."""
-    if isinstance(exc, _Refused):
+    if isinstance(exc, (_Refused, FileRefused)):
         return str(exc)
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return f"decompression bomb: {exc}"
@@ -171,11 +198,16 @@ def _decode(path: str, image_size: tuple[int, int] | None, color: str | None, re
     "Is gray" comes from the header alone when only the header is read (``image_size`` None),
     and from the pixels once decoded: formats without a gray mode (WebP, most JPEG photos of
     gray scenes) hold gray images as RGB with three equal planes."""
-    img, st = _open_checked(path, max_pixels, header_only=image_size is None)
-    with img:
-        gray = _is_gray(img)
+    f, st = open_regular(path, MAX_IMAGE_FILE_BYTES)
+    with f, _open_checked(f, path, st, max_pixels, header_only=image_size is None) as opened:
+        orientation = _orientation(opened, header_only=image_size is None)
+        gray = _is_gray(opened)
         if image_size is None:
-            return None, (img.width, img.height, img.mode, gray), st
+            w, h = opened.size
+            if orientation in _SWAPS_SIDES:
+                w, h = h, w
+            return None, (w, h, opened.mode, gray), st
+        img = opened if orientation == 1 else ImageOps.exif_transpose(opened)
         if gray:
             out = _resize(_to_mode(img, color or "rgb"), *image_size, resize)
             a = _pixels(out)
@@ -208,11 +240,12 @@ def _stat_pair(path: str) -> tuple[int, int]:
 
 
 def _decode_chunk(paths: list[str], image_size: tuple[int, int] | None, color: str | None,
-                  resize: str, max_pixels: int
+                  resize: str, max_pixels: int, cancel: threading.Event | None = None
                   ) -> tuple[np.ndarray | None, list, list, np.ndarray]:
     """Worker: decode ``paths`` -> (pixels (k, n_x) uint8 or None, infos, errors, file stats
     (k, 2) int64 of size and mtime_ns, -1 where unknown). With ``image_size`` None only the
-    headers are read and no stats are taken."""
+    headers are read. In this process, setting ``cancel`` raises :class:`Cancelled` before
+    the next file (a worker process gets None: the pool stops waiting for it instead)."""
     n_x = 0 if image_size is None else image_size[0] * image_size[1] * (
         1 if color == "gray" else 3)
     pixels = np.zeros((len(paths), n_x), dtype=np.uint8) if n_x else None
@@ -223,6 +256,8 @@ def _decode_chunk(paths: list[str], image_size: tuple[int, int] | None, color: s
         # Pillow warns on big images before we can refuse them; the refusal is the message.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         for i, path in enumerate(paths):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("loading cancelled")
             try:
                 row, infos[i], st = _decode(path, image_size, color, resize, max_pixels)
                 if pixels is not None:
@@ -286,7 +321,7 @@ class _Pool:
         if self.executor is None:
             for k, s in enumerate(starts):
                 check_cancel()
-                results[k] = _decode_chunk(paths[s:s + chunk], *args)
+                results[k] = _decode_chunk(paths[s:s + chunk], *args, cancel)
                 done += len(results[k][1])
                 if progress is not None:
                     progress(done, total)

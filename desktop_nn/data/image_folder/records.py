@@ -69,7 +69,7 @@ def parse_image_size(text: str) -> tuple[int, int]:
 
 @dataclass
 class Skipped:
-    path: str
+    path: str  # relative to the folder, as :func:`shown` gives it
     reason: str
 
 
@@ -86,8 +86,8 @@ class FolderScan:
 
     root: Path
     layout: str
-    class_names: list[str]
-    files: list[ImageFile]
+    class_names: list[str]  # the class folders' names as :func:`shown` gives them
+    files: list[ImageFile]  # real paths, to open
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -97,15 +97,15 @@ class ImageFolderData:
     """Decoded images of a folder. ``pixels`` (m, n_x) uint8 holds one image per *row* (the
     compact storage); :meth:`X` gives the (n_x, m) float columns the math uses."""
 
-    root: str
+    root: str  # the folder, as :func:`shown` gives it (to show, not to open)
     layout: str
-    class_names: list[str]
+    class_names: list[str]  # as :func:`shown` gives them: valid str, saved in model files
     input_shape: tuple[int, int, int]  # (H, W, C)
     options: LoadOptions
     pixels: np.ndarray  # (m, n_x) uint8
     labels: np.ndarray  # (m,) int64
     splits: np.ndarray  # (m,) str: "train" | "val" | "test"
-    paths: list[str]  # (m,) source file of each row, relative to root
+    paths: list[str]  # (m,) source file of each row, relative to root, as shown
     skipped: list[Skipped]
     warnings: list[str]
     sizes_seen: dict[str, int]  # "WxH" -> count

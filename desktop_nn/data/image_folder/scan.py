@@ -4,16 +4,19 @@ candidate image files, with the reason for every file left out."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from desktop_nn.data.image_folder.records import (
     IMAGE_EXTENSIONS,
+    Cancelled,
     FolderError,
     FolderScan,
     ImageFile,
     Skipped,
 )
+from desktop_nn.data.user_files import refusal, shown
 
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
@@ -29,11 +32,23 @@ def _sorted_entries(path: str) -> list[os.DirEntry]:
         return sorted(it, key=lambda e: e.name)
 
 
+def _not_a_file(e: os.DirEntry) -> str | None:
+    """Why the entry ``e`` (not a folder) cannot be an image file: a FIFO, a device, a
+    socket, or a link to one, or a dangling link; None for a regular file. The entry's type
+    comes from the folder listing, so a plain file costs no system call."""
+    try:
+        if e.is_file():
+            return None
+        return refusal(os.stat(e.path), None) or "not a regular file"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+
+
 def _subdirs(path: str) -> list[os.DirEntry]:
     try:
         entries = _sorted_entries(path)
     except OSError as exc:
-        raise FolderError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise FolderError(f"{shown(path)}: cannot be read ({exc.strerror or exc})") from None
     out = []
     for e in entries:
         try:
@@ -46,33 +61,113 @@ def _subdirs(path: str) -> list[os.DirEntry]:
 
 class _Scanner:
     """Walks class folders, collecting candidate images and the reasons for skipping others.
-    Paths are plain strings: pathlib costs more than the file system on big folders."""
+    Paths are plain strings: pathlib costs more than the file system on big folders.
 
-    def __init__(self, root: str, on_found: Callable[[int], None] | None = None) -> None:
+    Links are followed, but every folder and file counts once, under one class: a folder
+    reached through a link that resolves to the data folder, a folder above it or another
+    class's folder is skipped with the reason (its images belong elsewhere), a folder seen
+    before is a loop, and a file reached again by its real path counts once. Real paths are
+    asked of the system only for links; the others are their folder's real path and name."""
+
+    def __init__(self, root: str, on_found: Callable[[int], None] | None = None,
+                 cancel: threading.Event | None = None) -> None:
         self.root = root
+        self.root_real = os.path.realpath(root)
+        self.cancel = cancel
         self.prefix = len(root.rstrip(os.sep)) + 1
         self.skipped: list[Skipped] = []
         self.on_found = on_found
         self.found = 0
+        self.class_of_real: dict[str, str] = {}  # a class folder's real path -> "class 'a'"
+        self.seen_dirs: dict[str, str] = {}  # real path -> where it was first walked (shown)
+        self.seen_files: dict[str, str] = {}  # real path -> the path it was first found at
 
     def rel(self, path: str) -> str:
         return path[self.prefix:] if path.startswith(self.root) else path
 
     def skip(self, path: str, reason: str) -> None:
-        self.skipped.append(Skipped(self.rel(path), reason))
+        self.skipped.append(Skipped(shown(self.rel(path)), reason))
 
-    def images(self, class_dir: str) -> list[os.DirEntry]:
-        """Candidate image files below ``class_dir`` (recursively, following links, no loops)."""
-        seen: set[str] = set()
-        stack = [class_dir]
+    def _above_root(self, real: str) -> bool:
+        """Whether ``real`` is the data folder or a folder that holds it."""
+        return real == self.root_real or self.root_real.startswith(real.rstrip(os.sep) + os.sep)
+
+    def _owner(self, real: str) -> str | None:
+        """The class whose folder holds ``real`` (or is it), or None."""
+        p = real
+        while True:
+            if p in self.class_of_real:
+                return self.class_of_real[p]
+            parent = os.path.dirname(p)
+            if parent == p:
+                return None
+            p = parent
+
+    def classes(self, groups: dict[str, list[os.DirEntry]]
+                ) -> dict[str, dict[str, list[os.DirEntry]]]:
+        """{split: {class name: its candidate images}} for the class folders of each split.
+        The names are :func:`shown`; two folders shown alike (one with a name that is not
+        UTF-8) are refused, so that no two classes merge. A class folder that is a link to
+        the data folder, a folder above it, another class's folder or a folder inside one
+        is skipped with the reason; folders that are no links claim their place first."""
+        chosen: dict[str, list[tuple[str, os.DirEntry, str]]] = {}
+        for split, folders in groups.items():
+            names: dict[str, str] = {}
+            for c in folders:
+                name = shown(c.name)
+                if name in names:
+                    raise FolderError(
+                        f"{shown(self.root)}: the class folders {_raw(names[name])} and "
+                        f"{_raw(c.name)} have the same name {name!r} once bytes that are not "
+                        f"UTF-8 are written as \\x escapes; rename one of them")
+                names[name] = c.name
+            links = [c for c in folders if _is_link(c)]
+            chosen[split] = []
+            for c in [c for c in folders if not _is_link(c)] + links:
+                name, real = shown(c.name), os.path.realpath(c.path)
+                label = f"class {name!r}" + (f" of the {split} split" if len(groups) > 1 else "")
+                reason = self._refused_link(real, None)
+                if reason is not None:
+                    self.skip(c.path, reason)
+                    continue
+                self.class_of_real[real] = label
+                chosen[split].append((name, c, real))
+        out: dict[str, dict[str, list[os.DirEntry]]] = {}
+        for split, classes in chosen.items():
+            out[split] = {name: self.images(c.path, real)
+                          for name, c, real in sorted(classes, key=lambda t: t[0])}
+        return out
+
+    def _refused_link(self, real: str, own: str | None) -> str | None:
+        """Why a folder reached through a link, resolving to ``real``, is not walked for the
+        class ``own`` (None: a class folder itself)."""
+        if self._above_root(real):
+            return "a link to the data folder or a folder above it"
+        owner = self._owner(real)
+        if owner is None or owner == own:
+            return None
+        if own is None and real in self.class_of_real:
+            return f"a link to the same folder as {owner} (not a second class)"
+        return f"a link into {owner} (its images belong to that class)"
+
+    def images(self, class_dir: str, class_real: str) -> list[os.DirEntry]:
+        """Candidate image files below ``class_dir`` (recursively, following links that stay
+        out of the other classes, no loops, each file once)."""
+        own = self.class_of_real[class_real]
+        stack = [(class_dir, class_real, "")]  # (path, real path, real path of its parent)
         found = []
         while stack:
-            d = stack.pop()
-            real = os.path.realpath(d)
-            if real in seen:
-                self.skip(d, "symlink loop: folder already visited")
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled("loading cancelled")
+            d, real, parent = stack.pop()
+            if real in self.seen_dirs:
+                if parent == real or parent.startswith(real + os.sep):
+                    self.skip(d, "symlink loop: folder already visited")
+                else:
+                    self.skip(d, f"the same folder as {self.seen_dirs[real]!r}, reached again "
+                                 f"through a link (counted once)")
                 continue
-            seen.add(real)
+            self.seen_dirs[real] = shown(self.rel(d))
             try:
                 entries = _sorted_entries(d)
             except OSError as exc:
@@ -88,14 +183,35 @@ class _Scanner:
                 except OSError as exc:
                     self.skip(e.path, f"unreadable: {exc.strerror or exc}")
                     continue
+                link = _is_link(e)
+                e_real = os.path.realpath(e.path) if link else os.path.join(real, e.name)
                 if is_dir:
-                    subdirs.append(e.path)
+                    reason = self._refused_link(e_real, own) if link else (
+                        None if self.class_of_real.get(e_real, own) == own
+                        else f"the folder of {self.class_of_real[e_real]}")
+                    if reason is not None:
+                        self.skip(e.path, reason)
+                    else:
+                        subdirs.append((e.path, e_real, real))
                     continue
                 dot = e.name.rfind(".")
                 ext = e.name[dot:].lower() if dot > 0 else ""
                 if ext not in IMAGE_EXTENSIONS:
                     self.skip(e.path, f"not an image file (extension {ext or 'none'!r})")
                     continue
+                reason = _not_a_file(e)
+                if reason is None and link:
+                    owner = self._owner(e_real)
+                    if owner is not None and owner != own:
+                        reason = f"a link into {owner} (the image belongs to that class)"
+                if reason is None and e_real in self.seen_files:
+                    first = shown(self.rel(self.seen_files[e_real]))
+                    reason = f"the same file as {first!r}, reached again through a link " \
+                             f"(counted once)"
+                if reason is not None:
+                    self.skip(e.path, reason)
+                    continue
+                self.seen_files[e_real] = e.path
                 found.append(e)
             stack.extend(reversed(subdirs))
         self.found += len(found)
@@ -104,36 +220,54 @@ class _Scanner:
         return found
 
 
+def _raw(name: str) -> str:
+    """A name as the bytes the system holds (b'caf\\xe9'), to tell apart names shown alike."""
+    try:
+        return repr(os.fsencode(name))
+    except UnicodeError:
+        return repr(name)
+
+
+def _is_link(e: os.DirEntry) -> bool:
+    try:
+        return e.is_symlink()
+    except OSError:
+        return False
+
+
 def scan_folder(root: str | os.PathLike, min_classes: int = 2,
-                on_found: Callable[[int], None] | None = None) -> FolderScan:
+                on_found: Callable[[int], None] | None = None,
+                cancel: threading.Event | None = None) -> FolderScan:
     """Find the layout, the classes and the candidate image files of ``root``.
     A training folder needs ``min_classes`` = 2; a test folder may hold one class.
-    ``on_found(n)`` is told the number of candidate files found so far, after each class."""
+    ``on_found(n)`` is told the number of candidate files found so far, after each class;
+    setting ``cancel`` raises :class:`Cancelled` before the next folder is listed."""
     root_path = Path(root).expanduser()
+    where = shown(str(root_path))
     if not root_path.exists():
-        raise FolderError(f"{root_path}: no such folder")
+        raise FolderError(f"{where}: no such folder")
     if not root_path.is_dir():
-        raise FolderError(f"{root_path}: is not a folder (expected one subfolder per class)")
+        raise FolderError(f"{where}: is not a folder (expected one subfolder per class)")
     root_s = str(root_path)
     top = _subdirs(root_s)
     split_dirs = {SPLIT_ALIASES[d.name.lower()]: d for d in top if d.name.lower() in SPLIT_ALIASES}
     layout = "splits" if "train" in split_dirs and len(split_dirs) == len(top) else "classes"
-    scanner = _Scanner(root_s, on_found)
+    scanner = _Scanner(root_s, on_found, cancel)
     notes: list[str] = []
     for e in _sorted_entries(root_s):
         if not _is_hidden(e.name) and not e.is_dir():
             scanner.skip(e.path, "not inside a class folder")
 
-    by_split: dict[str, dict[str, list[os.DirEntry]]] = {}
-    if layout == "splits":
-        for split, d in split_dirs.items():
-            by_split[split] = {c.name: scanner.images(c.path) for c in _subdirs(d.path)}
+    if layout == "splits":  # train first: a file reached again elsewhere counts there
+        groups = {split: _subdirs(split_dirs[split].path)
+                  for split in ("train", "val", "test") if split in split_dirs}
     else:
-        by_split["train"] = {c.name: scanner.images(c.path) for c in top}
+        groups = {"train": top}
+    by_split = scanner.classes(groups)
 
     train = by_split["train"]
     if not train:
-        where = root_path / "train" if layout == "splits" else root_path
+        where = shown(str(root_path / "train")) if layout == "splits" else where
         raise FolderError(f"{where}: no class subfolders found; put the images of each class "
                           f"in a subfolder named after the class")
     class_names = sorted(c for c, files in train.items() if files)
@@ -141,10 +275,10 @@ def scan_folder(root: str | os.PathLike, min_classes: int = 2,
         if not train[c]:
             notes.append(f"class folder {c!r} has no images and is left out")
     if not class_names:
-        raise FolderError(f"{root_path}: no images found (looked for "
+        raise FolderError(f"{where}: no images found (looked for "
                           f"{', '.join(sorted(IMAGE_EXTENSIONS))})")
     if len(class_names) < min_classes:
-        raise FolderError(f"{root_path}: only one class ({class_names[0]!r}) has images; a "
+        raise FolderError(f"{where}: only one class ({class_names[0]!r}) has images; a "
                           f"classifier needs at least two class subfolders")
     index = {c: i for i, c in enumerate(class_names)}
     files: list[ImageFile] = []

@@ -1,0 +1,115 @@
+"""File and class-folder names that are not valid UTF-8 (issue 21, item 11). On Linux they come
+as surrogate escapes, which cannot be printed, hashed as UTF-8 or saved in JSON. The loader
+opens the real files and gives their names as valid str with backslash escapes: loading,
+caching, inspect-data, training, saving the model and predicting all work."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from image_factory import gray, make_folder
+
+from desktop_nn.cli import main
+from desktop_nn.data import image_folder
+from desktop_nn.data.image_folder import FolderError, LoadOptions, load_image_folder, shown
+from desktop_nn.data.sources import load_training_data
+
+CAFE = b"caf\xe9"  # "café" written in Latin-1: not UTF-8
+CAFE_SHOWN = "caf\\xe9"
+
+
+def _bytes_folder(root, names: list[bytes], value: int = 200):
+    """Images at root/<name> for each byte path ``name`` (folders made as needed)."""
+    base = os.fsencode(str(root))
+    for i, name in enumerate(names):
+        path = os.path.join(base, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        gray(value + i, (4, 4)).save(os.fsdecode(path), "PNG")
+
+
+@pytest.fixture
+def latin1_folder(tmp_path):
+    root = make_folder(tmp_path / "d", {"ok": 3})
+    try:
+        _bytes_folder(root, [CAFE + b"/img\xff0.png", CAFE + b"/img\xff1.png",
+                             CAFE + b"/sub\xfe/x.png", b"ok/junk\xfe.txt"])
+    except (OSError, UnicodeError) as exc:  # macOS and Windows refuse such names
+        pytest.skip(f"this file system takes only valid names ({exc})")
+    return root
+
+
+def _encodable(text: str) -> bool:
+    text.encode("utf-8")  # strict: raises on a surrogate
+    return True
+
+
+def test_names_that_are_not_utf8_load_as_valid_str(latin1_folder, tmp_path):
+    for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # cold, then from the cache
+        data = load_image_folder(latin1_folder, LoadOptions(use_cache=cache is not None),
+                                 cache_dir=cache)
+        image_folder.wait_for_cache_writes()
+        assert data.class_names == [CAFE_SHOWN, "ok"]
+        assert data.counts() == {CAFE_SHOWN: 3, "ok": 3}
+        assert sorted(p.replace(os.sep, "/") for p in data.paths if p.startswith("caf")) == [
+            "caf\\xe9/img\\xff0.png", "caf\\xe9/img\\xff1.png", "caf\\xe9/sub\\xfe/x.png"]
+        assert [s.path.replace(os.sep, "/") for s in data.skipped] == ["ok/junk\\xfe.txt"]
+        everything = [data.root, *data.class_names, *data.paths,
+                      *(s.path for s in data.skipped), *data.warnings]
+        assert all(_encodable(t) for t in everything)
+    assert data.from_cache
+
+
+def test_inspect_data_prints_and_writes_json(latin1_folder, capsys):
+    for extra in ([], ["--no-cache"]):
+        assert main(["inspect-data", str(latin1_folder), "--json", *extra]) == 0
+        out = capsys.readouterr().out
+        out.encode("utf-8")  # what a terminal in a UTF-8 locale must be able to print
+        assert json.loads(out)["classes"] == [CAFE_SHOWN, "ok"]
+        assert main(["inspect-data", str(latin1_folder), *extra]) == 0
+        text = capsys.readouterr().out
+        text.encode("utf-8")
+        assert CAFE_SHOWN in text
+
+
+def test_train_saves_a_model_with_such_a_class_and_predict_names_it(latin1_folder, tmp_path,
+                                                                    capsys):
+    from desktop_nn.io.model_file import load_model
+
+    model = tmp_path / "m.npz"
+    assert main(["train", str(latin1_folder), "--epochs", "2", "--quiet", "--val-split", "0",
+                 "--save", str(model)]) == 0
+    assert load_model(model).class_names == [CAFE_SHOWN, "ok"]
+    capsys.readouterr()
+    image = os.fsdecode(os.path.join(os.fsencode(str(latin1_folder)), CAFE, b"img\xff0.png"))
+    assert main(["predict", str(model), image, "--json"]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")
+    (result,) = json.loads(out)["results"]
+    assert "error" not in result and result["path"].endswith("caf\\xe9/img\\xff0.png")
+    assert set(result["probabilities"]) == {CAFE_SHOWN, "ok"}
+
+
+def test_a_test_folder_maps_such_classes_by_name(latin1_folder, tmp_path):
+    test = make_folder(tmp_path / "t", {"ok": 1})
+    _bytes_folder(test, [CAFE + b"/y.png"])
+    loaded = load_training_data(latin1_folder, LoadOptions(use_cache=False), val_split=0,
+                                test_dir=test)
+    assert loaded.test_folder.class_names == [CAFE_SHOWN, "ok"]
+    assert sorted(np.asarray(loaded.test_folder.labels).tolist()) == [0, 1]
+
+
+def test_two_class_folders_shown_alike_are_refused(latin1_folder):
+    (latin1_folder / CAFE_SHOWN).mkdir()  # a real backslash, x, e, 9
+    _bytes_folder(latin1_folder, [CAFE_SHOWN.encode() + b"/z.png"])
+    with pytest.raises(FolderError, match=r"have the same name .* once bytes that are not UTF-8"):
+        load_image_folder(latin1_folder, LoadOptions(use_cache=False))
+
+
+def test_shown_leaves_valid_names_alone_and_escapes_the_rest():
+    assert shown("données/写真.png") == "données/写真.png"
+    if os.name == "posix":
+        assert shown(os.fsdecode(CAFE)) == CAFE_SHOWN
+    assert shown("\ud800x") == "\\ud800x"  # a lone surrogate that is no escaped byte
