@@ -273,9 +273,12 @@ class ProjectController(QObject):
                                       QMessageBox.Icon.Warning)
                 return False
             except OSError as exc:
+                culprit = exc.filename if isinstance(exc.filename, str) and \
+                    not exc.filename.endswith(".tmp") and Path(exc.filename) != path else None
+                where = f" ({culprit})" if culprit else ""
                 self.view.show_dialog("Cannot save the project",
-                                      f"{path} could not be saved: {exc.strerror or exc}. "
-                                      "The files saved before are unchanged.",
+                                      f"{path} could not be saved: {exc.strerror or exc}"
+                                      f"{where}. The files saved before are unchanged.",
                                       QMessageBox.Icon.Warning)
                 return False
         self._set_clean(path)

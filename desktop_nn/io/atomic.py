@@ -149,7 +149,10 @@ def _backup(path: Path) -> Path | None:
         random = "".join(secrets.choice(_ALPHABET) for _ in range(8))
         name = path.with_name(f"{_prefix(path)}{random}.tmp")
         try:
-            os.link(path, name, follow_symlinks=False)
+            try:
+                os.link(path, name, follow_symlinks=False)  # a link itself, not its target
+            except NotImplementedError:  # platforms that cannot say which
+                os.link(path, name)
             return name
         except FileExistsError:
             continue

@@ -101,3 +101,17 @@ def test_a_state_of_another_save_is_left_out_with_a_message(qtbot, window, tmp_p
     model, state = reopened.workbench.saved_state()
     assert model is not None and state is None  # never the state of other weights
     close(reopened)
+
+
+def test_a_folder_in_the_way_of_the_state_file_is_named_and_nothing_changes(qtbot, window,
+                                                                            tmp_path):
+    train(qtbot, window, epochs=1, optimizer="momentum")
+    path = tmp_path / "digits.dnnproj"
+    assert window.projects.save_to(path)
+    state_file_path(path).unlink()
+    state_file_path(path).mkdir()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert not window.projects.save_to(path)
+    [(title, text)] = dialogs(window)
+    assert "digits.dnnproj could not be saved" in text and "digits.state.npz" in text
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
