@@ -244,7 +244,7 @@ BAD_SETTINGS = {
     "training.device": ("training", "device", "tpu"),
     "training.seed": ("training", "seed", -1),
     "data.val_split": ("data", "val_split", 5),
-    "data.size": ("data", "size", "20000x20000"),
+    "data.size": ("data", "size", 28),
     "data.normalisation": ("data", "normalisation", "zscore"),
     "designer.output": ("designer", "output", "relu"),
     "designer.layers[1] units": ("designer", "layers", [[10**9, "relu"]]),
@@ -282,9 +282,11 @@ def test_every_bad_setting_is_listed_in_one_message(tmp_path):
 def test_what_the_window_saves_passes_and_missing_values_are_fine(tmp_path):
     from desktop_nn.io.project_settings import check_project_settings
 
+    # what the widgets can hold: 0 units and a size the user typed are shown as they are, and
+    # the panels say what is wrong with them
     good = Project(designer={"layers": [[30, "sigmoid"], [0, "relu"]], "output": "softmax",
                              "cost": "cross-entropy", "init": "he"},
-                   data={"folder": "", "size": "28x28", "color": "auto", "resize": "stretch",
+                   data={"folder": "", "size": "28 by 28", "color": "auto", "resize": "stretch",
                          "val_split": 0.9, "normalisation": "standardise"},
                    training={"lr": 0.00001, "epochs": 100_000, "batch": 0,
                              "optimizer": "adam", "l2": 0.0, "seed": 2**31 - 1,

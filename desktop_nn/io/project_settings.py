@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from desktop_nn.data.dataset import NORMALISATIONS
-from desktop_nn.data.image_folder import COLORS, MAX_PIXELS, RESIZE_MODES, parse_image_size
+from desktop_nn.data.image_folder import COLORS, RESIZE_MODES
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.init import INITS
@@ -121,19 +121,9 @@ def _check_training(t: Mapping, out: _Problems) -> None:
 def _check_data(d: Mapping, out: _Problems) -> None:
     if "folder" in d and not isinstance(d["folder"], str):
         out.append(f"data.folder must be a string, got {_show(d['folder'])}")
-    if "size" in d:
-        size = d["size"]
-        if not isinstance(size, str):
-            out.append(f"data.size must be 'auto' or like '64x64', got {_show(size)}")
-        elif size.strip().lower() not in ("", "auto"):
-            try:
-                h, w = parse_image_size(size.strip())
-            except ValueError as exc:
-                out.append(f"data.size: {exc}")
-            else:
-                if h * w > MAX_PIXELS:
-                    out.append(f"data.size {size.strip()} has {h * w} pixels, over "
-                               f"{MAX_PIXELS}")
+    if "size" in d and not isinstance(d["size"], str):
+        # free text, shown as written: the data panel says what is wrong with it on loading
+        out.append(f"data.size must be text ('auto' or like '64x64'), got {_show(d['size'])}")
     out.choice(d, "color", "data", DATA_COLORS)
     out.choice(d, "resize", "data", RESIZE_MODES)
     out.choice(d, "normalisation", "data", SCALINGS)
