@@ -86,8 +86,9 @@ def test_round_trip_keeps_every_field(tmp_path):
     save_project(path, loaded)  # a second save keeps "created"
     again = load_project(path)
     assert again.created == loaded.created
-    assert {k: v for k, v in vars(again).items() if k != "saved"} == \
-        {k: v for k, v in vars(loaded).items() if k != "saved"}
+    assert again.generation and again.generation != loaded.generation  # each save its own
+    assert {k: v for k, v in vars(again).items() if k not in ("saved", "generation")} == \
+        {k: v for k, v in vars(loaded).items() if k not in ("saved", "generation")}
 
 
 def test_file_is_strict_json_with_the_documented_keys(tmp_path):
@@ -97,7 +98,7 @@ def test_file_is_strict_json_with_the_documented_keys(tmp_path):
     doc = json.loads(path.read_text(encoding="utf-8"))  # strict: NaN became null
     assert doc["format"] == "desktop-nn-project" and doc["format_version"] == 1
     assert set(doc) == {"format", "format_version", "name", "designer", "data", "training",
-                        "model", "runs", "created", "saved", "app_version"}
+                        "model", "runs", "created", "saved", "app_version", "generation"}
     assert doc["runs"] == [{"val_cost": None, "acc": 0.5, "shape": [2, 3]}]
 
 
@@ -456,19 +457,19 @@ def test_model_saved_by_hand_is_found(tmp_path):
 
 # ---------------------------------------------------------------------------- training state
 def test_training_state_beside_the_project_round_trips_and_is_removed_when_none(tmp_path):
-    from desktop_nn.io.project_file import load_project_state, save_project_state, state_file_path
+    from desktop_nn.io.project_file import load_project_state, state_file_path
 
     path = tmp_path / "p.dnnproj"
     assert load_project_state(path) is None
     state = {"epoch": 2, "step_count": 10, "examples_seen": 100, "rng": {"x": 1},
              "optimizer": {"name": "momentum", "lr": 0.1, "t": 10}}
     arrays = {"v/W/0": np.ones((2, 3))}
-    save_project_state(path, (state, arrays))
+    save_project(path, make_project(), make_model(), (state, arrays))
     assert state_file_path(path).name == "p.state.npz"
-    got_state, got_arrays = load_project_state(path)
+    got_state, got_arrays = load_project_state(path, load_project(path))
     assert got_state == state
     np.testing.assert_array_equal(got_arrays["v/W/0"], arrays["v/W/0"])
-    save_project_state(path, None)
+    save_project(path, make_project(), make_model(), None)
     assert load_project_state(path) is None
 
 

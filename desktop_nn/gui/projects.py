@@ -20,13 +20,11 @@ from desktop_nn.io.project_file import (
     SUFFIX,
     Project,
     ProjectFileError,
-    load_project,
-    load_project_model,
-    load_project_state,
     save_project,
-    save_project_state,
     state_file_path,
 )
+from desktop_nn.io.project_open import OpenedProject, open_project
+from desktop_nn.io.project_settings import check_project_settings
 from desktop_nn.io.recent_projects import add_recent, existing_recent
 from desktop_nn.io.recovery import (
     RecoveryInfo,
@@ -193,29 +191,45 @@ class ProjectController(QObject):
 
     def open(self, path: str | Path) -> bool:
         """Open a project: settings, data folder (loaded in the background), the model and
-        its training state. A bad file is refused with its message; nothing is changed."""
+        its training state. A bad file is refused with its message; nothing is changed. A
+        model or state of another save is left out, and the user is told."""
         if self.workbench.is_busy() or not self.maybe_save():
             return False
         path = Path(path)
         try:
-            project = load_project(path)
-            model = load_project_model(project, path)
-            state = load_project_state(path) if model is not None else None
+            opened = open_project(path)
         except ProjectFileError as exc:
             self.view.show_dialog("Cannot open the project", str(exc),
                                   QMessageBox.Icon.Warning)
             return False
-        self._apply(project, model, state)
+        if not self._apply(opened):
+            return False
         self._set_clean(path)
         self._remember(path)
+        self._tell_notes(opened)
         self.view.say(f"Opened {path}", 5000)
         return True
 
-    def _apply(self, project: Project, model: ModelFile | None,
-               state: tuple[dict, dict] | None) -> None:
+    def _tell_notes(self, opened: OpenedProject) -> None:
+        if opened.notes:
+            self.view.show_dialog("Part of the project was left out", "\n\n".join(opened.notes),
+                                  QMessageBox.Icon.Warning)
+
+    def _apply(self, opened: OpenedProject) -> bool:
+        """Show an opened project. Only a project whose settings pass
+        :func:`check_project_settings` is applied (load_project checks them too); anything
+        else is refused with its reasons before the window is touched. False when refused."""
+        project, model, state = opened.project, opened.model, opened.state
+        problems = check_project_settings(project)
+        if problems:
+            self.view.show_dialog("Cannot open the project",
+                                  "Its settings cannot be shown as written:\n"
+                                  + "\n".join(f"- {m}" for m in problems),
+                                  QMessageBox.Icon.Warning)
+            return False
         v = self.view
         if not self.workbench.forget():  # callers check first: never while a run trains
-            return
+            return False
         v.clear_training_view()
         v.show_panel_states(project.designer, project.training)
         if model is not None:
@@ -223,6 +237,7 @@ class ProjectController(QObject):
             self.workbench.import_model(model, state)
         v.refresh_runs()
         v.open_data(project.data)  # opening a project is not a change
+        return True
 
     def save(self) -> bool:
         if self.path is None:
@@ -248,14 +263,22 @@ class ProjectController(QObject):
                                       "pause in time for a consistent snapshot; try again.",
                                       QMessageBox.Icon.Warning)
                 return False
-            try:
+            try:  # all-or-nothing: on failure the old project, model and state stay whole
                 model, state = self.workbench.saved_state()
                 project = self.project()
                 project.name = path.stem
-                save_project(path, project, model)
-                save_project_state(path, state)
-            except (ValueError, OSError) as exc:
+                save_project(path, project, model, state)
+            except ValueError as exc:
                 self.view.show_dialog("Cannot save the project", str(exc),
+                                      QMessageBox.Icon.Warning)
+                return False
+            except OSError as exc:
+                culprit = exc.filename if isinstance(exc.filename, str) and \
+                    not exc.filename.endswith(".tmp") and Path(exc.filename) != path else None
+                where = f" ({culprit})" if culprit else ""
+                self.view.show_dialog("Cannot save the project",
+                                      f"{path} could not be saved: {exc.strerror or exc}"
+                                      f"{where}. The files saved before are unchanged.",
                                       QMessageBox.Icon.Warning)
                 return False
         self._set_clean(path)
@@ -285,8 +308,7 @@ class ProjectController(QObject):
             return False
         model, state = self.workbench.saved_state()
         try:
-            self.store.write(self.project(), model, original=self.path)
-            save_project_state(self.store.project_path, state)
+            self.store.write(self.project(), model, original=self.path, state=state)
         except (ValueError, OSError):
             return False  # autosave must never disturb the user; the next one will retry
         self._autosaved = True
@@ -302,25 +324,27 @@ class ProjectController(QObject):
                 if not self.ask_recover(info):
                     store.clear()
                     continue
-                self._recover(store, info)
-                return True
+                return self._recover(store, info)
             return False
         finally:
             self.autosave_timer.start()
 
-    def _recover(self, store: RecoveryStore, info: RecoveryInfo) -> None:
-        project, model = store.restore()
+    def _recover(self, store: RecoveryStore, info: RecoveryInfo) -> bool:
         try:
-            state = load_project_state(store.project_path) if model is not None else None
-        except ProjectFileError:
-            state = None
-        self._apply(project, model, state)
+            opened = store.open()
+        except ProjectFileError as exc:
+            self.view.show_dialog("Cannot recover the work", str(exc), QMessageBox.Icon.Warning)
+            return False
+        if not self._apply(opened):
+            return False
+        self._tell_notes(opened)
         self.path = info.original
         self.mark_dirty()  # recovered work is unsaved until the user saves it
         self.project_changed.emit()
         # now safe in this session's own recovery files: the crashed session's can go
         if self.autosave():
             store.clear()
+        return True
 
     # ------------------------------------------------------------------ questions
     def _ask_unsaved(self, name: str) -> str:

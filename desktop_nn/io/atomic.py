@@ -1,25 +1,111 @@
 """Writing files atomically: a temporary file in the same folder, flushed and fsync'ed, given
 the old file's permissions, then ``os.replace``'d onto the target (and the folder fsync'ed).
-On any error the temporary file is removed and an existing target is left untouched."""
+On any error the temporary file is removed and an existing target is left untouched.
+
+- :func:`atomic_open` / :func:`atomic_write_text`: one file.
+- :func:`write_together`: several files as one unit (a project, its model and its training
+  state): every file is written to its temporary first, and only when all are whole are they
+  moved into place; a failure on the way puts the old files back, so the old set stays whole
+  until the new set is whole.
+- Temporaries are named ``.NAME.PID-XXXXXXXX.tmp`` (PID: the writer's process id). One left by
+  a writer that was killed (``kill -9``) is removed by the next write of the same file
+  (:func:`clean_stale_temporaries`): only names of this pattern, only regular files, and only
+  when the writer's process is gone or the file is over :data:`STALE_AFTER_S` old.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import secrets
+import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER_S = 3600.0
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"  # mkstemp's
+
+
+def _prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}-"
+
+
+def _temporary_pattern(name: str) -> re.Pattern[str]:
+    """Our temporaries of a file called ``name`` (the PID part is absent in older ones)."""
+    return re.compile(rf"\.{re.escape(name)}\.(?:(\d+)-)?[a-z0-9_]{{8}}\.tmp")
+
+
+def _pid_gone(pid: int) -> bool:
+    """Whether no process with this id runs (POSIX; elsewhere nobody can tell: False)."""
+    if os.name != "posix" or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def clean_stale_temporaries(target: str | os.PathLike,
+                            max_age_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove the temporaries that writers of ``target`` left behind when they were killed;
+    returns what was removed. Only files named as :func:`atomic_open` names them, only regular
+    files (never a link or a folder), and only when their writer's process is gone or they are
+    over ``max_age_s`` old: a live writer's temporary is left alone. Errors are ignored."""
+    target = Path(target)
+    pattern = _temporary_pattern(target.name)
+    start = f".{target.name}."
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(start) and entry.name.endswith(".tmp")):
+            continue
+        m = pattern.fullmatch(entry.name)
+        if m is None:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            pid = int(m.group(1)) if m.group(1) else None
+            if not ((pid is not None and _pid_gone(pid)) or now - st.st_mtime > max_age_s):
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def _new_temporary(target: Path) -> tuple[int, Path]:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_prefix(target), suffix=".tmp")
+    return fd, Path(tmp)
 
 
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """``with atomic_open(path) as f: ...``: ``f`` is the temporary file ("wb", or "w" for
-    UTF-8 text); ``path`` is replaced when the block ends without an error."""
+    UTF-8 text); ``path`` is replaced when the block ends without an error. Stale temporaries
+    of ``path`` are cleaned first (:func:`clean_stale_temporaries`)."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp_path = Path(tmp)
+    clean_stale_temporaries(target)
+    fd, tmp_path = _new_temporary(target)
     try:
         text = "b" not in mode
         with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if text else {})) as f:
@@ -39,6 +125,123 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_open(path, "w") as f:
         f.write(text)
     return Path(path)
+
+
+Writer = Callable[[IO[bytes]], None]
+
+
+def _check_replaceable(path: Path) -> None:
+    """A target or a file to remove must be a file (or absent): never replace a folder."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "is a folder, not a file", str(path))
+
+
+def _backup(path: Path) -> Path | None:
+    """A second name for the current ``path`` (a hard link, else a copy) to put back if the
+    set cannot be completed; None when there is no file or no way to keep it."""
+    if not os.path.lexists(path):
+        return None
+    for _ in range(100):
+        random = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+        name = path.with_name(f"{_prefix(path)}{random}.tmp")
+        try:
+            try:
+                os.link(path, name, follow_symlinks=False)  # a link itself, not its target
+            except NotImplementedError:  # platforms that cannot say which
+                os.link(path, name)
+            return name
+        except FileExistsError:
+            continue
+        except OSError:
+            try:
+                shutil.copy2(path, name, follow_symlinks=False)
+                return name
+            except OSError:
+                name.unlink(missing_ok=True)
+                return None
+    return None
+
+
+def write_together(files: Sequence[tuple[str | os.PathLike, Writer]],
+                   remove: Sequence[str | os.PathLike] = ()) -> None:
+    """Write several files as one unit, then remove the files in ``remove``.
+
+    Each ``writer(f)`` writes one file's bytes to its temporary; only when every temporary is
+    whole and fsync'ed are they moved into place, in the order given (put the file that makes
+    the set, e.g. the project, last), then ``remove``'s files are deleted. When anything fails
+    the temporaries are removed and every file already replaced or deleted is put back, so
+    the old files stay as they were, and the error is raised.
+    """
+    targets = [(Path(p), w) for p, w in files]
+    removals = [Path(p) for p in remove]
+    for p in [t for t, _ in targets] + removals:
+        clean_stale_temporaries(p)
+        _check_replaceable(p)
+    temporaries: list[Path] = []
+    try:
+        for target, writer in targets:
+            fd, tmp = _new_temporary(target)
+            temporaries.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                writer(f)
+                f.flush()
+                os.fsync(f.fileno())
+            _copy_mode(target, tmp)
+    except BaseException:
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
+        raise
+
+    backups: dict[Path, Path | None] = {}  # every path that held a file: its second name
+    done: list[Path] = []
+    try:
+        for p in [t for t, _ in targets] + removals:
+            if os.path.lexists(p):
+                backups[p] = _backup(p)
+        for (target, _), tmp in zip(targets, temporaries, strict=True):
+            os.replace(tmp, target)
+            done.append(target)
+        for r in removals:
+            if r in backups:
+                os.unlink(r)
+                done.append(r)
+    except BaseException:
+        _roll_back(done, backups)
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
+        for b in backups.values():
+            if b is not None:
+                b.unlink(missing_ok=True)
+        raise
+    for b in backups.values():
+        if b is not None:
+            b.unlink(missing_ok=True)
+    for folder in {t.parent for t, _ in targets} | {r.parent for r in removals}:
+        _fsync_dir(folder)
+
+
+def _roll_back(done: list[Path], backups: dict[Path, Path | None]) -> None:
+    """Put back the files of a set that could not be completed (newest change first)."""
+    for path in reversed(done):
+        if path in backups and backups[path] is None:
+            log.error("could not keep the old %s to put it back after a failed save", path)
+            continue
+        backup = backups.get(path)
+        try:
+            if backup is not None:
+                os.replace(backup, path)
+                backups[path] = None  # it is the file again: not to be removed
+            else:
+                os.unlink(path)  # there was no file before this set
+        except OSError as exc:
+            log.error("could not put %s back after a failed save: %s", path, exc)
+            if backup is not None:
+                backups[path] = None  # keep the only copy of the old file
+                log.error("the old %s is kept as %s", path.name, backup)
 
 
 def _copy_mode(target: Path, tmp_path: Path) -> None:

@@ -91,12 +91,19 @@ class TooLargeError(OSError):
 def read_regular(path: str | os.PathLike, limit: int) -> bytes:
     """The bytes of the regular file ``path``; TooLargeError when it holds over ``limit``."""
     with open_regular(path) as f:
-        if os.fstat(f.fileno()).st_size > limit:
-            raise TooLargeError(f"over {limit} bytes")
-        raw = f.read(limit + 1)
-    if len(raw) > limit:
-        raise TooLargeError(f"over {limit} bytes")
-    return raw
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise TooLargeError(f"is over {limit} bytes")
+        # what the file says it holds, then small chunks for one that grows or does not say
+        # (/proc), never a buffer larger than the file needs
+        chunks = [f.read(size + 1)]
+        total = len(chunks[0])
+        while total <= limit and len(chunks[-1]) > 0 and total > size:
+            chunks.append(f.read(min(64 * 1024, limit + 1 - total)))
+            total += len(chunks[-1])
+    if total > limit:
+        raise TooLargeError(f"is over {limit} bytes")
+    return b"".join(chunks)
 
 
 def os_problem(exc: OSError) -> str:

@@ -13,8 +13,22 @@ A project file is a UTF-8 JSON object::
       "runs": [{...}, ...],       # optional JSON-able run summaries
       "created": "2025-01-01T12:00:00+00:00",
       "saved": "2025-01-02T08:30:00+00:00",
-      "app_version": "0.1.0"
+      "app_version": "0.1.0",
+      "generation": "9f1c..."     # this save; the model and state files carry it too
     }
+
+A save is one unit (:func:`save_project`): the project, its model (``<stem>.model.npz``) and its
+training state (``<stem>.state.npz``) are all written to temporaries first and moved into place
+only when all three are whole, the project last; a failure on the way leaves the old set as it
+was (:func:`~desktop_nn.io.atomic.write_together`). Each of the three carries the save's
+``generation``. On open (:func:`desktop_nn.io.project_open.open_project`) a model or state
+whose generation is not the project's (a save killed between two renames, a file copied in
+from elsewhere) is left out and said so in its notes: the project file decides what belongs to
+the project, and weights and training state of different saves are never mixed. Files without
+a generation (written before it existed) match a project without one.
+
+Settings: the panels' values are checked (:mod:`desktop_nn.io.project_settings`); a project
+with a value the window cannot show as written is refused, with every such value named.
 
 Data folder: ``data["folder"]`` is stored exactly as given; when it lies inside the project's
 folder, ``data["folder_relative"]`` (POSIX separators) is stored too. On load the relative
@@ -40,6 +54,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -50,12 +65,13 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
-from desktop_nn.io.atomic import atomic_write_text
-from desktop_nn.io.model_file import (
-    ModelFile,
-    ModelFileError,
-    load_model,
-    save_model,
+from desktop_nn.io.atomic import write_together
+from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, model_writer
+from desktop_nn.io.npz_reader import (
+    NotRegularFileError,
+    TooLargeError,
+    os_problem,
+    read_regular,
 )
 from desktop_nn.io.project_paths import (
     PathLike,
@@ -63,7 +79,8 @@ from desktop_nn.io.project_paths import (
     _unsafe_reference,
     resolve_data_folder,
 )
-from desktop_nn.io.trainer_state import TrainerStateError, load_trainer_state, save_trainer_state
+from desktop_nn.io.project_settings import check_project_settings
+from desktop_nn.io.trainer_state import TrainerStateError, read_trainer_state, write_trainer_state
 
 FORMAT = "desktop-nn-project"
 FORMAT_VERSION = 1
@@ -74,6 +91,10 @@ MAX_PROJECT_BYTES = 10 * 1024 * 1024
 
 class ProjectFileError(ValueError):
     """A project file cannot be loaded; the message names the file and the problem."""
+
+
+class GenerationMismatch(ProjectFileError):  # noqa: N818 (a ProjectFileError, named for what)
+    """A model or training-state file belongs to another save than the project."""
 
 
 class _Invalid(ValueError):
@@ -95,6 +116,8 @@ class Project:
         created: ISO 8601 UTC time the project was first saved, or None (not saved yet).
         saved: ISO 8601 UTC time of the last save, or None; stamped by :func:`save_project`.
         app_version: desktop-nn version that wrote the file; stamped by :func:`save_project`.
+        generation: the save this project file was written by (its model and state files
+            carry the same), or None; stamped by :func:`save_project`.
     """
 
     name: str = "Untitled"
@@ -106,6 +129,7 @@ class Project:
     created: str | None = None
     saved: str | None = None
     app_version: str | None = None
+    generation: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Project:
@@ -133,27 +157,29 @@ def state_file_path(project_path: PathLike) -> Path:
     return p.with_name(p.stem + ".state.npz")
 
 
-def save_project_state(project_path: PathLike, state: tuple[dict, dict] | None) -> None:
-    """Write the training state beside the project (``Trainer.checkpoint()``), or remove a
-    stale one when ``state`` is None, so that a reopened project never continues from a
-    state that belongs to other weights."""
-    path = state_file_path(project_path)
-    if state is None:
-        path.unlink(missing_ok=True)
-    else:
-        save_trainer_state(path, *state)
+def _short(generation: str | None) -> str:
+    return "none" if generation is None else generation[:8]
 
 
-def load_project_state(project_path: PathLike) -> tuple[dict, dict] | None:
+def load_project_state(project_path: PathLike,
+                       project: Project | None = None) -> tuple[dict, dict] | None:
     """The training state beside the project, or None when there is none. Raises
-    :class:`ProjectFileError` naming the file when it is damaged."""
+    :class:`ProjectFileError` naming the file when it is damaged, and
+    :class:`GenerationMismatch` when ``project`` is given and the state belongs to another
+    save than it."""
     path = state_file_path(project_path)
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
     try:
-        return load_trainer_state(path)
+        got = read_trainer_state(path)
     except TrainerStateError as exc:
         raise ProjectFileError(str(exc)) from None
+    if project is not None and got.generation != project.generation:
+        raise GenerationMismatch(
+            f"{Path(project_path)}: its training state {path.name} belongs to another save "
+            f"(save {_short(got.generation)}, the project's is {_short(project.generation)}); "
+            "the last save was interrupted")
+    return got.trainer, got.arrays
 
 
 # ------------------------------------------------------------------------------ JSON values
@@ -198,7 +224,8 @@ def _check_model_reference(ref: Any) -> str | None:
 
 
 # ------------------------------------------------------------------------------ write
-def _document(project: Project, project_path: Path, model_ref: str | None) -> dict:
+def _document(project: Project, project_path: Path, model_ref: str | None,
+              generation: str) -> dict:
     """The JSON object for ``project`` saved at ``project_path``; validates types."""
     if not isinstance(project.name, str):
         raise _Invalid(f"'name' must be a string, got {_type_name(project.name)}")
@@ -221,31 +248,52 @@ def _document(project: Project, project_path: Path, model_ref: str | None) -> di
         "created": project.created if isinstance(project.created, str) else now,
         "saved": now,
         "app_version": desktop_nn.__version__,
+        "generation": generation,
     }
 
 
-def save_project(path: PathLike, project: Project, model: ModelFile | None = None) -> Path:
-    """Write ``project`` to ``path`` (kept as given; no suffix is added) and return the Path.
+def save_project(path: PathLike, project: Project, model: ModelFile | None = None,
+                 state: tuple[dict, dict] | None = None, drop_old_model: bool = False) -> Path:
+    """Write ``project`` to ``path`` (kept as given; no suffix is added), with its model and
+    training state beside it, as one unit; returns the Path.
 
-    With ``model``, the model is first written beside the project as ``<stem>.model.npz``
-    (:func:`~desktop_nn.io.model_file.save_model`) and referenced; with None the project
-    refers to no model (an old model file beside it is left alone, unreferenced). Then the
-    JSON is written atomically. ``created`` is kept when set, ``saved`` and ``app_version``
-    are stamped; ``project`` itself is not changed (load the file to see the stamps).
+    With ``model``, the model goes beside the project as ``<stem>.model.npz`` and is
+    referenced; with None the project refers to no model (an old model file beside it is left
+    alone, unreferenced, unless ``drop_old_model``). ``state`` (``Trainer.checkpoint()``) goes
+    to ``<stem>.state.npz``; without a state (or a model) an old state file is removed, so
+    that a reopened project never continues from a state that belongs to other weights.
+
+    All-or-nothing: every file is written to a temporary first and they are moved into place
+    only when all are whole, the project last; any failure leaves the old files as they were
+    (:func:`~desktop_nn.io.atomic.write_together`). The three files carry one new
+    ``generation``. ``created`` is kept when set, ``saved`` and ``app_version`` are stamped;
+    ``project`` itself is not changed (load the file to see the stamps).
 
     Raises ValueError (naming the file) when a field cannot be stored as JSON or the model is
     inconsistent, and OSError when a file cannot be written.
     """
     target = Path(path)
+    generation = uuid.uuid4().hex
     model_ref = model_file_name(target) if model is not None else None
     try:
-        doc = _document(project, target, model_ref)
+        doc = _document(project, target, model_ref, generation)
     except _Invalid as exc:
         raise ValueError(f"cannot save project to {target}: {exc}") from None
-    if model is not None:
-        save_model(target.parent / model_ref, model)
     text = json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
-    atomic_write_text(target, text)
+    state_path = state_file_path(target)
+    model_path = target.parent / model_file_name(target)
+    files: list = []
+    remove: list[Path] = []
+    if model is not None and state is not None:
+        files.append((state_path, lambda f: write_trainer_state(f, *state, generation)))
+    else:
+        remove.append(state_path)
+    if model is not None:
+        files.append((model_path, model_writer(model_path, model, generation)))
+    elif drop_old_model:
+        remove.append(model_path)
+    files.append((target, lambda f: f.write(text.encode("utf-8"))))
+    write_together(files, remove)
     return target
 
 
@@ -255,22 +303,17 @@ def _megabytes(n: int) -> str:
 
 
 def _read_text(p: Path, limit: int = MAX_PROJECT_BYTES) -> str:
-    """The file's text, refusing a missing, oversized or non-UTF-8 file before parsing."""
-    if not p.exists():
-        raise ProjectFileError(f"{p} does not exist")
-    if not p.is_file():
-        raise ProjectFileError(f"{p} is not a file")
-    too_large = (f"{p} is too large (over {_megabytes(limit)}); refusing to read it "
-                 "(a project file is a small JSON document)")
+    """The file's text, refusing a missing, non-regular (a FIFO, a device, a folder: never
+    opened so as to block), oversized or non-UTF-8 file before parsing."""
     try:
-        if p.stat().st_size > limit:
-            raise ProjectFileError(too_large)
-        with open(p, "rb") as f:
-            raw = f.read(limit + 1)
+        raw = read_regular(p, limit)
+    except TooLargeError:
+        raise ProjectFileError(f"{p} is too large (over {_megabytes(limit)}); refusing to read "
+                               "it (a project file is a small JSON document)") from None
+    except NotRegularFileError as exc:
+        raise ProjectFileError(f"{p} is not a file: it {exc}") from None
     except OSError as exc:
-        raise ProjectFileError(f"{p} cannot be read: {exc}") from None
-    if len(raw) > limit:
-        raise ProjectFileError(too_large)
+        raise ProjectFileError(f"{p} {os_problem(exc)}") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -345,6 +388,7 @@ def _project_from(doc: dict, project_dir: Path) -> Project:
         created=_optional_str(doc, "created"),
         saved=_optional_str(doc, "saved"),
         app_version=_optional_str(doc, "app_version"),
+        generation=_optional_str(doc, "generation"),
     )
 
 
@@ -355,16 +399,22 @@ def load_project(path: PathLike) -> Project:
     wins). The model is not loaded: see :func:`load_project_model`. Raises
     :class:`ProjectFileError` naming the file and the problem: missing, over
     :data:`MAX_PROJECT_BYTES`, not UTF-8, not JSON (with line and column), not an object, not
-    a desktop-nn project, a newer format version, missing or ill-typed fields, or a model
-    reference that leaves the project folder.
+    a desktop-nn project, a newer format version, missing or ill-typed fields, a model
+    reference that leaves the project folder, or settings out of range
+    (:func:`~desktop_nn.io.project_settings.check_project_settings`: all of them listed).
     """
     p = Path(path)
     doc = _parse_json(p, _read_text(p))
     _check_header(p, doc)
     try:
-        return _project_from(doc, p.parent)
+        project = _project_from(doc, p.parent)
     except _Invalid as exc:
         raise ProjectFileError(f"{p}: {exc}") from None
+    problems = check_project_settings(project)
+    if problems:
+        raise ProjectFileError(f"{p} has settings the window cannot show as written, so it is "
+                               "not opened:\n" + "\n".join(f"- {m}" for m in problems))
+    return project
 
 
 def load_project_model(project: Project, path: PathLike,
@@ -383,17 +433,24 @@ def load_project_model(project: Project, path: PathLike,
     if ref is None:
         return None
     model_path = p.parent / ref
-    if not model_path.is_file():
+    if not os.path.lexists(model_path):
         raise ProjectFileError(f"{p}: its model file {model_path} does not exist "
                                "(was it moved or deleted?)")
     try:
-        return load_model(model_path, backend)
+        model = load_model(model_path, backend)
     except ModelFileError as exc:
         raise ProjectFileError(f"{p}: its model file {model_path} cannot be loaded: {exc}") \
             from None
+    if model.generation != project.generation:
+        raise GenerationMismatch(
+            f"{p}: its model file {model_path.name} belongs to another save (save "
+            f"{_short(model.generation)}, the project's is {_short(project.generation)}); the "
+            "last save was interrupted, or the file was copied in")
+    return model
 
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "MAX_PROJECT_BYTES", "Project", "ProjectFileError", "SUFFIX",
-    "load_project", "load_project_model", "model_file_name", "save_project",
+    "FORMAT", "FORMAT_VERSION", "GenerationMismatch", "MAX_PROJECT_BYTES", "Project",
+    "ProjectFileError", "SUFFIX", "load_project", "load_project_model", "load_project_state",
+    "model_file_name", "save_project", "state_file_path",
 ]

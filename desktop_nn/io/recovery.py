@@ -17,19 +17,20 @@ from typing import Any
 import platformdirs
 
 from desktop_nn.backend import Backend
-from desktop_nn.io.atomic import atomic_write_text
+from desktop_nn.io.atomic import atomic_write_text, clean_stale_temporaries
 from desktop_nn.io.model_file import ModelFile
+from desktop_nn.io.npz_reader import read_regular
 from desktop_nn.io.project_file import (
     SUFFIX,
     Project,
     ProjectFileError,
     _now,
     load_project,
-    load_project_model,
     model_file_name,
     save_project,
     state_file_path,
 )
+from desktop_nn.io.project_open import OpenedProject, open_project
 from desktop_nn.io.project_paths import PathLike
 
 log = logging.getLogger(__name__)
@@ -97,10 +98,12 @@ class RecoveryStore:
     """Autosave so a crash loses nothing: one recovery project (+ model) and a marker.
 
     Files in ``directory``: ``recovery.dnnproj``, ``recovery.model.npz`` (when a model is
-    autosaved) and ``recovery.json`` (the marker: original project path, writer's PID, time),
-    each written atomically, the marker last. Call :meth:`write` periodically and after
-    changes, :meth:`pending` at start-up, and :meth:`clear` on a clean close or when the user
-    declines to recover. Damaged recovery files are ignored, never fatal.
+    autosaved), ``recovery.state.npz`` (its training state, when there is one), written as one
+    unit by :func:`save_project` (all-or-nothing, one generation), and ``recovery.json`` (the
+    marker: original project path, writer's PID, time), written atomically after them. Call
+    :meth:`write` periodically and after changes, :meth:`pending` at start-up, and
+    :meth:`clear` on a clean close or when the user declines to recover. Damaged recovery
+    files are ignored, never fatal.
     """
 
     def __init__(self, directory: PathLike | None = None, lock: bool = False) -> None:
@@ -142,8 +145,10 @@ class RecoveryStore:
         return self.directory / RECOVERY_MARKER
 
     def write(self, project: Project | Mapping[str, Any], model: ModelFile | None = None,
-              original: PathLike | None = None) -> Path:
-        """Autosave ``project`` (a Project or a mapping of its fields) and ``model``.
+              original: PathLike | None = None,
+              state: tuple[dict, dict] | None = None) -> Path:
+        """Autosave ``project`` (a Project or a mapping of its fields), ``model`` and its
+        training ``state`` (``Trainer.checkpoint()``), as one unit.
 
         ``original`` is the project file being edited (None for an unsaved project). Returns
         the recovery project's path. Raises ValueError / OSError like :func:`save_project`.
@@ -152,9 +157,7 @@ class RecoveryStore:
             project = Project.from_dict(project)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._hold_lock()
-        save_project(self.project_path, project, model)
-        if model is None:
-            self.model_path.unlink(missing_ok=True)
+        save_project(self.project_path, project, model, state, drop_old_model=True)
         marker = {
             "format": RECOVERY_FORMAT,
             "original": os.path.abspath(original) if original is not None else None,
@@ -166,10 +169,9 @@ class RecoveryStore:
 
     def _read_marker(self) -> dict | None:
         """The marker if it is present and well formed, else None."""
-        try:
-            if self.marker_path.stat().st_size > _MAX_MARKER_BYTES:
-                return None
-            marker = json.loads(self.marker_path.read_text(encoding="utf-8"))
+        try:  # a regular file only (a FIFO would block), and a small one
+            marker = json.loads(read_regular(self.marker_path, _MAX_MARKER_BYTES)
+                                .decode("utf-8"))
         except (OSError, ValueError, RecursionError):
             return None
         if (not isinstance(marker, dict) or marker.get("format") != RECOVERY_FORMAT
@@ -206,17 +208,22 @@ class RecoveryStore:
             has_model=project.model is not None and (self.directory / project.model).is_file(),
         )
 
+    def open(self, backend: Backend | None = None) -> OpenedProject:
+        """The recovered project, model and training state, as one consistent unit. A damaged
+        or missing model or state, or one of another autosave (a kill between two renames),
+        is left out with a note (``project.model`` becomes None without the model), so that
+        the settings are still recovered. Raises :class:`ProjectFileError` when the recovery
+        project itself cannot be read."""
+        opened = open_project(self.project_path, backend, drop_damaged=True)
+        for note in opened.notes:
+            log.warning("recovering: %s", note)
+        return opened
+
     def restore(self, backend: Backend | None = None) -> tuple[Project, ModelFile | None]:
-        """The recovered project and model. A damaged or missing model is dropped (logged;
-        ``project.model`` becomes None) so the settings are still recovered. Raises
-        :class:`ProjectFileError` when the recovery project itself cannot be read."""
-        project = load_project(self.project_path)
-        try:
-            model = load_project_model(project, self.project_path, backend)
-        except ProjectFileError as exc:
-            log.warning("recovered the project without its model: %s", exc)
-            project.model, model = None, None
-        return project, model
+        """The recovered project and model (see :meth:`open`, which gives the training state
+        and the notes too)."""
+        opened = self.open(backend)
+        return opened.project, opened.model
 
     def clear(self) -> None:
         """Remove the recovery files (marker first, so a half-cleared store offers nothing)."""
@@ -227,6 +234,7 @@ class RecoveryStore:
                 p.unlink(missing_ok=True)
             except OSError as exc:
                 log.warning("cannot remove recovery file %s: %s", p, exc)
+            clean_stale_temporaries(p, max_age_s=0)  # a killed autosave's: nobody writes now
         try:
             self.directory.rmdir()  # a per-session folder goes once empty
         except OSError:
