@@ -3,6 +3,7 @@ with progress and Cancel, then classes with counts, thumbnails, n_x and the skip
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
 from desktop_nn.gui.worker import Job
 
 THUMBNAILS_PER_CLASS = 4
+SHUTDOWN_WAIT_MS = 2000  # closing the window waits this long, at most, for loads to end
 
 
 # the data panel's scaling choices: (shown text, normalisation kind in data/dataset.py)
@@ -267,15 +269,29 @@ class DataPanel(QWidget):
         job.start()
 
     def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
+        """Cancel the load at once: the panel is ready for the next one now, and the load's
+        thread, told to stop, is set aside until it ends (its result, if any, ignored)."""
+        job = self.job
+        if job is None:
+            return
+        job.cancel()
+        self._superseded.append(job)
+        self.job = None
+        self._set_busy(False)
+        self._set_message("Loading cancelled.")
 
-    def shutdown(self, timeout_ms: int = 30_000) -> None:
-        """Cancel every load and wait for its thread (call before the window closes)."""
-        for job in [self.job, *self._superseded]:
-            if job is not None:
-                job.cancel()
-                job.wait(timeout_ms)
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Cancel every load and wait for their threads, ``timeout_ms`` at most in all (call
+        before the window closes). A thread still running then (blocked on a file that never
+        answers) is left to end on its own: a daemon thread that holds its job, never
+        destroyed while it runs. Whether every load has ended."""
+        jobs = [job for job in [self.job, *self._superseded] if job is not None]
+        for job in jobs:
+            job.cancel()
+        deadline = time.monotonic() + timeout_ms / 1000
+        for job in jobs:
+            job.wait(int(max(0.0, deadline - time.monotonic()) * 1000))
+        return not any(job.is_running() for job in jobs)
 
     # A superseded job (a new load started meanwhile) is ignored: only self.job counts.
     def _job_succeeded(self, data: LoadedData) -> None:
@@ -287,7 +303,7 @@ class DataPanel(QWidget):
             self._fail(message)
 
     def _job_cancelled(self) -> None:
-        if self.sender() is self.job:
+        if self.sender() is self.job:  # cancelled other than by cancel()
             self._set_message("Loading cancelled.")
 
     def _job_done(self) -> None:
