@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.image_folder import LoadOptions, parse_image_size, unflatten_planes
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
+from desktop_nn.gui.saved_values import Replaced, number_in
 from desktop_nn.gui.worker import Job
 
 THUMBNAILS_PER_CLASS = 4
@@ -191,17 +192,42 @@ class DataPanel(QWidget):
                 "resize": self.resize_combo.currentText(), "val_split": self.val_spin.value(),
                 "normalisation": self.normalisation()}
 
-    def set_state(self, state: dict) -> None:
-        self.folder_edit.setText(str(state.get("folder", "")))
-        self.size_edit.setText(str(state.get("size", "auto")))
-        for combo, key in ((self.color_combo, "color"), (self.resize_combo, "resize")):
-            if combo.findText(str(state.get(key))) >= 0:
-                combo.setCurrentText(str(state.get(key)))
-        try:
-            self.val_spin.setValue(float(state.get("val_split", 0.1)))
-        except (TypeError, ValueError):
-            pass
-        self.set_normalisation(str(state.get("normalisation", "scale")))  # older: scale
+    def set_state(self, state: dict) -> list[str]:
+        """Show saved settings (a project's, the last session's). A value that cannot be
+        used is replaced and listed: the lines returned, empty when all were used."""
+        replaced = Replaced()
+        if not isinstance(state, dict):
+            replaced.add("data settings", state, "is not a set of values", "the defaults")
+            state = {}
+        folder = state.get("folder", "")
+        if not isinstance(folder, str):
+            replaced.add("data folder", folder, "is not a folder name", "")
+            folder = ""
+        self.folder_edit.setText(folder)
+        size = state.get("size", "auto")
+        if not _image_size_text(size):
+            replaced.add("image size", size, "is not auto or WIDTHxHEIGHT", "auto")
+            size = "auto"
+        self.size_edit.setText(size)
+        for combo, key, what in ((self.color_combo, "color", "colour"),
+                                 (self.resize_combo, "resize", "resize")):
+            items = [combo.itemText(i) for i in range(combo.count())]
+            value = replaced.choice(what, state, key, items, combo.currentText())
+            if value is not None:
+                combo.setCurrentText(value)
+        if "val_split" in state:
+            lo, hi = self.val_spin.minimum(), self.val_spin.maximum()
+            split = number_in(state["val_split"], lo, hi)
+            if split is None:
+                replaced.add("validation split", state["val_split"],
+                             f"is not a number from {lo:g} to {hi:g}", self.val_spin.value())
+            else:
+                self.val_spin.setValue(split)
+        kinds = [kind for _, kind in SCALINGS]
+        kind = replaced.choice("scaling", state, "normalisation", kinds, self.normalisation())
+        self.set_normalisation(kind or ("scale" if "normalisation" not in state
+                                        else self.normalisation()))  # older files: scale
+        return replaced.lines
 
     # ------------------------------------------------------------------ loading
     def browse(self) -> None:
@@ -399,6 +425,19 @@ class DataPanel(QWidget):
         if folder is not None:
             event.acceptProposedAction()
             self.load(folder)
+
+
+def _image_size_text(text) -> bool:
+    """Whether ``text`` is what the image size field takes: auto (or blank) or WxH."""
+    if not isinstance(text, str):
+        return False
+    if text.strip().lower() in ("", "auto"):
+        return True
+    try:
+        parse_image_size(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _dropped_folder(mime) -> str | None:

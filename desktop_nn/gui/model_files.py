@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_nn.backend import cpu_backend
+from desktop_nn.gui.designer import design_too_big
 from desktop_nn.gui.worker import file_error
 from desktop_nn.io.model_file import ModelFileError, load_model, save_model
 
@@ -48,6 +49,11 @@ class ModelFiles:
             model = load_model(path, cpu_backend("chosen"))
         except ModelFileError as exc:
             w.show_dialog("Cannot open the model", str(exc), QMessageBox.Icon.Warning)
+            return False
+        too_big = design_too_big(model.network.spec)
+        if too_big is not None:  # its design could not be shown, nor trained on
+            w.show_dialog("Cannot open the model", f"{path}: {too_big} (desktop-nn predict "
+                          "reads it)", QMessageBox.Icon.Warning)
             return False
         w.apply_model(model)
         w.say(f"Model {path} imported", 5000)

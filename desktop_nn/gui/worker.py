@@ -87,10 +87,11 @@ class Job(QObject):
 
 def is_users_error(exc: BaseException) -> bool:
     """Whether ``exc`` is about the user's files, folders or settings, and says so itself: the
-    operating system's file errors and the app's own errors (FolderError, ModelFileError,
+    operating system's file errors, memory too small for what was asked, and the app's own
+    errors (FolderError, ModelFileError,
     BackendError, ...: ValueError and RuntimeError subclasses defined in desktop_nn). Those
     are shown in a dialog alone; anything else is a bug, whose traceback is printed too."""
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError | MemoryError):  # MemoryError: more than this computer has
         return True
     return isinstance(exc, (ValueError, RuntimeError)) and \
         type(exc).__module__.startswith("desktop_nn.")
