@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_gui(args) -> int:
+    from desktop_nn.cli.platform_check import platform_problem
+
+    problem = platform_problem()  # before Qt would abort, and before it is even imported
+    if problem is not None:
+        raise UsageError(problem)
     from desktop_nn.gui.app import main as gui_main
 
     return gui_main(data=getattr(args, "data", None))
@@ -134,6 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:
+        import os
+
+        from desktop_nn.cli.platform_check import platform_problem
+
+        problem = platform_problem({**os.environ, "QT_QPA_PLATFORM":
+                                    os.environ.get("QT_QPA_PLATFORM", "offscreen")})
+        if problem is not None:  # the self-test runs offscreen unless told otherwise
+            print(f"desktop-nn: error: {problem}", file=sys.stderr)
+            return 2
         from desktop_nn.gui.selftest import main as self_test
 
         return self_test()
