@@ -89,11 +89,31 @@ def _collect() -> None:
             return
 
 
+WORKER_IMPORT_MESSAGE = (
+    "desktop_nn.gui.create_main_window() was called while a worker process (started to "
+    "decode images) imported your script again: put the code that makes the window under "
+    "`if __name__ == \"__main__\":` (docs/ui.md). The images are decoded without workers "
+    "meanwhile.")
+
+
+def _importing_main_in_a_worker() -> bool:
+    """Whether this is a multiprocessing worker (spawn, forkserver) importing the parent's
+    main script, which it does before it can work: the window would be made once more in
+    every worker. (multiprocessing's own "bootstrapping phase" check reads the same flag.)"""
+    import multiprocessing
+
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
 def create_main_window(settings: QSettings | None = None, data: str | None = None):
     """Build the fully wired main window without entering the event loop: the bundled sample
-    (or the last folder, or ``data``) loaded or loading, the training worker ready."""
+    (or the last folder, or ``data``) loaded or loading, the training worker ready. A script
+    that calls it keeps the call under ``if __name__ == "__main__":`` (docs/ui.md): in a
+    worker process that imports the script again it raises RuntimeError saying so."""
     from desktop_nn.gui.main_window import MainWindow
 
+    if _importing_main_in_a_worker():
+        raise RuntimeError(WORKER_IMPORT_MESSAGE)
     ensure_app()
     window = MainWindow(settings)
     if data is not None:
