@@ -236,8 +236,24 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     import desktop_nn.data.image_folder as image_folder
 
     def fail(*args, **kwargs):
-        raise ValueError("a bug's message")  # not one of the app's own errors
+        raise KeyError("a bug")
 
     monkeypatch.setattr(image_folder, "load_image_folder", fail)
-    with pytest.raises(ValueError):
+    with pytest.raises(KeyError):
         main(["inspect-data", "sample"])
+
+
+@pytest.mark.parametrize("command", ["train", "inspect-data"])
+def test_a_loading_error_that_does_not_name_the_data_is_led_by_it(capsys, monkeypatch,
+                                                                   command):
+    import desktop_nn.data.image_folder as image_folder
+    import desktop_nn.data.sources as sources
+
+    def fail(*args, **kwargs):  # a class folder whose name is not UTF-8, as the cache saw it
+        raise UnicodeEncodeError("utf-8", "bad\udcff", 3, 4, "surrogates not allowed")
+
+    monkeypatch.setattr(sources, "load_training_data", fail)
+    monkeypatch.setattr(image_folder, "load_image_folder", fail)
+    assert main([command, "/data/digits"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("desktop-nn: error: /data/digits: 'utf-8' codec can't encode")

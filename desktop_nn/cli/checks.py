@@ -123,6 +123,12 @@ def check_output_path(option: str, path: str | None) -> None:
         raise UsageError(f"{option} {path}: the folder {folder} is not writable")
 
 
+def naming(source, exc: BaseException) -> str:
+    """``exc``'s message, led by ``source`` (the data the user named) unless it names it."""
+    text = str(exc).strip() or type(exc).__name__
+    return text if str(source) in text else f"{source}: {text}"
+
+
 def write_failure(path: str, exc: BaseException) -> str:
     """One line naming the file that could not be written and why."""
     if isinstance(exc, OSError) and exc.strerror:

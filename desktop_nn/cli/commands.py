@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from desktop_nn.backend import BackendError, select_backend
-from desktop_nn.cli.checks import UsageError, hidden_activations
+from desktop_nn.cli.checks import UsageError, hidden_activations, naming
 from desktop_nn.cli.common import LoadProgress, check_folder_memory, load_options
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
@@ -84,8 +84,8 @@ def cmd_inspect_data(args) -> int:
     try:
         data = load_image_folder(resolve(args.folder), options,
                                  progress=LoadProgress(not args.json))
-    except FolderError as exc:
-        raise UsageError(str(exc)) from None
+    except (FolderError, ValueError) as exc:  # a file name not UTF-8, say
+        raise UsageError(naming(args.folder, exc)) from None
     h, w, c = data.input_shape
     splits = {s: data.counts(s) for s in ("train", "val", "test") if (data.splits == s).any()}
     report = {

@@ -13,6 +13,7 @@ from desktop_nn.cli.checks import (
     UsageError,
     check_output_path,
     hidden_activations,
+    naming,
     write_failure,
 )
 from desktop_nn.cli.common import LoadProgress, check_folder_memory, check_run_memory, load_options
@@ -67,8 +68,8 @@ def cmd_train(args) -> int:
         loaded = load_training_data(args.data, options, args.val_split, args.seed,
                                     args.normalise, args.test_dir,
                                     progress=LoadProgress(not args.quiet))
-    except (DataFileError, FolderError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    except (DataFileError, FolderError, ValueError) as exc:  # names the file or folder
+        raise UsageError(naming(args.data, exc)) from None
     data = loaded.prepared
     train, val = data.train, data.val
     n_out = train.Y.shape[0]
