@@ -2,8 +2,10 @@
 reproduce. This module parses the arguments and hands each command to its module.
 
 Exit codes: 0 success; 1 a check failed (gradcheck above tolerance), training stopped on
-NaN/inf, or an image could not be predicted; 2 bad arguments or unusable input (the message
-names the file and the problem).
+NaN/inf, or an image could not be predicted; 2 bad arguments, unusable input or an output
+that could not be written (one line, ``desktop-nn: error: ...``, naming the option or the file
+and the problem; a trained model is written even when another output fails). An error that
+is not about the user's input is a bug and keeps its traceback (exit 1).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import sys
 from collections.abc import Sequence
 
 from desktop_nn import __version__
+from desktop_nn.cli.checks import UsageError, float_in, int_in
 from desktop_nn.cli.commands import cmd_gradcheck, cmd_inspect_data, cmd_predict
-from desktop_nn.cli.common import UsageError, add_image_args, add_network_args
+from desktop_nn.cli.common import add_image_args, add_network_args
 from desktop_nn.cli.train import cmd_train
 from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
 from desktop_nn.nn.optimizers import OPTIMIZERS
@@ -46,16 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pixels / 255 (default), or standardised with training-set statistics")
     g = t.add_argument_group("training")
     g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    g.add_argument("--lr", type=float, default=0.1, help="learning rate")
-    g.add_argument("--epochs", type=int, default=10)
-    g.add_argument("--batch-size", type=int, default=64, help="0 = full batch")
-    g.add_argument("--l2", type=float, default=0.0,
+    g.add_argument("--lr", type=float_in(0, lo_open=True), default=0.1, help="learning rate")
+    g.add_argument("--epochs", type=int_in(0), default=10)
+    g.add_argument("--batch-size", type=int_in(0), default=64, help="0 = full batch")
+    g.add_argument("--l2", type=float_in(0), default=0.0,
                    help="L2 strength lambda; the cost gains lambda/(2n) sum ||W||^2")
-    g.add_argument("--val-split", type=float, default=0.1,
+    g.add_argument("--val-split", type=float_in(0, 1, hi_open=True), default=0.1,
                    help="share of training data held out for validation when DATA has no X_val")
     g.add_argument("--no-shuffle", action="store_true", help="keep the examples in file order")
-    g.add_argument("--patience", type=int, default=0, help="early stopping (0 = off)")
-    g.add_argument("--report-every", type=int, default=10, help="steps between diagnostics")
+    g.add_argument("--patience", type=int_in(0), default=0, help="early stopping (0 = off)")
+    g.add_argument("--report-every", type=int_in(1), default=10, help="steps between diagnostics")
     o = t.add_argument_group("output")
     o.add_argument("--save", metavar="MODEL.npz", help="save the trained model here")
     o.add_argument("--metrics", metavar="FILE.jsonl", help="write the run history as JSON lines")
@@ -68,15 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
                        f"layer's relative error exceeds {GRADCHECK_TOLERANCE:g}.")
     # Random biases keep ReLU pre-activations off their kink at exactly 0 (see gradcheck.py).
     add_network_args(c, default_output="sigmoid", default_bias_init="normal")
-    c.add_argument("--inputs", type=int, default=4, help="n_x of the random problem")
-    c.add_argument("--outputs", type=int, default=None, help="output units (default 1, or 3 "
-                   "for softmax)")
-    c.add_argument("--examples", type=int, default=6, help="m of the random problem")
-    c.add_argument("--l2", type=float, default=0.0)
+    c.add_argument("--inputs", type=int_in(1, 10_000), default=4,
+                   help="n_x of the random problem")
+    c.add_argument("--outputs", type=int_in(1, 10_000), default=None,
+                   help="output units (default 1, or 3 for softmax)")
+    c.add_argument("--examples", type=int_in(1, 100_000), default=6,
+                   help="m of the random problem")
+    c.add_argument("--l2", type=float_in(0), default=0.0)
     c.add_argument("--order", type=int, default=4, choices=[2, 4],
                    help="2: (J(+eps) - J(-eps)) / 2eps as in the notes; 4: the symmetric "
                    "five-point stencil, far less rounding on tiny gradients (default)")
-    c.add_argument("--eps", type=float, default=None,
+    c.add_argument("--eps", type=float_in(0, 1, lo_open=True), default=None,
                    help="finite-difference step (default 1e-5 for order 2, 1e-4 for order 4)")
     c.add_argument("--all", action="store_true",
                    help="check every hidden activation x output x cost combination")
@@ -95,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "preprocessed exactly as the model's training data.")
     pr.add_argument("model", metavar="MODEL.npz")
     pr.add_argument("images", metavar="IMAGE", nargs="+")
-    pr.add_argument("--top", type=int, default=3, help="probabilities shown per image")
+    pr.add_argument("--top", type=int_in(1), default=3, help="probabilities shown per image")
     pr.add_argument("--device", default="cpu", choices=["auto", "cpu", "gpu"])
     pr.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -117,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_gui(args) -> int:
+    from desktop_nn.cli.platform_check import platform_problem
+
+    problem = platform_problem()  # before Qt would abort, and before it is even imported
+    if problem is not None:
+        raise UsageError(problem)
     from desktop_nn.gui.app import main as gui_main
 
     return gui_main(data=getattr(args, "data", None))
@@ -129,6 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:
+        import os
+
+        from desktop_nn.cli.platform_check import platform_problem
+
+        problem = platform_problem({**os.environ, "QT_QPA_PLATFORM":
+                                    os.environ.get("QT_QPA_PLATFORM", "offscreen")})
+        if problem is not None:  # the self-test runs offscreen unless told otherwise
+            print(f"desktop-nn: error: {problem}", file=sys.stderr)
+            return 2
         from desktop_nn.gui.selftest import main as self_test
 
         return self_test()
@@ -161,6 +180,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except (OSError, MemoryError, ValueError) as exc:
+        line = user_error(exc)
+        if line is None:  # not about the user's input: a bug, shown with its traceback
+            raise
+        print(f"desktop-nn: error: {line}", file=sys.stderr)
+        return 2
+
+
+def user_error(exc: BaseException) -> str | None:
+    """The one line for an error about the user's input or files that a command did not
+    turn into a message itself: a file that cannot be read or written, memory too small for
+    what was asked, or one of the app's own errors (each names the file and the problem).
+    None for anything else."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        return f"{where}: {exc.strerror}" if where != "" else exc.strerror
+    if isinstance(exc, MemoryError):
+        return f"not enough memory: {exc}" if str(exc) else "not enough memory"
+    if isinstance(exc, ValueError) and type(exc).__module__.startswith("desktop_nn.") \
+            and str(exc).strip():
+        return str(exc).strip()
+    return None
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import json
 import numpy as np
 
 from desktop_nn.backend import BackendError, select_backend
-from desktop_nn.cli.common import LoadProgress, UsageError, load_options
+from desktop_nn.cli.checks import UsageError, hidden_activations, naming
+from desktop_nn.cli.common import LoadProgress, check_folder_memory, load_options
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
@@ -20,7 +21,7 @@ def _gradcheck_case(hidden: list[int], acts: list[str], output: str, cost: str, 
     from desktop_nn.nn.gradcheck import gradcheck
 
     n_out = args.outputs or (3 if output == "softmax" else 1)
-    spec = NetworkSpec(args.inputs, hidden, acts or ["tanh"], n_out, output, cost, args.init,
+    spec = NetworkSpec(args.inputs, hidden, acts, n_out, output, cost, args.init,
                        args.bias_init)
     net = Network(spec, select_backend("cpu"), dtype="float64", seed=args.seed)
     rng = np.random.default_rng(args.seed + 1)
@@ -47,7 +48,7 @@ def cmd_gradcheck(args) -> int:
                  for a, (out, costs) in itertools.product(HIDDEN_ACTIVATIONS, VALID_PAIRS.items())
                  for cost in costs]
     else:
-        acts = args.activations or ["tanh"]
+        acts = hidden_activations(hidden, args.activations, "tanh")
         cases = [(hidden, acts, args.output, args.cost)]
     rows = []
     for h, acts, out, cost in cases:
@@ -78,11 +79,13 @@ def cmd_inspect_data(args) -> int:
     from desktop_nn.data.image_folder import FolderError, load_image_folder
     from desktop_nn.data.sources import resolve
 
+    options = load_options(args)
+    check_folder_memory(args.folder, options, training=False)
     try:
-        data = load_image_folder(resolve(args.folder), load_options(args),
+        data = load_image_folder(resolve(args.folder), options,
                                  progress=LoadProgress(not args.json))
-    except FolderError as exc:
-        raise UsageError(str(exc)) from None
+    except (FolderError, ValueError) as exc:  # a file name not UTF-8, say
+        raise UsageError(naming(args.folder, exc)) from None
     h, w, c = data.input_shape
     splits = {s: data.counts(s) for s in ("train", "val", "test") if (data.splits == s).any()}
     report = {

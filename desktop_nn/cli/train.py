@@ -9,7 +9,14 @@ import sys
 import time
 
 from desktop_nn.backend import BackendError
-from desktop_nn.cli.common import LoadProgress, UsageError, load_options
+from desktop_nn.cli.checks import (
+    UsageError,
+    check_output_path,
+    hidden_activations,
+    naming,
+    write_failure,
+)
+from desktop_nn.cli.common import LoadProgress, check_folder_memory, check_run_memory, load_options
 from desktop_nn.nn.network import NetworkSpec
 
 
@@ -48,25 +55,29 @@ class _Progress:
 
 def cmd_train(args) -> int:
     from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
-    from desktop_nn.io.model_file import save_model
     from desktop_nn.train.trainer import TrainConfig, summary
-    from desktop_nn.workbench import RunRequest, Workbench, model_file
+    from desktop_nn.workbench import RunRequest, Workbench
 
+    check_output_path("--save", args.save)  # before the work, not after it
+    check_output_path("--metrics", args.metrics)
+    hidden = args.layers if args.layers is not None else [30]
+    activations = hidden_activations(hidden, args.activations, "relu")
+    options = load_options(args)
+    check_folder_memory(args.data, options)
     try:
-        loaded = load_training_data(args.data, load_options(args), args.val_split, args.seed,
+        loaded = load_training_data(args.data, options, args.val_split, args.seed,
                                     args.normalise, args.test_dir,
                                     progress=LoadProgress(not args.quiet))
-    except (DataFileError, FolderError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    except (DataFileError, FolderError, ValueError) as exc:  # names the file or folder
+        raise UsageError(naming(args.data, exc)) from None
     data = loaded.prepared
     train, val = data.train, data.val
     n_out = train.Y.shape[0]
     output = args.output or ("sigmoid" if n_out == 1 else "softmax")
-    hidden = args.layers if args.layers is not None else [30]
     progress = _Progress(enabled=not args.quiet)
     workbench = Workbench(on_step=progress.step, on_epoch=progress.epoch)
     try:
-        spec = NetworkSpec(train.n_x, hidden, args.activations or ["relu"], n_out, output,
+        spec = NetworkSpec(train.n_x, hidden, activations, n_out, output,
                            args.cost, args.init, args.bias_init)
         config = TrainConfig(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
                              optimizer=args.optimizer, l2=args.l2, seed=args.seed,
@@ -75,6 +86,7 @@ def cmd_train(args) -> int:
         request = RunRequest(spec, config, args.dtype or "float32", args.device, data)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    check_run_memory(request)
 
     def say(text: str) -> None:
         if not args.quiet:
@@ -119,14 +131,9 @@ def cmd_train(args) -> int:
     if data.test is not None:
         test_acc = trainer.evaluate(data.test.X, data.test.Y).accuracy
         say(f"test accuracy {test_acc:.2%} ({data.test.m} examples)")
-    info = summary(result, trainer)
-    if args.metrics:
-        trainer.history.save_jsonl(args.metrics)
-    if args.save:
-        save_model(args.save, model_file(trainer.network, data, dict(
-            info, test_accuracy=test_acc, data=str(args.data))))
-        say(f"saved {args.save}")
+    failures = _write_outputs(args, trainer, result, data, test_acc, say)
     if args.json:
+        info = summary(result, trainer)
         out = {
             "train_accuracy": info["train_accuracy"],
             "val_accuracy": info["val_accuracy"],
@@ -139,4 +146,33 @@ def cmd_train(args) -> int:
             "stopped": result.stopped,
         }
         print(json.dumps(out))
+    for line in failures:
+        print(f"desktop-nn: error: {line}", file=sys.stderr)
+    if failures:
+        return 2  # an output could not be written (README: unusable output)
     return 1 if result.stopped in ("nan", "out_of_memory") else 0
+
+
+def _write_outputs(args, trainer, result, data, test_acc, say) -> list[str]:
+    """Write the model, then the metrics, each on its own: one that cannot be written never
+    costs the other. Returns one line per failure, naming the file."""
+    from desktop_nn.io.model_file import save_model
+    from desktop_nn.train.trainer import summary
+    from desktop_nn.workbench import model_file
+
+    failures = []
+    if args.save:
+        try:
+            info = summary(result, trainer)
+            save_model(args.save, model_file(trainer.network, data, dict(
+                info, test_accuracy=test_acc, data=str(args.data))))
+        except (OSError, ValueError) as exc:
+            failures.append(write_failure(args.save, exc))
+        else:
+            say(f"saved {args.save}")
+    if args.metrics:
+        try:
+            trainer.history.save_jsonl(args.metrics)
+        except (OSError, ValueError) as exc:
+            failures.append(write_failure(args.metrics, exc))
+    return failures

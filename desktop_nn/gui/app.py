@@ -7,7 +7,7 @@ import sys
 from importlib import resources
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, QTimer, qFormatLogMessage, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -16,6 +16,10 @@ from desktop_nn import __version__
 _app: QApplication | None = None  # kept alive for windows made outside main()
 _gc_timer: QTimer | None = None
 GC_INTERVAL_MS = 500
+# Qt's messages that say nothing to a user: the offscreen platform (--self-test, the tests)
+# warns this for every window shown
+QT_NOISE = frozenset({"This plugin does not support propagateSizeHints()"})
+_previous_qt_handler = None
 
 
 def ensure_app(argv: list[str] | None = None) -> QApplication:
@@ -23,6 +27,7 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     global _app
     app = QApplication.instance()
     if app is None:
+        install_qt_message_filter()
         app = _app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("desktop-nn")
     app.setOrganizationName("desktop-nn")
@@ -37,6 +42,25 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     sys.setswitchinterval(0.001)
     _collect_garbage_in_the_gui_thread(app)
     return app
+
+
+def install_qt_message_filter() -> None:
+    """Drop Qt's messages in :data:`QT_NOISE` (those exact messages only); every other message
+    goes on to the handler installed before, or is written to stderr as Qt writes it."""
+    global _previous_qt_handler
+    previous = qInstallMessageHandler(_qt_message)
+    if previous is not _qt_message:
+        _previous_qt_handler = previous
+
+
+def _qt_message(mode, context, message: str) -> None:
+    if message in QT_NOISE:
+        return
+    if _previous_qt_handler is not None:
+        _previous_qt_handler(mode, context, message)
+    else:
+        sys.stderr.write(qFormatLogMessage(mode, context, message) + "\n")
+        sys.stderr.flush()
 
 
 def _collect_garbage_in_the_gui_thread(app: QApplication) -> None:
@@ -65,11 +89,31 @@ def _collect() -> None:
             return
 
 
+WORKER_IMPORT_MESSAGE = (
+    "desktop_nn.gui.create_main_window() was called while a worker process (started to "
+    "decode images) imported your script again: put the code that makes the window under "
+    "`if __name__ == \"__main__\":` (docs/ui.md). The images are decoded without workers "
+    "meanwhile.")
+
+
+def _importing_main_in_a_worker() -> bool:
+    """Whether this is a multiprocessing worker (spawn, forkserver) importing the parent's
+    main script, which it does before it can work: the window would be made once more in
+    every worker. (multiprocessing's own "bootstrapping phase" check reads the same flag.)"""
+    import multiprocessing
+
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
 def create_main_window(settings: QSettings | None = None, data: str | None = None):
     """Build the fully wired main window without entering the event loop: the bundled sample
-    (or the last folder, or ``data``) loaded or loading, the training worker ready."""
+    (or the last folder, or ``data``) loaded or loading, the training worker ready. A script
+    that calls it keeps the call under ``if __name__ == "__main__":`` (docs/ui.md): in a
+    worker process that imports the script again it raises RuntimeError saying so."""
     from desktop_nn.gui.main_window import MainWindow
 
+    if _importing_main_in_a_worker():
+        raise RuntimeError(WORKER_IMPORT_MESSAGE)
     ensure_app()
     window = MainWindow(settings)
     if data is not None:

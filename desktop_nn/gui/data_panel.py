@@ -3,6 +3,7 @@ with progress and Cancel, then classes with counts, thumbnails, n_x and the skip
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +32,11 @@ from PySide6.QtWidgets import (
 from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.image_folder import LoadOptions, parse_image_size, unflatten_planes
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
+from desktop_nn.gui.saved_values import Replaced, number_in
 from desktop_nn.gui.worker import Job
 
 THUMBNAILS_PER_CLASS = 4
+SHUTDOWN_WAIT_MS = 2000  # closing the window waits this long, at most, for loads to end
 
 
 # the data panel's scaling choices: (shown text, normalisation kind in data/dataset.py)
@@ -189,17 +192,42 @@ class DataPanel(QWidget):
                 "resize": self.resize_combo.currentText(), "val_split": self.val_spin.value(),
                 "normalisation": self.normalisation()}
 
-    def set_state(self, state: dict) -> None:
-        self.folder_edit.setText(str(state.get("folder", "")))
-        self.size_edit.setText(str(state.get("size", "auto")))
-        for combo, key in ((self.color_combo, "color"), (self.resize_combo, "resize")):
-            if combo.findText(str(state.get(key))) >= 0:
-                combo.setCurrentText(str(state.get(key)))
-        try:
-            self.val_spin.setValue(float(state.get("val_split", 0.1)))
-        except (TypeError, ValueError):
-            pass
-        self.set_normalisation(str(state.get("normalisation", "scale")))  # older: scale
+    def set_state(self, state: dict) -> list[str]:
+        """Show saved settings (a project's, the last session's). A value that cannot be
+        used is replaced and listed: the lines returned, empty when all were used."""
+        replaced = Replaced()
+        if not isinstance(state, dict):
+            replaced.add("data settings", state, "is not a set of values", "the defaults")
+            state = {}
+        folder = state.get("folder", "")
+        if not isinstance(folder, str):
+            replaced.add("data folder", folder, "is not a folder name", "")
+            folder = ""
+        self.folder_edit.setText(folder)
+        size = state.get("size", "auto")
+        if not _image_size_text(size):
+            replaced.add("image size", size, "is not auto or WIDTHxHEIGHT", "auto")
+            size = "auto"
+        self.size_edit.setText(size)
+        for combo, key, what in ((self.color_combo, "color", "colour"),
+                                 (self.resize_combo, "resize", "resize")):
+            items = [combo.itemText(i) for i in range(combo.count())]
+            value = replaced.choice(what, state, key, items, combo.currentText())
+            if value is not None:
+                combo.setCurrentText(value)
+        if "val_split" in state:
+            lo, hi = self.val_spin.minimum(), self.val_spin.maximum()
+            split = number_in(state["val_split"], lo, hi)
+            if split is None:
+                replaced.add("validation split", state["val_split"],
+                             f"is not a number from {lo:g} to {hi:g}", self.val_spin.value())
+            else:
+                self.val_spin.setValue(split)
+        kinds = [kind for _, kind in SCALINGS]
+        kind = replaced.choice("scaling", state, "normalisation", kinds, self.normalisation())
+        self.set_normalisation(kind or ("scale" if "normalisation" not in state
+                                        else self.normalisation()))  # older files: scale
+        return replaced.lines
 
     # ------------------------------------------------------------------ loading
     def browse(self) -> None:
@@ -267,15 +295,29 @@ class DataPanel(QWidget):
         job.start()
 
     def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
+        """Cancel the load at once: the panel is ready for the next one now, and the load's
+        thread, told to stop, is set aside until it ends (its result, if any, ignored)."""
+        job = self.job
+        if job is None:
+            return
+        job.cancel()
+        self._superseded.append(job)
+        self.job = None
+        self._set_busy(False)
+        self._set_message("Loading cancelled.")
 
-    def shutdown(self, timeout_ms: int = 30_000) -> None:
-        """Cancel every load and wait for its thread (call before the window closes)."""
-        for job in [self.job, *self._superseded]:
-            if job is not None:
-                job.cancel()
-                job.wait(timeout_ms)
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Cancel every load and wait for their threads, ``timeout_ms`` at most in all (call
+        before the window closes). A thread still running then (blocked on a file that never
+        answers) is left to end on its own: a daemon thread that holds its job, never
+        destroyed while it runs. Whether every load has ended."""
+        jobs = [job for job in [self.job, *self._superseded] if job is not None]
+        for job in jobs:
+            job.cancel()
+        deadline = time.monotonic() + timeout_ms / 1000
+        for job in jobs:
+            job.wait(int(max(0.0, deadline - time.monotonic()) * 1000))
+        return not any(job.is_running() for job in jobs)
 
     # A superseded job (a new load started meanwhile) is ignored: only self.job counts.
     def _job_succeeded(self, data: LoadedData) -> None:
@@ -287,7 +329,7 @@ class DataPanel(QWidget):
             self._fail(message)
 
     def _job_cancelled(self) -> None:
-        if self.sender() is self.job:
+        if self.sender() is self.job:  # cancelled other than by cancel()
             self._set_message("Loading cancelled.")
 
     def _job_done(self) -> None:
@@ -383,6 +425,19 @@ class DataPanel(QWidget):
         if folder is not None:
             event.acceptProposedAction()
             self.load(folder)
+
+
+def _image_size_text(text) -> bool:
+    """Whether ``text`` is what the image size field takes: auto (or blank) or WxH."""
+    if not isinstance(text, str):
+        return False
+    if text.strip().lower() in ("", "auto"):
+        return True
+    try:
+        parse_image_size(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _dropped_folder(mime) -> str | None:

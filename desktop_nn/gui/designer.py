@@ -19,13 +19,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_nn.gui.saved_values import Replaced, whole_in
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.init import INITS
 from desktop_nn.nn.network import NetworkSpec
 
 MAX_UNITS = 100_000
+MAX_HIDDEN_LAYERS = 100  # the table, the plots and the equations stay quick up to here
 DEFAULT_LAYERS = [(30, "sigmoid")]
+
+
+def design_too_big(spec: NetworkSpec) -> str | None:
+    """Why the designer cannot show ``spec`` (a model's), or None when it can."""
+    if len(spec.hidden_sizes) > MAX_HIDDEN_LAYERS:
+        return (f"{len(spec.hidden_sizes):,} hidden layers; the window designs at most "
+                f"{MAX_HIDDEN_LAYERS}")
+    widest = max(spec.hidden_sizes, default=0)
+    if widest > MAX_UNITS:
+        return f"a hidden layer of {widest:,} units; the window designs at most {MAX_UNITS:,}"
+    return None
 
 
 class NetworkDesigner(QWidget):
@@ -120,7 +133,7 @@ class NetworkDesigner(QWidget):
         b.clicked.connect(slot)
         return b
 
-    def _insert_row(self, row: int, units: int, activation: str) -> None:
+    def _insert_row(self, row: int, units: int, activation: str, rename: bool = True) -> None:
         t = self.layer_table
         t.insertRow(row)
         spin = QSpinBox()
@@ -136,7 +149,8 @@ class NetworkDesigner(QWidget):
         combo.currentTextChanged.connect(self._emit_changed)
         t.setCellWidget(row, 0, spin)
         t.setCellWidget(row, 1, combo)
-        self._rename_rows()
+        if rename:
+            self._rename_rows()
 
     def _rename_rows(self) -> None:
         t = self.layer_table
@@ -155,10 +169,13 @@ class NetworkDesigner(QWidget):
     def set_layers(self, layers: list[tuple[int, str]]) -> None:
         self.layer_table.setRowCount(0)
         for units, act in layers:
-            self._insert_row(self.layer_table.rowCount(), int(units), act)
+            self._insert_row(self.layer_table.rowCount(), int(units), act, rename=False)
+        self._rename_rows()
         self._emit_changed()
 
     def add_layer(self) -> None:
+        if self.layer_table.rowCount() >= MAX_HIDDEN_LAYERS:
+            return
         row = self.layer_table.currentRow()
         row = self.layer_table.rowCount() if row < 0 else row + 1
         units, act = self.layers()[row - 1] if row > 0 else (30, "sigmoid")
@@ -188,6 +205,7 @@ class NetworkDesigner(QWidget):
 
     def _update_buttons(self) -> None:
         row, n = self.layer_table.currentRow(), self.layer_table.rowCount()
+        self.add_button.setEnabled(n < MAX_HIDDEN_LAYERS)
         self.remove_button.setEnabled(n > 0)
         self.up_button.setEnabled(row > 0)
         self.down_button.setEnabled(0 <= row < n - 1)
@@ -240,19 +258,62 @@ class NetworkDesigner(QWidget):
                 "output": self.output_combo.currentText(),
                 "cost": self.cost_combo.currentText(), "init": self.init_combo.currentText()}
 
-    def set_state(self, state: dict) -> None:
-        try:
-            layers = [(int(u), str(a)) for u, a in state.get("layers", DEFAULT_LAYERS)
-                      if str(a) in HIDDEN_ACTIVATIONS]
-        except (TypeError, ValueError):
-            layers = DEFAULT_LAYERS
-        if state.get("output") in OUTPUT_ACTIVATIONS:
-            self.output_combo.setCurrentText(state["output"])
-        if state.get("cost") in VALID_PAIRS[self.output_combo.currentText()]:
+    def set_state(self, state: dict) -> list[str]:
+        """Show a saved design (a project's, a model's, the last session's). A value that
+        cannot be used is replaced and listed: the lines returned, empty when all were used.
+        A key left out (an older file) keeps the current value (the layers: the default)."""
+        replaced = Replaced()
+        if not isinstance(state, dict):
+            replaced.add("network design", state, "is not a set of values", "the default")
+            state = {}
+        layers = self._saved_layers(state.get("layers", DEFAULT_LAYERS), replaced)
+        output = replaced.choice("output activation", state, "output", OUTPUT_ACTIVATIONS,
+                                 self.output_combo.currentText())
+        if output is not None:
+            self.output_combo.setCurrentText(output)
+        allowed = VALID_PAIRS[self.output_combo.currentText()]
+        if "cost" in state and state["cost"] not in allowed:
+            replaced.add("cost", state["cost"], f"does not go with the "
+                         f"{self.output_combo.currentText()} output (only "
+                         f"{', '.join(allowed)})", self.cost_combo.currentText())
+        elif "cost" in state:
             self.cost_combo.setCurrentText(state["cost"])
-        if state.get("init") in INITS:
-            self.init_combo.setCurrentText(state["init"])
+        init = replaced.choice("initialisation", state, "init", INITS,
+                               self.init_combo.currentText())
+        if init is not None:
+            self.init_combo.setCurrentText(init)
         self.set_layers(layers)
+        return replaced.lines
+
+    def _saved_layers(self, saved, replaced: Replaced) -> list[tuple[int, str]]:
+        units_, act_ = DEFAULT_LAYERS[0]
+        if not isinstance(saved, list | tuple):
+            replaced.add("hidden layers", saved, "is not a list of [units, activation]",
+                         [list(x) for x in DEFAULT_LAYERS])
+            return list(DEFAULT_LAYERS)
+        if len(saved) > MAX_HIDDEN_LAYERS:
+            replaced.lines.append(f"hidden layers: {len(saved):,} layers, more than the "
+                                  f"{MAX_HIDDEN_LAYERS} the window designs; the first "
+                                  f"{MAX_HIDDEN_LAYERS} are used")
+            saved = saved[:MAX_HIDDEN_LAYERS]
+        layers = []
+        for i, entry in enumerate(saved, start=1):
+            if not (isinstance(entry, list | tuple) and len(entry) == 2):
+                replaced.add(f"hidden layer {i}", entry, "is not [units, activation]",
+                             [units_, act_])
+                layers.append((units_, act_))
+                continue
+            units, act = whole_in(entry[0], 0, MAX_UNITS), entry[1]
+            if units is None:
+                replaced.add(f"hidden layer {i} units", entry[0],
+                             f"is not a whole number from 1 to {MAX_UNITS:,}", units_)
+                units = units_
+            if not (isinstance(act, str) and act in HIDDEN_ACTIVATIONS):
+                replaced.add(f"hidden layer {i} activation", act,
+                             f"is not one of {', '.join(HIDDEN_ACTIVATIONS)}", act_)
+                act = act_
+            layers.append((units, act))
+        return layers
 
     def _emit_changed(self) -> None:
         self._refresh()

@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QMessageBox] = []
         self._closing = False
         self._loaded_data_state: dict | None = None  # the Data panel's state at the last load
+        self._replaced: list[str] = []  # saved values not used, to be shown (report_replaced)
 
         self.designer = NetworkDesigner()
         self.data_panel = DataPanel()
@@ -318,12 +319,25 @@ class MainWindow(QMainWindow):
         self.progress.clear()
 
     def show_panel_states(self, designer: dict, training: dict) -> None:
-        self.designer.set_state(designer)
-        self.training_panel.set_state(training)
+        self.report_replaced(self.designer.set_state(designer)
+                             + self.training_panel.set_state(training))
+
+    def report_replaced(self, lines: list[str]) -> None:
+        """Saved values the panels could not use (a project's, a model's, the last
+        session's): one message lists them all, once the action that read them is over."""
+        if lines and not self._replaced:
+            QTimer.singleShot(0, self._show_replaced)
+        self._replaced += lines
+
+    def _show_replaced(self) -> None:
+        lines, self._replaced = self._replaced, []
+        self.show_dialog("Some settings could not be used", "These saved values could not be "
+                         "used and were replaced:\n" + "\n".join(f"• {x}" for x in lines),
+                         QMessageBox.Icon.Warning)
 
     def open_data(self, data_state: dict) -> None:
         """A project's data: shown in the data panel and loaded (not a change to save)."""
-        self.data_panel.set_state(data_state)
+        self.report_replaced(self.data_panel.set_state(data_state))
         self.remember_data_state()
         folder = self.data_panel.folder_edit.text().strip()
         if folder:
@@ -334,10 +348,10 @@ class MainWindow(QMainWindow):
 
     def show_model_design(self, model: ModelFile) -> None:
         spec = model.network.spec
-        self.designer.set_state({
+        self.report_replaced(self.designer.set_state({
             "layers": [[n, a] for n, a in zip(spec.hidden_sizes, spec.hidden_activations,
                                                strict=True)],
-            "output": spec.output_activation, "cost": spec.cost, "init": spec.init})
+            "output": spec.output_activation, "cost": spec.cost, "init": spec.init}))
 
     def apply_model(self, model: ModelFile, state: tuple[dict, dict] | None = None) -> None:
         """An imported model: its design goes to the designer, its weights are what the next

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_nn.backend import cpu_backend
+from desktop_nn.gui.designer import design_too_big
+from desktop_nn.gui.worker import file_error
 from desktop_nn.io.model_file import ModelFileError, load_model, save_model
 
 if TYPE_CHECKING:
@@ -24,9 +26,15 @@ class ModelFiles:
         """Save the model in hand as ``path`` (.npz). False with a message when refused."""
         w = self.window
         try:
-            save_model(path, w.workbench.current_model())
-        except (ValueError, OSError) as exc:
+            model = w.workbench.current_model()
+        except ValueError as exc:  # no model yet
             w.show_dialog("Cannot export the model", str(exc), QMessageBox.Icon.Warning)
+            return False
+        try:
+            save_model(path, model)
+        except (ValueError, OSError) as exc:
+            w.show_dialog("Cannot export the model", file_error(path, exc),
+                          QMessageBox.Icon.Warning)
             return False
         w.say(f"Model saved as {path}", 5000)
         return True
@@ -42,6 +50,11 @@ class ModelFiles:
         except ModelFileError as exc:
             w.show_dialog("Cannot open the model", str(exc), QMessageBox.Icon.Warning)
             return False
+        too_big = design_too_big(model.network.spec)
+        if too_big is not None:  # its design could not be shown, nor trained on
+            w.show_dialog("Cannot open the model", f"{path}: {too_big} (desktop-nn predict "
+                          "reads it)", QMessageBox.Icon.Warning)
+            return False
         w.apply_model(model)
         w.say(f"Model {path} imported", 5000)
         return True
@@ -55,7 +68,13 @@ class ModelFiles:
             w.show_dialog("Cannot export the plot", f"{path}: could not be written",
                           QMessageBox.Icon.Warning)
             return False
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            w.show_dialog("Cannot export the plot", file_error(path, exc),
+                          QMessageBox.Icon.Warning)
+            return False
         return True
 
     def ask_export_model(self) -> None:

@@ -203,6 +203,8 @@ class PredictView(QWidget):
         self.list.clear()
         self.results.clear()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_ms: int = 2000) -> None:
+        """Wait for the files being read, ``timeout_ms`` at most: a read that never ends (a
+        file that never answers) is left to its daemon thread, which holds its job."""
         if self.job is not None:
-            self.job.wait(30_000)
+            self.job.wait(timeout_ms)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_nn.gui.saved_values import Replaced, number_in, whole_in
 from desktop_nn.nn.optimizers import OPTIMIZERS
 from desktop_nn.train.trainer import TrainConfig
 
@@ -130,16 +131,34 @@ class TrainingPanel(QWidget):
                 "seed": self.seed_spin.value(), "device": self.device_combo.currentText(),
                 "dtype": self.dtype_combo.currentText()}
 
-    def set_state(self, s: dict) -> None:
-        setters = [(self.lr_spin, "lr", float), (self.epochs_spin, "epochs", int),
-                   (self.batch_spin, "batch", int), (self.l2_spin, "l2", float),
-                   (self.seed_spin, "seed", int)]
-        for spin, key, kind in setters:
-            try:
-                spin.setValue(kind(s[key]))
-            except (KeyError, TypeError, ValueError):
-                pass
-        for combo, key in ((self.optimizer_combo, "optimizer"), (self.device_combo, "device"),
-                           (self.dtype_combo, "dtype")):
-            if combo.findText(str(s.get(key))) >= 0:
-                combo.setCurrentText(str(s.get(key)))
+    def set_state(self, s: dict) -> list[str]:
+        """Show saved settings (a project's, the last session's). A value out of a control's
+        range, not finite or unknown is not clamped but replaced by the current one, and
+        listed: the lines returned. A key left out (an older file) keeps the current value."""
+        replaced = Replaced()
+        if not isinstance(s, dict):
+            replaced.add("training settings", s, "is not a set of values", "the current ones")
+            return replaced.lines
+        spins = [(self.lr_spin, "lr", "learning rate"), (self.epochs_spin, "epochs", "epochs"),
+                 (self.batch_spin, "batch", "batch size"), (self.l2_spin, "l2", "L2 (lambda)"),
+                 (self.seed_spin, "seed", "seed")]
+        for spin, key, what in spins:
+            if key not in s:
+                continue
+            lo, hi = spin.minimum(), spin.maximum()
+            if isinstance(spin, QDoubleSpinBox):
+                value, kind = number_in(s[key], lo, hi), f"a number from {lo:g} to {hi:g}"
+            else:
+                value, kind = whole_in(s[key], lo, hi), f"a whole number from {lo} to {hi:,}"
+            if value is None:
+                replaced.add(what, s[key], f"is not {kind}", spin.value())
+            else:
+                spin.setValue(value)
+        for combo, key, what in ((self.optimizer_combo, "optimizer", "optimiser"),
+                                 (self.device_combo, "device", "device"),
+                                 (self.dtype_combo, "dtype", "precision")):
+            items = [combo.itemText(i) for i in range(combo.count())]
+            value = replaced.choice(what, s, key, items, combo.currentText())
+            if value is not None:
+                combo.setCurrentText(value)
+        return replaced.lines

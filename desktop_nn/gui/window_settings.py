@@ -1,5 +1,6 @@
 """The window's geometry, dock layout and panel choices, kept in QSettings between sessions.
-A damaged setting is ignored, never fatal."""
+A damaged setting is ignored, never fatal; a value the panels cannot use is replaced and
+listed in one message (MainWindow.report_replaced)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ def restore(window: MainWindow) -> None:
         text = s.value(key)
         if isinstance(text, str):
             try:
-                widget.set_state(json.loads(text))
-            except (ValueError, TypeError, AttributeError):
-                pass  # a damaged setting is ignored, never fatal
+                state = json.loads(text)
+            except ValueError:
+                continue  # a damaged setting is ignored, never fatal
+            window.report_replaced(widget.set_state(state))
 
 
 def save(window: MainWindow) -> None:

@@ -1,4 +1,4 @@
-"""Long work off the GUI thread: a :class:`Job` runs one function in its own QThread, a
+"""Long work off the GUI thread: a :class:`Job` runs one function in its own thread, a
 :class:`QtExecutor` runs the workbench's work in jobs, and a :class:`ReportBuffer` carries a
 trainer's reports to the GUI, which drains it on a timer.
 
@@ -8,12 +8,13 @@ reads the buffer at most ~30 times a second (see MainWindow), whatever the step 
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_nn.data.image_folder import Cancelled  # a job's function raises it when cancelled
 from desktop_nn.train.history import EpochReport, StepReport
@@ -21,10 +22,14 @@ from desktop_nn.workbench.executor import describe_error
 
 
 class Job(QObject):
-    """Runs ``fn(job)`` in a new QThread. ``fn`` may call :meth:`report_progress` and should
-    check :attr:`cancel_event`. Signals arrive in the GUI thread (queued connections).
+    """Runs ``fn(job)`` in a new thread. ``fn`` may call :meth:`report_progress` and should
+    check :attr:`cancel_event`. The job lives in the GUI thread, so its signals arrive there
+    (queued connections), and ``done`` comes last, whatever the outcome.
 
-    Keep a reference to the job until ``done``; it owns its thread."""
+    The thread is a Python daemon thread, not a QThread: a piece of work that cannot be
+    interrupted (a read blocked on a file that never answers) may outlive its window, and a
+    QThread destroyed while it runs aborts the app, at the latest when Python exits. The
+    thread holds the job, so the job lives as long as its work does."""
 
     progress = Signal(int, int)  # done, total
     succeeded = Signal(object)
@@ -37,14 +42,11 @@ class Job(QObject):
         self.fn = fn
         self.setObjectName(name)
         self.cancel_event = threading.Event()
-        self.thread_ = QThread()
-        self.thread_.setObjectName(f"{name}Thread")
-        self.moveToThread(self.thread_)
-        self.thread_.started.connect(self._run)
+        self._thread = threading.Thread(target=self._run, name=f"{name}Thread", daemon=True)
         self._finished = threading.Event()
 
     def start(self) -> None:
-        self.thread_.start()
+        self._thread.start()
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -53,13 +55,16 @@ class Job(QObject):
         self.progress.emit(int(done), int(total))
 
     def is_running(self) -> bool:
-        return not self._finished.is_set() and self.thread_.isRunning()
+        return not self._finished.is_set() and self._thread.is_alive()
 
     def wait(self, ms: int = 10_000) -> bool:
-        """Block until the thread has ended (only for shutdown)."""
-        return self.thread_.wait(ms)
+        """Block up to ``ms`` until the thread has ended (only for shutdown); whether it
+        has (a job never started has nothing to end)."""
+        if self._thread.ident is None:
+            return True
+        self._thread.join(max(ms, 0) / 1000)
+        return not self._thread.is_alive()
 
-    @Slot()
     def _run(self) -> None:
         work, self.fn = self.fn, None  # what the work holds (a run, say) goes with it
         try:
@@ -70,16 +75,36 @@ class Job(QObject):
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # shown to the user; the app stays usable
-            traceback.print_exc()
+            if not is_users_error(exc):  # a bug: its traceback on the terminal too
+                traceback.print_exc()
             self.failed.emit(describe_error(exc))
         else:
             self.succeeded.emit(result)
         finally:
             self._finished.set()
             self.done.emit()
-            # Directly, not through a signal: a queued quit would wait for the GUI thread,
-            # which may itself be waiting for this thread (closing the window).
-            self.thread_.quit()
+
+
+def is_users_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is about the user's files, folders or settings, and says so itself: the
+    operating system's file errors, memory too small for what was asked, and the app's own
+    errors (FolderError, ModelFileError,
+    BackendError, ...: ValueError and RuntimeError subclasses defined in desktop_nn). Those
+    are shown in a dialog alone; anything else is a bug, whose traceback is printed too."""
+    if isinstance(exc, OSError | MemoryError):  # MemoryError: more than this computer has
+        return True
+    return isinstance(exc, (ValueError, RuntimeError)) and \
+        type(exc).__module__.startswith("desktop_nn.")
+
+
+def file_error(path: str | os.PathLike, exc: BaseException) -> str:
+    """One line naming the file a read or write of ``path`` failed on, and why (an OSError
+    names no file, or a temporary one, by itself: "[Errno 28] No space left on device")."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{os.fspath(path)}: {exc.strerror}"
+    text = str(exc).strip() or type(exc).__name__
+    name = os.fspath(path)
+    return text if name in text or os.path.basename(name) in text else f"{name}: {text}"
 
 
 class QtExecutor(QObject):

@@ -18,6 +18,7 @@ def test_self_test_command_passes_with_a_one_line_report(tmp_path):
     done = subprocess.run([sys.executable, "-m", "desktop_nn", "--self-test"], env=env,
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no stray Qt warning (propagateSizeHints) either
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("self-test passed: CPU - NumPy")
     assert " steps on the bundled sample" in lines[0] and "drop" in lines[0]

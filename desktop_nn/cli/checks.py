@@ -1,0 +1,182 @@
+"""The command line's checks of the user's input, made before any work starts: argument types
+that refuse out-of-range and non-finite numbers naming the option (argparse prints them, exit
+2), the output files' folders, and whether the memory a request needs is there."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+MAX_INT = 2**31 - 1  # counts (epochs, batch size, ...): the window's spin boxes go this far
+MAX_SEED = 2**63 - 1
+MAX_UNITS = 10_000_000  # units per hidden layer: far beyond any memory, far below an overflow
+
+
+def int_in(lo: int, hi: int = MAX_INT):
+    """An argparse type: a whole number in [lo, hi]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {text}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def float_in(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False):
+    """An argparse type: a finite number in [lo, hi] (an end left out with ``*_open``)."""
+    low = f"{'>' if lo_open else '>='} {lo:g}"
+    high = "" if math.isinf(hi) else f" and {'<' if hi_open else '<='} {hi:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and \
+            (value < hi if hi_open else value <= hi)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be a finite number {low}{high}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def layer_sizes(text: str) -> list[int]:
+    """``--layers``: comma-separated unit counts; '' (or spaces) for no hidden layer."""
+    if not text.strip():
+        return []
+    sizes = []
+    for part in text.split(","):
+        try:
+            n = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated whole numbers (e.g. 30 or 20,7,5; '' for none), "
+                f"got {text!r}") from None
+        if not 1 <= n <= MAX_UNITS:
+            raise argparse.ArgumentTypeError(
+                f"a hidden layer needs 1 to {MAX_UNITS:,} units, got {part.strip()}")
+        sizes.append(n)
+    return sizes
+
+
+def activation_list(text: str) -> list[str]:
+    """``--activations``: comma-separated hidden activations; '' for none."""
+    from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS, get_activation
+
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    for name in names:
+        try:
+            known = get_activation(name).name in HIDDEN_ACTIVATIONS
+        except ValueError:
+            known = False
+        if not known:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a hidden activation; choose "
+                                             f"from {', '.join(HIDDEN_ACTIVATIONS)}")
+    return names
+
+
+def hidden_activations(layers: list[int], activations: list[str] | None,
+                       default: str) -> list[str]:
+    """The activations for ``layers`` from ``--activations`` (None: ``default`` for each; one
+    name: for each; else one per layer)."""
+    if activations is None:
+        return [default] * len(layers)
+    if not activations:
+        if layers:
+            raise UsageError(f"--activations '' gives no activation for the {len(layers)} "
+                             f"hidden layer(s) of --layers; name one, or one per layer")
+        return []
+    if len(activations) == 1:
+        return activations * len(layers)
+    if len(activations) != len(layers):
+        raise UsageError(f"--activations names {len(activations)} activations for the "
+                         f"{len(layers)} hidden layer(s) of --layers; give one, or one per layer")
+    return activations
+
+
+def check_output_path(option: str, path: str | None) -> None:
+    """Refuse, before any work, an output file whose folder is missing or not writable."""
+    if not path:
+        return
+    target = Path(path).expanduser()
+    folder = target.parent
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; name a file")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
+
+
+def naming(source, exc: BaseException) -> str:
+    """``exc``'s message, led by ``source`` (the data the user named) unless it names it."""
+    text = str(exc).strip() or type(exc).__name__
+    return text if str(source) in text else f"{source}: {text}"
+
+
+def write_failure(path: str, exc: BaseException) -> str:
+    """One line naming the file that could not be written and why."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot write {path}: {exc.strerror}"
+    text = str(exc).strip() or type(exc).__name__
+    return text if str(path) in text else f"cannot write {path}: {text}"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new allocation can have now (Linux: MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+# bytes per pixel value: loading keeps the uint8 pixels (and a second copy for a moment, as
+# the decoded chunks are joined); training adds the float32 inputs and the trainer's float32
+# copy of them (transposed, one example per row)
+LOAD_BYTES_PER_VALUE = 2
+TRAIN_BYTES_PER_VALUE = 1 + 4 + 4
+
+
+def check_image_memory(size: tuple[int, int], color: str | None, n_images: int,
+                       available: int | None, bytes_per_value: int = TRAIN_BYTES_PER_VALUE,
+                       option: str = "--image-size") -> None:
+    """Refuse, before decoding, an image size whose data cannot fit in memory: say what it
+    would need and what fits. ``color`` gray, rgb, or None (auto: counted as gray, the least
+    it can need)."""
+    from desktop_nn.train.device_memory import format_bytes
+
+    h, w = size
+    channels = 3 if color == "rgb" else 1
+    per_pixel = max(n_images, 1) * channels * bytes_per_value
+    need = h * w * per_pixel
+    if available is None or need <= available:
+        return
+    side = math.isqrt(max(available // per_pixel, 0))
+    fit = f"at most about {side}x{side} fits (e.g. {option} {side}x{side})" if side >= 1 \
+        else "no image size fits"
+    colour = {"gray": "gray ", "rgb": "RGB "}.get(str(color), "")
+    raise UsageError(f"{option} {w}x{h}: {n_images:,} {colour}images of {w}x{h} need at "
+                     f"least {format_bytes(need)} of memory, {format_bytes(available)} "
+                     f"available; {fit}")
