@@ -34,6 +34,7 @@ from desktop_nn.data.image_folder import LoadOptions, parse_image_size, unflatte
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
 from desktop_nn.gui.saved_values import Replaced, number_in
 from desktop_nn.gui.worker import Job
+from desktop_nn.io.project_settings import VAL_SPLIT_RANGE
 
 THUMBNAILS_PER_CLASS = 4
 SHUTDOWN_WAIT_MS = 2000  # closing the window waits this long, at most, for loads to end
@@ -104,7 +105,7 @@ class DataPanel(QWidget):
             "feature with the training set's mean and standard deviation (kept in the model)")
         self.val_spin = QDoubleSpinBox()
         self.val_spin.setObjectName("valSplitSpin")
-        self.val_spin.setRange(0.0, 0.9)
+        self.val_spin.setRange(*VAL_SPLIT_RANGE)
         self.val_spin.setSingleStep(0.05)
         self.val_spin.setValue(0.1)
         self.val_spin.setToolTip("Share of the training images held out for validation "

@@ -20,13 +20,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_nn.gui.saved_values import Replaced, whole_in
+from desktop_nn.io.project_settings import MAX_LAYERS, MAX_UNITS
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.init import INITS
 from desktop_nn.nn.network import NetworkSpec
 
-MAX_UNITS = 100_000
-MAX_HIDDEN_LAYERS = 100  # the table, the plots and the equations stay quick up to here
+# the table, the plots and the equations stay quick up to MAX_LAYERS; a saved project is
+# checked against the same limits (io/project_settings.py)
+MAX_HIDDEN_LAYERS = MAX_LAYERS
 DEFAULT_LAYERS = [(30, "sigmoid")]
 
 

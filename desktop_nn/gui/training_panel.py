@@ -15,6 +15,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_nn.gui.saved_values import Replaced, number_in, whole_in
+from desktop_nn.io.project_settings import (  # the ranges a saved project is checked against
+    BATCH_RANGE,
+    DEVICES,
+    DTYPES,
+    EPOCHS_RANGE,
+    L2_RANGE,
+    LR_RANGE,
+    SEED_RANGE,
+)
 from desktop_nn.nn.optimizers import OPTIMIZERS
 from desktop_nn.train.trainer import TrainConfig
 
@@ -30,16 +39,16 @@ class TrainingPanel(QWidget):
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setObjectName("learningRateSpin")
         self.lr_spin.setDecimals(5)
-        self.lr_spin.setRange(0.00001, 100.0)
+        self.lr_spin.setRange(*LR_RANGE)
         self.lr_spin.setSingleStep(0.01)
         self.lr_spin.setValue(0.5)
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setObjectName("epochsSpin")
-        self.epochs_spin.setRange(1, 100_000)
+        self.epochs_spin.setRange(*EPOCHS_RANGE)
         self.epochs_spin.setValue(10)
         self.batch_spin = QSpinBox()
         self.batch_spin.setObjectName("batchSizeSpin")
-        self.batch_spin.setRange(0, 1_000_000)
+        self.batch_spin.setRange(*BATCH_RANGE)
         self.batch_spin.setSpecialValueText("full batch")
         self.batch_spin.setValue(10)
         self.batch_spin.setToolTip("Examples per mini-batch; 0 = the whole training set")
@@ -49,17 +58,17 @@ class TrainingPanel(QWidget):
         self.l2_spin = QDoubleSpinBox()
         self.l2_spin.setObjectName("l2Spin")
         self.l2_spin.setDecimals(4)
-        self.l2_spin.setRange(0.0, 1000.0)
+        self.l2_spin.setRange(*L2_RANGE)
         self.l2_spin.setToolTip("lambda in lambda/(2n) sum ||W||^2, n = training-set size")
         self.seed_spin = QSpinBox()
         self.seed_spin.setObjectName("seedSpin")
-        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setRange(*SEED_RANGE)
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("deviceCombo")
-        self.device_combo.addItems(["auto", "cpu", "gpu"])
+        self.device_combo.addItems(DEVICES)
         self.dtype_combo = QComboBox()
         self.dtype_combo.setObjectName("dtypeCombo")
-        self.dtype_combo.addItems(["float32", "float64"])
+        self.dtype_combo.addItems(DTYPES)
 
         self.start_button = self._button("Start", "startButton", "Start or continue (Space)")
         self.pause_button = self._button("Pause", "pauseButton", "Pause / resume (Space)")
