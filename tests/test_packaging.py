@@ -46,3 +46,18 @@ def test_the_icon_and_sample_ship_inside_the_package():
     base = resources.files("desktop_nn") / "resources"
     assert (base / "icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (base / "samples" / "digits" / "train").is_dir()
+
+
+def test_the_deb_depends_on_every_library_the_readme_lists_for_the_window():
+    """README.md's apt-get line (the libraries Qt's xcb plugin needs) and the .deb's Depends
+    name the same packages, so the installed app never lacks one the README names."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("sudo apt-get install libegl1"):]
+    block = block[:block.index("\n\n")]
+    listed = set(re.findall(r"\blib[\w.+-]+", block.replace("\\", " ")))
+    control = (ROOT / "packaging/linux/control.in").read_text()
+    depends = next(line for line in control.splitlines() if line.startswith("Depends: "))
+    packages = {p.split()[0] for p in depends.removeprefix("Depends: ").split(", ")}
+    assert listed and listed <= packages, sorted(listed - packages)
