@@ -3,7 +3,7 @@ the command line.
 
 An executor takes a function and two callbacks; it runs the function and then calls ``done``
 with its result, or ``failed`` with a message, on the thread the workbench lives on. The
-window's executor (``QtExecutor`` in gui/worker.py) runs the function in a QThread;
+window's executor (``QtExecutor`` in gui/worker.py) runs the function in a worker thread;
 :class:`InlineExecutor` runs it at once, so that the command line, the reproductions and the
 tests drive the same workbench code synchronously.
 """
