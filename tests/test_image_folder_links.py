@@ -7,6 +7,7 @@ path too, and the cache key changes with the decoding."""
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -116,6 +117,44 @@ def test_a_loop_inside_a_class_is_reported_once(root):
     data = _load(root)
     assert reasons(data) == {"a/loop": "symlink loop: folder already visited"}
     assert data.counts() == {"a": 2, "b": 3}
+
+
+LOOP = "symlink loop: its links lead back to themselves (too many levels of links)"
+
+
+@pytest.mark.parametrize("links", [{"cl": "cl"}, {"x": "y", "y": "x"}])
+def test_a_class_folder_that_is_a_symlink_loop_is_skipped_and_the_rest_loads(root, links):
+    for name, target in links.items():
+        os.symlink(target, root / name)
+    data = _load(root)
+    assert data.class_names == ["a", "b"] and data.counts() == {"a": 2, "b": 3}
+    assert reasons(data) == {name: LOOP for name in links}
+
+
+def test_symlink_loops_in_a_split_and_inside_a_class_are_skipped(tmp_path):
+    root = tmp_path / "data"
+    make_folder(root, {"a": 2, "b": 2}, split="train")
+    os.symlink("c", root / "train" / "c")
+    os.symlink("x.png", root / "train" / "a" / "x.png")
+    os.symlink("d", root / "train" / "a" / "d")
+    data = _load(root)
+    assert data.counts() == {"a": 2, "b": 2}
+    assert reasons(data) == {"train/c": LOOP, "train/a/x.png": LOOP, "train/a/d": LOOP}
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_data_folder_that_is_a_symlink_loop_is_named_with_the_reason(tmp_path, cache):
+    from desktop_nn.data.sources import load_training_data
+
+    os.symlink("loop", tmp_path / "loop")
+    options = LoadOptions(use_cache=cache)
+    for load in (lambda: load_image_folder(tmp_path / "loop", options, cache_dir=tmp_path),
+                 lambda: load_training_data(tmp_path / "loop", options)):
+        with pytest.raises(image_folder.FolderError, match=re.escape(f"loop: {LOOP}")):
+            load()
+    train = make_folder(tmp_path / "train", {"a": 1, "b": 1})
+    with pytest.raises(image_folder.FolderError, match=re.escape(f"loop: {LOOP}")):
+        load_training_data(train, LoadOptions(use_cache=False), test_dir=tmp_path / "loop")
 
 
 def test_a_test_image_linked_to_a_training_image_is_not_counted_twice(tmp_path):

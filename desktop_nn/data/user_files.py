@@ -10,6 +10,7 @@ while it is read is refused."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from typing import BinaryIO
@@ -39,6 +40,34 @@ def shown(name: str) -> str:
         return os.fsencode(name).decode("utf-8", "backslashreplace")
     except UnicodeError:  # a lone surrogate that is no escaped byte (a Windows name)
         return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+SYMLINK_LOOP = "symlink loop: its links lead back to themselves (too many levels of links)"
+
+
+def os_error_reason(exc: OSError, kind: str = "file") -> str:
+    """An OSError met opening or listing a path, as a short phrase without the path's name
+    (the caller names it): a link that leads back to itself (ELOOP) is a symlink loop,
+    a missing ``kind`` ("file", "folder") is "no such ...", anything else the system's
+    words."""
+    if exc.errno == errno.ELOOP:
+        return SYMLINK_LOOP
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return f"no such {kind}"
+    return f"cannot be read ({exc.strerror or exc})"
+
+
+def path_problem(path: str | os.PathLike, kind: str = "file") -> str | None:
+    """Why ``path`` cannot be reached at all (missing, a symlink loop, no permission),
+    or None when ``os.stat`` reaches it. ``Path.exists`` says False for a loop, and
+    ``Path.resolve`` raises RuntimeError on one: this tells them apart without either."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return os_error_reason(exc, kind)
+    except ValueError:  # a NUL byte in the name
+        return f"no such {kind} (the name holds a NUL byte)"
+    return None
 
 
 class FileRefused(ValueError):

@@ -56,7 +56,7 @@ def default_cache_dir() -> Path:
 
 def _root_tag(root: str | os.PathLike) -> str:
     """The start of every cache entry's name for the folder ``root``."""
-    resolved = str(Path(root).expanduser().resolve())
+    resolved = os.path.realpath(Path(root).expanduser())  # never raises on a symlink loop
     return hashlib.sha256(resolved.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
@@ -84,7 +84,7 @@ def _cache_key(scan: FolderScan, options: LoadOptions) -> str:
     h = hashlib.sha256()
     opts = {k: v for k, v in asdict(options).items() if k not in ("workers", "use_cache")}
     # ASCII JSON and "surrogatepass": names that are not UTF-8 (surrogate escapes) hash too
-    h.update(json.dumps([CACHE_VERSION, DECODER_VERSION, str(scan.root.resolve()), opts,
+    h.update(json.dumps([CACHE_VERSION, DECODER_VERSION, os.path.realpath(scan.root), opts,
                          scan.class_names]).encode())
     for f in scan.files:
         h.update(f"{f.path}\0{f.label}\0{f.split}\n".encode("utf-8", "surrogatepass"))

@@ -28,7 +28,7 @@ from desktop_nn.data.image_folder.records import (
     ProgressCallback,
     Skipped,
 )
-from desktop_nn.data.image_folder.scan import scan_folder
+from desktop_nn.data.image_folder.scan import check_root, scan_folder
 from desktop_nn.data.user_files import shown
 
 
@@ -59,6 +59,7 @@ def load_image_folder(
     :class:`FolderError` when the folder cannot be used.
     """
     options = options or LoadOptions()
+    root = check_root(root)  # a missing folder or a symlink loop: said before anything else
     cache = Path(cache_dir or default_cache_dir()) if options.use_cache else None
     with _Pool(options.workers) as pool:
         # A folder never cached before is decoded: start the worker processes as soon as the

@@ -16,7 +16,7 @@ from desktop_nn.data.image_folder.records import (
     ImageFile,
     Skipped,
 )
-from desktop_nn.data.user_files import refusal, shown
+from desktop_nn.data.user_files import os_error_reason, path_problem, refusal, shown
 
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
@@ -41,10 +41,21 @@ def _not_a_file(e: os.DirEntry) -> str | None:
             return None
         return refusal(os.stat(e.path), None) or "not a regular file"
     except OSError as exc:
-        return f"unreadable: {exc.strerror or exc}"
+        return _unreadable(exc)
 
 
-def _subdirs(path: str) -> list[os.DirEntry]:
+def _unreadable(exc: OSError) -> str:
+    """Why an entry that the system cannot follow is skipped: a symlink loop, or unreadable."""
+    reason = os_error_reason(exc)
+    return reason if reason.startswith("symlink loop") else \
+        f"unreadable: {exc.strerror or exc}"
+
+
+def _subdirs(path: str, skip: Callable[[str, str], None] | None = None
+             ) -> list[os.DirEntry]:
+    """The folders in ``path`` that are not hidden. An entry the system cannot follow (a
+    symlink loop: a link to itself, two links to each other) is no folder: ``skip`` is told
+    its path and why."""
     try:
         entries = _sorted_entries(path)
     except OSError as exc:
@@ -54,8 +65,9 @@ def _subdirs(path: str) -> list[os.DirEntry]:
         try:
             if e.is_dir() and not _is_hidden(e.name):
                 out.append(e)
-        except OSError:
-            continue
+        except OSError as exc:
+            if skip is not None and not _is_hidden(e.name):
+                skip(e.path, _unreadable(exc))
     return out
 
 
@@ -181,7 +193,7 @@ class _Scanner:
                 try:
                     is_dir = e.is_dir()
                 except OSError as exc:
-                    self.skip(e.path, f"unreadable: {exc.strerror or exc}")
+                    self.skip(e.path, _unreadable(exc))
                     continue
                 link = _is_link(e)
                 e_real = os.path.realpath(e.path) if link else os.path.join(real, e.name)
@@ -235,6 +247,28 @@ def _is_link(e: os.DirEntry) -> bool:
         return False
 
 
+def _is_loop(e: os.DirEntry) -> bool:
+    """Whether the entry is a link the system cannot follow (skipped by :func:`_subdirs`)."""
+    try:
+        e.is_dir()
+    except OSError:
+        return True
+    return False
+
+
+def check_root(root: str | os.PathLike) -> Path:
+    """``root`` as a Path when it is a folder; else :class:`FolderError` naming it and saying
+    why (missing, a symlink loop, unreadable, or not a folder)."""
+    root_path = Path(root).expanduser()
+    where = shown(str(root_path))
+    problem = path_problem(root_path, "folder")
+    if problem is not None:
+        raise FolderError(f"{where}: {problem}")
+    if not root_path.is_dir():
+        raise FolderError(f"{where}: is not a folder (expected one subfolder per class)")
+    return root_path
+
+
 def scan_folder(root: str | os.PathLike, min_classes: int = 2,
                 on_found: Callable[[int], None] | None = None,
                 cancel: threading.Event | None = None) -> FolderScan:
@@ -242,24 +276,21 @@ def scan_folder(root: str | os.PathLike, min_classes: int = 2,
     A training folder needs ``min_classes`` = 2; a test folder may hold one class.
     ``on_found(n)`` is told the number of candidate files found so far, after each class;
     setting ``cancel`` raises :class:`Cancelled` before the next folder is listed."""
-    root_path = Path(root).expanduser()
+    root_path = check_root(root)
     where = shown(str(root_path))
-    if not root_path.exists():
-        raise FolderError(f"{where}: no such folder")
-    if not root_path.is_dir():
-        raise FolderError(f"{where}: is not a folder (expected one subfolder per class)")
     root_s = str(root_path)
-    top = _subdirs(root_s)
+    scanner = _Scanner(root_s, on_found, cancel)
+    top = _subdirs(root_s, scanner.skip)
     split_dirs = {SPLIT_ALIASES[d.name.lower()]: d for d in top if d.name.lower() in SPLIT_ALIASES}
     layout = "splits" if "train" in split_dirs and len(split_dirs) == len(top) else "classes"
-    scanner = _Scanner(root_s, on_found, cancel)
     notes: list[str] = []
+    folders = {e.name for e in top}
     for e in _sorted_entries(root_s):
-        if not _is_hidden(e.name) and not e.is_dir():
+        if not _is_hidden(e.name) and e.name not in folders and not _is_loop(e):
             scanner.skip(e.path, "not inside a class folder")
 
     if layout == "splits":  # train first: a file reached again elsewhere counts there
-        groups = {split: _subdirs(split_dirs[split].path)
+        groups = {split: _subdirs(split_dirs[split].path, scanner.skip)
                   for split in ("train", "val", "test") if split in split_dirs}
     else:
         groups = {"train": top}
