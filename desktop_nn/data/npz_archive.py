@@ -148,7 +148,7 @@ def _npy_header(fp: IO[bytes], name: str) -> ArrayHeader:
     except Exception as exc:  # a parser of untrusted text: any failure means a damaged header
         raise NpzError(f"{name} has a damaged .npy header ({type(exc).__name__})") from None
     if dtype.hasobject:
-        raise NpzError(f"{name} is an object array that would need pickle to load; "
+        raise NpzError(f"{name} is an object array that would need pickled objects to load; "
                        "refusing it")
     if dtype.fields is not None or dtype.subdtype is not None or dtype.itemsize == 0:
         raise NpzError(f"{name} has dtype {dtype}, not a plain numeric array")
@@ -161,12 +161,15 @@ def _npy_header(fp: IO[bytes], name: str) -> ArrayHeader:
 class NpzArchive:
     """An ``.npz`` opened for bounded reading (use as a context manager).
 
-    ``max_bytes``: a larger file is refused before its archive is parsed.
+    ``max_bytes``: a larger file is refused before its archive is parsed. ``file``: the path
+    already opened as a regular file (by the caller's own :func:`open_regular`); the archive
+    then owns it and closes it.
     """
 
-    def __init__(self, path: str | os.PathLike, max_bytes: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, max_bytes: int | None = None,
+                 file: IO[bytes] | None = None) -> None:
         self.path = Path(path)
-        self._file = open_regular(self.path)
+        self._file = open_regular(self.path) if file is None else file
         try:
             self.file_size = os.fstat(self._file.fileno()).st_size
             if max_bytes is not None and self.file_size > max_bytes:
