@@ -31,6 +31,7 @@ from desktop_nn.data.image_folder import (
     load_image_folder,
     shown,
 )
+from desktop_nn.data.memory import TEST_BYTES_PER_VALUE, TRAIN_BYTES_PER_VALUE
 from desktop_nn.data.npz_data import DataFileError, load_npz_dataset
 
 SAMPLE_NAME = "sample"
@@ -66,7 +67,9 @@ def load_training_data(
 ) -> LoadedData:
     """Load ``data`` (folder, ``"sample"`` or ``.npz``) and split / normalise it.
 
-    Raises :class:`FolderError` or :class:`DataFileError` with a message naming the path.
+    Raises :class:`FolderError` or :class:`DataFileError` with a message naming the path,
+    among them, before anything big is allocated, data that cannot fit in the memory
+    available (an image folder at its image size, counted for training; a data set's arrays).
     """
     path = resolve(data)
     if path.is_file() or path.suffix.lower() == ".npz":
@@ -74,7 +77,8 @@ def load_training_data(
             raise DataFileError(f"{shown(str(test_dir))}: --test-dir goes with an image folder; "
                                 f"put X_test / Y_test in {shown(path.name)} instead")
         return LoadedData(prepared=_prepare_npz(path, val_split, seed), folder=None)
-    folder = load_image_folder(path, options, progress=progress, cancel=cancel)
+    folder = load_image_folder(path, options, progress=progress, cancel=cancel,
+                               bytes_per_value=TRAIN_BYTES_PER_VALUE)
     prepared = prepare_image_data(folder, val_split, seed, normalisation)
     loaded = LoadedData(prepared=prepared, folder=folder, notes=list(folder.warnings))
     if test_dir is not None:
@@ -95,7 +99,8 @@ def load_test_folder(test_dir: str | os.PathLike, train: ImageFolderData,
     opts = LoadOptions(image_size=(h, w), color="gray" if c == 1 else "rgb",
                        resize=train.options.resize, max_pixels=train.options.max_pixels,
                        use_cache=train.options.use_cache)
-    test = load_image_folder(test_dir, opts, cancel=cancel, min_classes=1)
+    test = load_image_folder(test_dir, opts, cancel=cancel, min_classes=1,
+                             bytes_per_value=TEST_BYTES_PER_VALUE)
     index = {name: i for i, name in enumerate(train.class_names)}
     keep = np.array([test.class_names[lab] in index for lab in test.labels], dtype=bool)
     for name in test.class_names:

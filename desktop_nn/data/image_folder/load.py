@@ -29,6 +29,7 @@ from desktop_nn.data.image_folder.records import (
     Skipped,
 )
 from desktop_nn.data.image_folder.scan import check_root, scan_folder
+from desktop_nn.data.memory import LOAD_BYTES_PER_VALUE, NotEnoughMemory, check_image_memory
 from desktop_nn.data.user_files import shown
 
 
@@ -49,6 +50,7 @@ def load_image_folder(
     cancel: threading.Event | None = None,
     cache_dir: str | os.PathLike | None = None,
     min_classes: int = 2,
+    bytes_per_value: int = LOAD_BYTES_PER_VALUE,
 ) -> ImageFolderData:
     """Scan, decode (in parallel) and flatten every usable image below ``root``.
 
@@ -56,7 +58,11 @@ def load_image_folder(
     ``cancel`` stops the work and raises :class:`Cancelled` promptly: the scan checks it
     before each folder, decoding in this thread before each file, and the wait for worker
     processes ten times a second. No file is ever opened that could block (a FIFO). Raises
-    :class:`FolderError` when the folder cannot be used.
+    :class:`FolderError` when the folder cannot be used, or when its images at the image size
+    (the one asked for, else the most common one) cannot fit in the memory available, before
+    they are decoded (:func:`~desktop_nn.data.memory.check_image_memory`, with
+    ``bytes_per_value`` bytes per pixel value: to look at the folder by default,
+    :data:`~desktop_nn.data.memory.TRAIN_BYTES_PER_VALUE` to train on it).
     """
     options = options or LoadOptions()
     root = check_root(root)  # a missing folder or a symlink loop: said before anything else
@@ -71,6 +77,8 @@ def load_image_folder(
                 pool.start()
 
         scan = scan_folder(root, min_classes, on_found=found, cancel=cancel)
+        if options.image_size is not None:  # before the cache entry or any image is read
+            _check_memory(scan, options.image_size, options.color, bytes_per_value, "")
         cache_path = None
         if cache is not None:
             cache_path = cache / _cache_name(scan, options)
@@ -80,15 +88,24 @@ def load_image_folder(
                     progress(len(scan.files), len(scan.files))
                 return cached
         data, decode_skipped, file_stats = _decode_folder(
-            scan, options, pool, progress, cancel, min_classes)
+            scan, options, pool, progress, cancel, min_classes, bytes_per_value)
     if cache_path is not None:
         _write_cache_in_background(cache_path, data, decode_skipped, file_stats)
     return data
 
 
+def _check_memory(scan: FolderScan, size: tuple[int, int], color: str | None,
+                  bytes_per_value: int, why: str) -> None:
+    try:
+        check_image_memory(size, color, len(scan.files), bytes_per_value)
+    except NotEnoughMemory as exc:
+        raise FolderError(f"{shown(str(scan.root))}: {exc}{why}") from None
+
+
 def _decode_folder(scan: FolderScan, options: LoadOptions, pool: _Pool,
                    progress: ProgressCallback | None, cancel: threading.Event | None,
-                   min_classes: int) -> tuple[ImageFolderData, list[Skipped], np.ndarray]:
+                   min_classes: int, bytes_per_value: int
+                   ) -> tuple[ImageFolderData, list[Skipped], np.ndarray]:
     """Decode every file of ``scan`` -> (the data, the decoding's skips, (m_files, 2) stats)."""
     paths = [f.path for f in scan.files]
     n = len(paths)
@@ -105,6 +122,10 @@ def _decode_folder(scan: FolderScan, options: LoadOptions, pool: _Pool,
             color = color or ("gray" if _all_gray(infos) else "rgb")
         else:
             size, color = size or (1, 1), color or "gray"
+    auto = " (the most common size of its images: choose a smaller image size)"
+    if options.image_size is None or options.color is None:  # guessed: checked again
+        _check_memory(scan, size, color, bytes_per_value,
+                      auto if options.image_size is None else "")
     args = (options.resize, options.max_pixels)
     chunks = pool.run(paths, (size, color, *args), progress, cancel, 0, n)
     infos = [i for c in chunks for i in c[1]]
@@ -124,6 +145,7 @@ def _decode_folder(scan: FolderScan, options: LoadOptions, pool: _Pool,
                   for c in chunks]
     elif (true_size, true_color) != (size, color):
         size, color = true_size, true_color
+        _check_memory(scan, size, color, bytes_per_value, auto)
         chunks = pool.run(paths, (size, color, *args), progress, cancel, n, 2 * n)
     errors = [e for c in chunks for e in c[2]]
     file_stats = np.concatenate([c[3] for c in chunks])

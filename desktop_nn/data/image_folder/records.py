@@ -18,6 +18,10 @@ RESIZE_MODES = ("stretch", "fit")
 COLORS = ("gray", "rgb")
 FLATTEN_ORDER = "channel-planes"  # feature c*H*W + y*W + x holds pixel (y, x) of channel c
 MAX_PIXELS = 50_000_000  # above this an image is refused as a decompression bomb
+# The widest or highest image size asked for: Pillow cannot resize to much more (its resampling
+# coefficients overflow near 2**25 pixels on a side, whatever the memory), nor take a side over
+# 2**31 - 1 at all.
+MAX_IMAGE_SIDE = 1 << 24
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -50,6 +54,13 @@ class LoadOptions:
             h, w = self.image_size
             if h < 1 or w < 1:
                 raise ValueError(f"image size must be positive, got {w}x{h}")
+            _check_sides(w, h)
+
+
+def _check_sides(width: int, height: int) -> None:
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise ValueError(f"image size {width}x{height} is too large: a width or height of "
+                         f"at most {MAX_IMAGE_SIDE:,} pixels can be made")
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
@@ -64,6 +75,7 @@ def parse_image_size(text: str) -> tuple[int, int]:
     if len(nums) != 2 or min(nums) < 1:
         raise ValueError(f"image size must look like 64x64 or 64, got {text!r}")
     width, height = nums
+    _check_sides(width, height)
     return height, width
 
 
