@@ -62,6 +62,53 @@ def test_names_that_are_not_utf8_load_as_valid_str(latin1_folder, tmp_path):
     assert data.from_cache
 
 
+def _strings(obj, seen=None):
+    """Every str reachable from ``obj`` (dataclasses, dicts, lists, str arrays)."""
+    import dataclasses
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _strings(k, seen)
+            yield from _strings(v, seen)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            yield from _strings(v, seen)
+    elif isinstance(obj, np.ndarray) and obj.dtype.kind == "U":
+        yield from _strings(obj.tolist(), seen)
+    elif dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            yield from _strings(getattr(obj, f.name), seen)
+
+
+def test_a_data_folder_whose_own_name_is_not_utf8_gives_only_valid_str(tmp_path):
+    base = os.fsencode(str(tmp_path))
+    try:
+        os.mkdir(os.path.join(base, b"data\xff"))
+        os.mkdir(os.path.join(base, b"test\xfe"))
+    except (OSError, UnicodeError) as exc:
+        pytest.skip(f"this file system takes only valid names ({exc})")
+    root = make_folder(os.fsdecode(os.path.join(base, b"data\xff")), {"a": 3, "b": 3})
+    test = make_folder(os.fsdecode(os.path.join(base, b"test\xfe")), {"a": 1, "b": 1})
+    loaded = load_training_data(root, LoadOptions(use_cache=False), test_dir=test)
+    assert loaded.source == f"{shown(str(tmp_path))}/data\\xff"
+    assert loaded.folder.root == loaded.source and loaded.folder.counts() == {"a": 3, "b": 3}
+    assert all(_encodable(t) for t in _strings(loaded))
+    npz = os.fsdecode(os.path.join(base, b"set\xfd.npz"))
+    np.savez(npz, X=np.eye(4), Y=np.arange(4) % 2)
+    loaded = load_training_data(npz)
+    assert loaded.source == f"{shown(str(tmp_path))}/set\\xfd.npz"
+    assert all(_encodable(t) for t in _strings(loaded))
+    with pytest.raises(FolderError) as info:
+        load_training_data(make_folder(root / "one", {"a": 1}))
+    assert _encodable(str(info.value)) and "data\\xff" in str(info.value)
+
+
 def test_inspect_data_prints_and_writes_json(latin1_folder, capsys):
     for extra in ([], ["--no-cache"]):
         assert main(["inspect-data", str(latin1_folder), "--json", *extra]) == 0

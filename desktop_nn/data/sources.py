@@ -53,6 +53,9 @@ class LoadedData:
     folder: ImageFolderData | None  # None for .npz data
     test_folder: ImageFolderData | None = None
     notes: list[str] = field(default_factory=list)
+    # the data as the caller named them ("sample", a folder, an .npz), as :func:`shown` gives
+    # it: a valid str to show and to save (a model file's training.data), not to open
+    source: str = ""
 
 
 def load_training_data(
@@ -72,15 +75,18 @@ def load_training_data(
     available (an image folder at its image size, counted for training; a data set's arrays).
     """
     path = resolve(data)
+    source = shown(os.fsdecode(data))
     if path.is_file() or path.suffix.lower() == ".npz":
         if test_dir is not None:
             raise DataFileError(f"{shown(str(test_dir))}: --test-dir goes with an image folder; "
                                 f"put X_test / Y_test in {shown(path.name)} instead")
-        return LoadedData(prepared=_prepare_npz(path, val_split, seed), folder=None)
+        return LoadedData(prepared=_prepare_npz(path, val_split, seed), folder=None,
+                          source=source)
     folder = load_image_folder(path, options, progress=progress, cancel=cancel,
                                bytes_per_value=TRAIN_BYTES_PER_VALUE)
     prepared = prepare_image_data(folder, val_split, seed, normalisation)
-    loaded = LoadedData(prepared=prepared, folder=folder, notes=list(folder.warnings))
+    loaded = LoadedData(prepared=prepared, folder=folder, notes=list(folder.warnings),
+                        source=source)
     if test_dir is not None:
         test = load_test_folder(test_dir, folder, cancel=cancel)
         prepared.test = Dataset(prepared.normalisation.apply(test.pixels),
