@@ -4,16 +4,20 @@ cannot be used is a DataFileError naming the file and the problem, exit 2 in the
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
-from npz_factory import deflated_bomb, npy, npy_header, write_npz
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from npz_factory import deflated_bomb, members_of, npy, npy_header, write_npz
 
 from desktop_nn.cli import main
 from desktop_nn.data import memory
-from desktop_nn.data.npz_archive import NpzArchive
+from desktop_nn.data.npz_archive import MAX_RATIO, RATIO_SLACK, NpzArchive
 from desktop_nn.data.npz_data import MAX_CLASSES, DataFileError, load_npz_dataset
 from desktop_nn.data.sources import load_training_data
 
@@ -208,3 +212,98 @@ def test_the_cli_says_one_line_naming_the_file_exit_2(tmp_path, capsys, arrays, 
     assert main(["train", str(path), "--quiet", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(path) in err[0] and words in err[0], err
+
+
+# ------------------------------------------------------------------ fuzzing
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_N", 120)), deadline=None,
+                derandomize="FUZZ_N" not in os.environ,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow, HealthCheck.data_too_large])
+DESCRS = ["<f4", "<f8", ">f8", "<f2", "|u1", "<u2", "<i8", "|b1", "<c16", "|O", "V8", "<U3",
+          "|S4", "<M8[s]"]
+MEMBERS = ["X_train.npy", "Y_train.npy", "X_test.npy", "Y_test.npy", "class_names.npy",
+           "input_shape.npy"]
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("original") / "data.npz"
+    labels = np.arange(12) % 3
+    np.savez(path, X_train=X[:, :12], Y_train=np.eye(3)[:, labels], X_test=X[:, 12:18],
+             Y_test=labels[:6], class_names=np.array(["a", "b", "c"]),
+             input_shape=np.array([4, 4, 1]))
+    return path.read_bytes()
+
+
+def _read_fuzzed(folder, data: bytes):
+    """Only a result or a DataFileError naming the file, within the memory that the file's
+    size allows (the arrays as read, float copies of X, targets of up to MAX_CLASSES)."""
+    path = folder / "data.npz"
+    path.write_bytes(data)
+    bound = 8 * MAX_RATIO * len(data) + RATIO_SLACK + MAX_CLASSES * 8 * len(data)
+    tracemalloc.start()
+    try:
+        try:
+            return load_npz_dataset(path)
+        except DataFileError as exc:
+            assert str(exc).startswith(str(path)), repr(exc)
+            return exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak <= bound, f"{peak} bytes allocated reading {len(data)} bytes"
+
+
+def test_the_original_loads(tmp_path, original):
+    data = _read_fuzzed(tmp_path, original)
+    assert data.class_names == ["a", "b", "c"] and data.input_shape == (4, 4, 1)
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048))
+def test_random_bytes(tmp_path, data):
+    _read_fuzzed(tmp_path, data)
+
+
+@FUZZ
+@given(data=st.data())
+def test_truncations_and_flipped_bytes(tmp_path, original, data):
+    raw = bytearray(original[:data.draw(st.integers(0, len(original)))])
+    flips = data.draw(st.lists(st.tuples(st.integers(0, max(len(raw) - 1, 0)),
+                                         st.integers(1, 255)), max_size=6))
+    for at, xor in flips:
+        if raw:
+            raw[at] ^= xor
+    _read_fuzzed(tmp_path, bytes(raw))
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_members(tmp_path, original, data):
+    """A member replaced by random bytes, by a header claiming any shape and dtype (with data
+    of any length, or of the length it claims), by any small array, or dropped."""
+    name = data.draw(st.sampled_from(MEMBERS))
+    how = data.draw(st.sampled_from(["bytes", "header", "exact", "array", "drop"]))
+    shape = data.draw(st.lists(st.one_of(st.integers(0, 20), st.integers(0, 2**40)),
+                               max_size=3).map(tuple))
+    descr = data.draw(st.sampled_from(DESCRS))
+    if how == "bytes":
+        new = data.draw(st.binary(max_size=512))
+    elif how == "header":
+        new = npy_header(shape, descr) + data.draw(st.binary(max_size=256))
+    elif how == "exact":
+        shape = tuple(min(n, 20) for n in shape)
+        size = math.prod(shape) * np.dtype(descr).itemsize
+        new = npy_header(shape, descr) + data.draw(st.binary(min_size=size, max_size=size))
+    else:
+        values = data.draw(st.lists(st.one_of(st.integers(-3, 10**13), st.floats()),
+                                    max_size=40))
+        new = npy(np.array(values, dtype=np.float64).reshape(-1, *shape[:0]))
+    src = tmp_path / "src.npz"
+    src.write_bytes(original)
+    members = members_of(src)
+    if how == "drop":
+        members.pop(name)
+    else:
+        members[name] = new
+    _read_fuzzed(tmp_path, write_npz(tmp_path / "out.npz", members).read_bytes())
