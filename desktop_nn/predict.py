@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from desktop_nn.data.dataset import Normalisation, PreparedData
-from desktop_nn.data.image_folder import COLORS, FLATTEN_ORDER, RESIZE_MODES, decode_image
+from desktop_nn.data.image_folder import (
+    COLORS,
+    FLATTEN_ORDER,
+    MAX_IMAGE_SIDE,
+    RESIZE_MODES,
+    decode_image,
+)
 from desktop_nn.data.user_files import shown
 from desktop_nn.io.model_file import ModelFile
 
@@ -73,6 +79,10 @@ class Predictor:
             raise PredictError(self._about_model(
                 f"is bad: its image size {value!r} is not two whole numbers of at least 1 "
                 f"(height, width)"))
+        if max(value) > MAX_IMAGE_SIDE:  # Pillow could not resize an image to it
+            raise PredictError(self._about_model(
+                f"is bad: its image size {value[1]}x{value[0]} is too large: a width or "
+                f"height of at most {MAX_IMAGE_SIDE:,} pixels can be made"))
         return int(value[0]), int(value[1])
 
     @property

@@ -70,6 +70,15 @@ def test_an_impossible_image_size_blames_the_model(size):
         Predictor(_model(pre), source="m.npz")
 
 
+def test_an_image_size_pillow_cannot_make_blames_the_model(monkeypatch):
+    import desktop_nn.predict as predict
+
+    monkeypatch.setattr(predict, "MAX_IMAGE_SIDE", 3)  # a real one needs a 64 MB network
+    with pytest.raises(PredictError, match=r"^m\.npz: this model is bad: its image size 4x3 "
+                                           r"is too large: a width or height of at most 3 "):
+        Predictor(_model(GOOD), source="m.npz")
+
+
 @pytest.mark.parametrize("change, words", [
     ({"color": "purple"}, "image colour 'purple'"),
     ({"resize": "squash"}, "resize mode 'squash'"),
