@@ -368,11 +368,15 @@ def test_recovery_without_model_removes_the_old_one(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["marker-garbage", "marker-missing", "marker-wrong",
-                                    "project-garbage", "project-missing"])
+                                    "project-garbage", "project-missing", "marker-long-integer",
+                                    "project-long-integer"])
 def test_damaged_recovery_is_ignored(tmp_path, damage):
     store = RecoveryStore(tmp_path)
     store.write(make_project(), None)
-    if damage == "marker-garbage":
+    if damage.endswith("long-integer"):  # json's int() refuses over 4300 digits (ValueError)
+        p = store.marker_path if damage.startswith("marker") else store.project_path
+        p.write_text(p.read_text().replace('"format"', f'"x": {"7" * 5000}, "format"', 1))
+    elif damage == "marker-garbage":
         store.marker_path.write_bytes(b"\x00\xff{{{")
     elif damage == "marker-missing":
         store.marker_path.unlink()

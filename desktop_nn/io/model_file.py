@@ -39,6 +39,7 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
+from desktop_nn.io import json_text
 from desktop_nn.io.atomic import atomic_open
 from desktop_nn.io.model_checks import (
     Invalid,
@@ -226,11 +227,13 @@ def _parse_header(npz: NpzArchive) -> dict:
         raise _Invalid(f"header is {h.nbytes} bytes, over {MAX_HEADER_BYTES}")
     raw = npz.read("header")
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
+        header = json_text.loads(raw.tobytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _Invalid(f"header is not valid UTF-8 ({exc})") from None
     except json.JSONDecodeError as exc:
         raise _Invalid(f"header is not valid JSON ({exc})") from None
+    except ValueError as exc:  # JsonValueError, or Python's own limit on digits
+        raise _Invalid(f"header {exc}") from None
     except RecursionError:
         raise _Invalid("header is not valid JSON (nested too deeply)") from None
     if not isinstance(header, dict):

@@ -65,6 +65,7 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
+from desktop_nn.io import json_text
 from desktop_nn.io.atomic import write_together
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, model_writer
 from desktop_nn.io.npz_reader import (
@@ -323,10 +324,12 @@ def _read_text(p: Path, limit: int = MAX_PROJECT_BYTES) -> str:
 
 def _parse_json(p: Path, text: str) -> Any:
     try:
-        return json.loads(text)
+        return json_text.loads(text)
     except json.JSONDecodeError as exc:
         raise ProjectFileError(f"{p} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                                f"column {exc.colno}") from None
+    except ValueError as exc:  # JsonValueError, or Python's own limit on digits
+        raise ProjectFileError(f"{p} {exc}") from None
     except RecursionError:
         raise ProjectFileError(f"{p} is not valid JSON: nested too deeply") from None
 

@@ -17,6 +17,7 @@ from typing import Any
 import platformdirs
 
 from desktop_nn.backend import Backend
+from desktop_nn.io import json_text
 from desktop_nn.io.atomic import atomic_write_text, clean_stale_temporaries
 from desktop_nn.io.model_file import ModelFile
 from desktop_nn.io.npz_reader import read_regular
@@ -170,7 +171,7 @@ class RecoveryStore:
     def _read_marker(self) -> dict | None:
         """The marker if it is present and well formed, else None."""
         try:  # a regular file only (a FIFO would block), and a small one
-            marker = json.loads(read_regular(self.marker_path, _MAX_MARKER_BYTES)
+            marker = json_text.loads(read_regular(self.marker_path, _MAX_MARKER_BYTES)
                                 .decode("utf-8"))
         except (OSError, ValueError, RecursionError):
             return None

@@ -22,6 +22,7 @@ from typing import IO
 
 import numpy as np
 
+from desktop_nn.io import json_text
 from desktop_nn.io.atomic import atomic_open
 from desktop_nn.io.npz_reader import NpzArchive, NpzError, os_problem
 
@@ -84,12 +85,14 @@ def _contents(z: NpzArchive) -> tuple[dict, dict[str, np.ndarray]]:
         if a.dtype.kind != "f":
             raise NpzError(f"{name} has dtype {a.dtype}; expected a float array")
     try:
-        doc = json.loads(z.read("state").tobytes().decode("utf-8"))
+        doc = json_text.loads(z.read("state").tobytes().decode("utf-8"))
     except UnicodeDecodeError:
         raise NpzError("damaged or not a training state (its state is not UTF-8)") from None
     except json.JSONDecodeError as exc:
         raise NpzError(f"damaged or not a training state (its state is not JSON: {exc})") \
             from None
+    except ValueError as exc:  # JsonValueError, or Python's own limit on digits
+        raise NpzError(f"damaged or not a training state (its state {exc})") from None
     except RecursionError:
         raise NpzError("damaged or not a training state (its JSON is nested too deeply)") \
             from None
