@@ -57,6 +57,7 @@ from desktop_nn.io.model_checks import (
     check_spec,
     check_training,
     n_classes,
+    printable,
 )
 from desktop_nn.io.npz_reader import NpzArchive, NpzError, os_problem
 from desktop_nn.nn.network import Network
@@ -135,7 +136,10 @@ def _arrays_for(model: ModelFile, generation: str | None = None) -> dict[str, np
     """Every array the file will hold, keyed by its name in the .npz; validates ``model``."""
     net = model.network
     spec = net.spec
-    class_names = check_class_names(spec, model.class_names)
+    names = model.class_names
+    if isinstance(names, list | tuple) and all(isinstance(c, str) for c in names):
+        names = [printable(c) for c in names]  # a class folder named with an ESC: escaped
+    class_names = check_class_names(spec, names)
     input_shape = check_input_shape(spec, model.input_shape)
     if not isinstance(model.flatten_order, str):
         raise _Invalid("flatten_order must be a string")
