@@ -465,9 +465,9 @@ def test_training_state_beside_the_project_round_trips_and_is_removed_when_none(
 
     path = tmp_path / "p.dnnproj"
     assert load_project_state(path) is None
-    state = {"epoch": 2, "step_count": 10, "examples_seen": 100, "rng": {"x": 1},
-             "optimizer": {"name": "momentum", "lr": 0.1, "t": 10}}
-    arrays = {"v/W/0": np.ones((2, 3))}
+    from npz_factory import trainer_state
+
+    state, arrays = trainer_state([4, 3, 2], "momentum", 10)
     save_project(path, make_project(), make_model(), (state, arrays))
     assert state_file_path(path).name == "p.state.npz"
     got_state, got_arrays = load_project_state(path, load_project(path))

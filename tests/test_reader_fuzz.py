@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from npz_factory import json_member, members_of, npy, npy_header, write_npz
+from npz_factory import json_member, members_of, npy, npy_header, trainer_state, write_npz
 
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
 from desktop_nn.io.npz_reader import MAX_RATIO, RATIO_SLACK
@@ -71,9 +71,7 @@ def model_file_of(tmp: Path) -> Path:
 
 
 def state_file_of(tmp: Path) -> Path:
-    state = {"epoch": 1, "step_count": 5, "rng": {"x": 1}, "optimizer": {"name": "adam"}}
-    return save_trainer_state(tmp / "p.state.npz", state,
-                              {"v/W/0": np.ones((4, 6)), "s/b/1": np.zeros((3, 1))}, "abc")
+    return save_trainer_state(tmp / "p.state.npz", *trainer_state([6, 4, 3], "adam", 5), "abc")
 
 
 def project_file_of(tmp: Path) -> Path:
