@@ -536,3 +536,44 @@ def test_a_dead_sessions_folder_with_nothing_to_recover_is_removed(tmp_path):
     assert not empty.exists()
     assert damaged.project_path.exists()  # a damaged autosave is left alone, never deleted
     assert mine.exists() and parent.exists()
+
+
+# ---------------------------------------------------------------------------- unusable folders
+def _unusable(kind: str, tmp_path: Path) -> Path:
+    if kind == "a file":
+        (tmp_path / "recfile").write_text("not a folder")
+        return tmp_path / "recfile" / "session-1-x"
+    return Path("/dev/null/x/session-1-x")
+
+
+@pytest.mark.parametrize("kind", ["a file", "/dev/null"])
+def test_an_unusable_recovery_folder_fails_the_write_and_clears_quietly(tmp_path, caplog, kind):
+    """Autosave raises (the window tells the user once); clearing prints nothing: there is
+    nothing to remove in a folder that was never made."""
+    store = RecoveryStore(_unusable(kind, tmp_path), lock=True)
+    with pytest.raises(OSError):
+        store.write(make_project(), make_model())
+    with caplog.at_level("DEBUG", logger="desktop_nn"):
+        store.clear()
+        store.clear()
+    assert caplog.records == []
+
+
+def test_recovery_files_that_cannot_be_removed_are_logged_once_quietly(tmp_path, caplog,
+                                                                       monkeypatch):
+    store = RecoveryStore(tmp_path / "session-1-x")
+    store.write(make_project(), make_model())
+    real_unlink = Path.unlink
+
+    def refuse(self, missing_ok=False):
+        if self.parent == store.directory:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with caplog.at_level("DEBUG", logger="desktop_nn"):
+        store.clear()
+        store.clear()
+    [record] = caplog.records
+    assert record.levelname == "INFO" and "recovery.dnnproj (Permission denied)" in \
+        record.getMessage()

@@ -113,6 +113,7 @@ class RecoveryStore:
         # other processes see this session as alive (see pending_recoveries)
         self.lock = lock
         self._lock_file: Any = None
+        self._clear_failure_logged = False
 
     def _hold_lock(self) -> None:
         if not self.lock or (self._lock_file is not None and self.lock_path.exists()):
@@ -227,15 +228,27 @@ class RecoveryStore:
         return opened.project, opened.model
 
     def clear(self) -> None:
-        """Remove the recovery files (marker first, so a half-cleared store offers nothing)."""
+        """Remove the recovery files (marker first, so a half-cleared store offers nothing).
+
+        A folder that is not there (never made: a file, ``/dev/null`` or a read-only disk in
+        the way) has nothing to remove. Files that cannot be removed are logged once per store,
+        quietly (``INFO``): they are the user's own folder's problems, which the window tells
+        about when autosave fails, not lines for the terminal."""
         self._release_lock()
+        if not self.directory.is_dir():
+            return
+        problems = []
         for p in (self.marker_path, self.project_path, self.model_path,
                   state_file_path(self.project_path), self.lock_path):
             try:
                 p.unlink(missing_ok=True)
             except OSError as exc:
-                log.warning("cannot remove recovery file %s: %s", p, exc)
+                problems.append(f"{p.name} ({exc.strerror or exc})")
             clean_stale_temporaries(p, max_age_s=0)  # a killed autosave's: nobody writes now
+        if problems and not self._clear_failure_logged:
+            self._clear_failure_logged = True
+            log.info("cannot remove recovery files in %s: %s", self.directory,
+                     ", ".join(problems))
         try:
             self.directory.rmdir()  # a per-session folder goes once empty
         except OSError:
