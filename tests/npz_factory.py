@@ -61,3 +61,21 @@ def deflated_bomb(path: Path, name: str, shape: tuple, descr: str = "<f4",
                 f.write(block[:min(left, len(block))])
                 left -= len(block)
     return path
+
+
+def trainer_state(sizes: list[int], optimizer: str = "momentum", step: int = 3,
+                  seed: int = 0) -> tuple[dict, dict[str, np.ndarray]]:
+    """A training state a run of a network of layer ``sizes`` (n_x, ..., n_L) can continue
+    from, as ``Trainer.checkpoint()`` gives it: its counters at ``step``, the optimiser's
+    arrays filled with ``step``."""
+    state = {"epoch": 1, "step_count": step, "examples_seen": 10 * step,
+             "rng": np.random.default_rng(seed).bit_generator.state, "batch_in_epoch": 0,
+             "m": 10, "batch_size": 10, "optimizer": {"name": optimizer, "lr": 0.1, "t": step},
+             "epoch_report_due": False, "shuffle": "splitmix64-sorted-keys"}
+    groups = {"sgd": [], "momentum": ["v"], "adam": ["v", "s"]}[optimizer]
+    arrays = {}
+    for g in groups:
+        for i in range(len(sizes) - 1):
+            arrays[f"{g}/W/{i}"] = np.full((sizes[i + 1], sizes[i]), float(step))
+            arrays[f"{g}/b/{i}"] = np.full((sizes[i + 1], 1), float(step))
+    return state, arrays

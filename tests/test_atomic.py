@@ -4,6 +4,7 @@ and a set of files is written all-or-nothing."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -159,3 +160,141 @@ def test_a_folder_in_the_way_is_refused_before_anything_is_replaced(old_set):
         write_together([(old_set / "m", writer("new m")), (old_set / "p", writer("new p"))])
     assert (old_set / "m").read_text() == "old m" and (old_set / "p").is_dir()
     assert sorted(p.name for p in old_set.iterdir()) == ["m", "p", "s"]
+
+
+# ------------------------------------------------------------------ what may be replaced
+def _special(kind: str, path: Path):
+    """Make a file of ``kind`` at ``path``; returns what is held open (a socket) or None."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "socket":
+        import socket
+
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(path))
+        return s
+    elif kind == "device":
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # as /dev/full
+    elif kind == "link to a device":
+        path.symlink_to("/dev/full")
+    elif kind == "link to a folder":
+        path.symlink_to(path.parent)
+    return None
+
+
+def _kind_of(path: Path) -> int:
+    return stat.S_IFMT(os.lstat(path).st_mode)
+
+
+SPECIAL = ["fifo", "folder", "socket", "device", "link to a device", "link to a folder"]
+
+
+def _writers(target: Path):
+    from desktop_nn.io.model_file import ModelFile, save_model
+    from desktop_nn.io.project_file import Project, save_project
+    from desktop_nn.io.trainer_state import save_trainer_state
+    from desktop_nn.nn.network import Network, NetworkSpec
+
+    model = ModelFile(Network(NetworkSpec(4, [3], ["relu"], 2), seed=0))
+    return {
+        "text (metrics, marker)": lambda: atomic_write_text(target, "new"),
+        "model (--save)": lambda: save_model(target, model),
+        "training state": lambda: save_trainer_state(target, {"epoch": 0}, {}),
+        "project": lambda: save_project(target, Project(name="p"), model),
+    }
+
+
+@pytest.mark.skipif(not POSIX, reason="FIFOs, sockets and devices are POSIX's")
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_a_target_that_is_not_a_regular_file_is_refused_naming_it_before_anything_is_written(
+        tmp_path, kind):
+    if kind == "device" and os.geteuid() != 0:
+        pytest.skip("making a device needs root")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "x.npz"
+    held = _special(kind, target)
+    try:
+        before, mode = sorted(p.name for p in folder.iterdir()), _kind_of(target)
+        for what, write in _writers(target).items():
+            with pytest.raises(OSError) as got:
+                write()
+            assert got.value.filename == str(target), what
+            assert "not a regular file" in got.value.strerror or "folder" in got.value.strerror
+            assert sorted(p.name for p in folder.iterdir()) == before, what  # no temporary
+            assert _kind_of(target) == mode, what  # never replaced by a regular file
+    finally:
+        if held is not None:
+            held.close()
+
+
+@pytest.mark.skipif(not POSIX, reason="symbolic links")
+def test_a_link_is_written_through_to_its_regular_file_and_kept(tmp_path):
+    real_dir, link_dir = tmp_path / "models", tmp_path / "out"
+    real_dir.mkdir(), link_dir.mkdir()
+    real = real_dir / "v3.npz"
+    real.write_text("old")
+    link = link_dir / "latest.npz"
+    link.symlink_to("../models/v3.npz")
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and os.readlink(link) == "../models/v3.npz"
+    assert real.read_text() == "new"
+    # a project set writes through its links too, and the temporaries go beside the real file
+    from desktop_nn.io.project_file import Project, load_project, save_project
+
+    project_real = real_dir / "p.dnnproj"
+    project_real.write_text("{}")
+    (link_dir / "p.dnnproj").symlink_to(project_real)
+    save_project(link_dir / "p.dnnproj", Project(name="p"))
+    assert (link_dir / "p.dnnproj").is_symlink()
+    assert load_project(project_real).name == "p"
+    assert sorted(p.name for p in real_dir.iterdir()) == ["p.dnnproj", "v3.npz"]
+    assert sorted(p.name for p in link_dir.iterdir()) == ["latest.npz", "p.dnnproj"]
+
+
+@pytest.mark.skipif(not POSIX, reason="symbolic links")
+@pytest.mark.parametrize("leads_to", ["nothing", "a loop"])
+def test_a_link_that_leads_nowhere_is_refused_and_kept(tmp_path, leads_to):
+    link = tmp_path / "m.npz"
+    link.symlink_to("absent.npz" if leads_to == "nothing" else "m.npz")
+    with pytest.raises(OSError, match="symbolic link") as got:
+        atomic_write_text(link, "new")
+    assert got.value.filename == str(link)
+    assert link.is_symlink() and [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_two_names_of_one_file_in_a_set_are_refused(tmp_path):
+    (tmp_path / "p").write_text("old p")
+    (tmp_path / "m").symlink_to("p")
+    with pytest.raises(OSError, match="same file"):
+        write_together([(tmp_path / "m", writer("new m")), (tmp_path / "p", writer("new p"))])
+    assert (tmp_path / "p").read_text() == "old p" and (tmp_path / "m").is_symlink()
+
+
+# ------------------------------------------------------------------ long names
+@pytest.mark.parametrize("name", ["a" * 251 + ".npz", "é" * 125 + ".npz", "b" * 255,
+                                  "c" * 226 + ".tmp"])
+def test_a_name_of_up_to_255_bytes_is_saved(tmp_path, name):
+    """The temporary's name stays within the file system's limit (a shortened stem and a
+    hash of the whole name)."""
+    assert len(os.fsencode(name)) <= 255
+    target = tmp_path / name
+    atomic_write_text(target, "one")
+    write_together([(target, writer("two"))])
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    assert target.read_text() == "two"
+
+
+@pytest.mark.skipif(not POSIX, reason="process ids are probed on POSIX only")
+def test_the_temporaries_of_a_long_name_are_cleaned_and_only_theirs(tmp_path):
+    ours, other = tmp_path / ("d" * 240 + "1.npz"), tmp_path / ("d" * 240 + "2.npz")
+    stem, other_stem = atomic.temporary_stem(ours), atomic.temporary_stem(other)
+    assert stem != other_stem and stem[:221] == other_stem[:221]
+    gone = dead_pid()
+    left = [tmp_path / f".{s}.{gone}-abcd1234.tmp" for s in (stem, other_stem)]
+    for p in left:
+        p.write_text("x")
+    atomic_write_text(ours, "whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([ours.name, left[1].name])

@@ -193,6 +193,39 @@ def test_bad_normalisation_is_refused_at_load(good, norm, fragment):
     refused(good, fragment)
 
 
+@pytest.mark.parametrize("factor", [float("nan"), float("inf"), 0, -1e30, "abc", [1, 2], True,
+                                    1.0, 1 / 256, None])
+@pytest.mark.parametrize("kind", ["scale", "standardise"])
+def test_a_normalisation_factor_that_is_not_1_over_255_is_refused(tmp_path, kind, factor):
+    extra = dict(norm_mean=np.zeros((6, 1)), norm_std=np.ones((6, 1))) \
+        if kind == "standardise" else {}
+    path = save_model(tmp_path / "m.npz", image_model(normalisation={"kind": kind}, **extra))
+    with_header(path, normalisation={"kind": kind, "factor": factor})
+    refused(path, "normalisation factor must be 1/255")
+
+
+@pytest.mark.parametrize("factor", [1 / 255, 0.00392157, 0.003922, float(np.float32(1 / 255))])
+def test_a_factor_of_1_over_255_written_with_fewer_digits_loads(good, factor):
+    with_header(good, normalisation={"kind": "scale", "factor": factor})
+    Predictor(load_model(good))
+    with_header(good, normalisation={"kind": "none", "factor": factor})
+    refused(good, "normalisation 'none' has a factor")
+
+
+@pytest.mark.parametrize("name", ["\x1b[31mred", "\x1b]0;owned\x07", "ok\rnot ok", "tab\t",
+                                  "nul\x00", "\x7f", "c1 \x9b31m", "line\u2028break"])
+def test_a_class_name_with_a_control_character_is_refused(good, name):
+    with_header(good, class_names=["a", name, "c"])
+    msg = refused(good, "class name 2", "control character")
+    assert all(ord(c) >= 0x20 and not 0x7f <= ord(c) <= 0x9f for c in msg), repr(msg)
+
+
+def test_a_class_name_with_a_control_character_is_saved_escaped(tmp_path):
+    """A class folder may be named so: the model is still saved, its name escaped."""
+    path = save_model(tmp_path / "m.npz", image_model(class_names=["a", "\x1b[31mb", "c\r"]))
+    assert load_model(path).class_names == ["a", "\\x1b[31mb", "c\\x0d"]
+
+
 def test_a_standardised_model_needs_a_positive_std(tmp_path):
     model = image_model(normalisation={"kind": "standardise"},
                         norm_mean=np.zeros((6, 1)), norm_std=np.ones((6, 1)))

@@ -90,7 +90,7 @@ def test_a_checkpoint_that_does_not_fit_is_refused():
                                      False)
     with pytest.raises(ValueError, match="is for 'adam', not 'sgd'"):
         restored(state, arrays, net, TrainConfig(optimizer="sgd"), 32, 8)
-    with pytest.raises(ValueError, match="negative counters"):
+    with pytest.raises(ValueError, match="epoch must be a whole number from 0"):
         restored({**state, "epoch": -1}, arrays, net, config, 32, 8)
     with pytest.raises(ValueError, match="cannot be used"):
         restored({k: v for k, v in state.items() if k != "rng"}, arrays, net, config, 32, 8)

@@ -368,11 +368,15 @@ def test_recovery_without_model_removes_the_old_one(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["marker-garbage", "marker-missing", "marker-wrong",
-                                    "project-garbage", "project-missing"])
+                                    "project-garbage", "project-missing", "marker-long-integer",
+                                    "project-long-integer"])
 def test_damaged_recovery_is_ignored(tmp_path, damage):
     store = RecoveryStore(tmp_path)
     store.write(make_project(), None)
-    if damage == "marker-garbage":
+    if damage.endswith("long-integer"):  # json's int() refuses over 4300 digits (ValueError)
+        p = store.marker_path if damage.startswith("marker") else store.project_path
+        p.write_text(p.read_text().replace('"format"', f'"x": {"7" * 5000}, "format"', 1))
+    elif damage == "marker-garbage":
         store.marker_path.write_bytes(b"\x00\xff{{{")
     elif damage == "marker-missing":
         store.marker_path.unlink()
@@ -461,9 +465,9 @@ def test_training_state_beside_the_project_round_trips_and_is_removed_when_none(
 
     path = tmp_path / "p.dnnproj"
     assert load_project_state(path) is None
-    state = {"epoch": 2, "step_count": 10, "examples_seen": 100, "rng": {"x": 1},
-             "optimizer": {"name": "momentum", "lr": 0.1, "t": 10}}
-    arrays = {"v/W/0": np.ones((2, 3))}
+    from npz_factory import trainer_state
+
+    state, arrays = trainer_state([4, 3, 2], "momentum", 10)
     save_project(path, make_project(), make_model(), (state, arrays))
     assert state_file_path(path).name == "p.state.npz"
     got_state, got_arrays = load_project_state(path, load_project(path))
@@ -532,3 +536,44 @@ def test_a_dead_sessions_folder_with_nothing_to_recover_is_removed(tmp_path):
     assert not empty.exists()
     assert damaged.project_path.exists()  # a damaged autosave is left alone, never deleted
     assert mine.exists() and parent.exists()
+
+
+# ---------------------------------------------------------------------------- unusable folders
+def _unusable(kind: str, tmp_path: Path) -> Path:
+    if kind == "a file":
+        (tmp_path / "recfile").write_text("not a folder")
+        return tmp_path / "recfile" / "session-1-x"
+    return Path("/dev/null/x/session-1-x")
+
+
+@pytest.mark.parametrize("kind", ["a file", "/dev/null"])
+def test_an_unusable_recovery_folder_fails_the_write_and_clears_quietly(tmp_path, caplog, kind):
+    """Autosave raises (the window tells the user once); clearing prints nothing: there is
+    nothing to remove in a folder that was never made."""
+    store = RecoveryStore(_unusable(kind, tmp_path), lock=True)
+    with pytest.raises(OSError):
+        store.write(make_project(), make_model())
+    with caplog.at_level("DEBUG", logger="desktop_nn"):
+        store.clear()
+        store.clear()
+    assert caplog.records == []
+
+
+def test_recovery_files_that_cannot_be_removed_are_logged_once_quietly(tmp_path, caplog,
+                                                                       monkeypatch):
+    store = RecoveryStore(tmp_path / "session-1-x")
+    store.write(make_project(), make_model())
+    real_unlink = Path.unlink
+
+    def refuse(self, missing_ok=False):
+        if self.parent == store.directory:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with caplog.at_level("DEBUG", logger="desktop_nn"):
+        store.clear()
+        store.clear()
+    [record] = caplog.records
+    assert record.levelname == "INFO" and "recovery.dnnproj (Permission denied)" in \
+        record.getMessage()

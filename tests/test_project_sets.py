@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from npz_factory import trainer_state
 
 from desktop_nn.io import atomic
 from desktop_nn.io.model_file import ModelFile, load_model
@@ -36,9 +37,7 @@ def model(seed: int) -> ModelFile:
 
 
 def state(step: int) -> tuple[dict, dict]:
-    return ({"epoch": 1, "step_count": step, "examples_seen": 10 * step, "rng": {"x": 1},
-             "optimizer": {"name": "momentum", "lr": 0.1, "t": step}},
-            {"v/W/0": np.full((3, 4), float(step))})
+    return trainer_state([4, 3, 2], "momentum", step)
 
 
 def project(name: str = "p") -> Project:
@@ -296,3 +295,76 @@ def test_what_the_window_saves_passes_and_missing_values_are_fine(tmp_path):
     assert check_project_settings(Project(designer={"output": "linear",
                                                     "cost": "cross-entropy"})) == [
         "designer.cost 'cross-entropy' does not go with the linear output (use quadratic)"]
+
+
+# ------------------------------------------------------------------ bad values in the state
+def _drop(key: str):
+    return lambda s, a: (s, {k: v for k, v in a.items() if k != key})
+
+
+def _set(**changes):
+    def change(s, a):
+        s = json.loads(json.dumps(s))
+        for path, value in changes.items():
+            *outer, last = path.split("__")
+            d = s
+            for k in outer:
+                d = d[k]
+            if value is DEL:
+                d.pop(last)
+            else:
+                d[last] = value
+        return s, a
+    return change
+
+
+DEL = object()
+BAD_STATES = {
+    "an optimiser array missing": _drop("v/b/1"),
+    "epoch Infinity": _set(epoch=float("inf")),
+    "epoch NaN": _set(epoch=float("nan")),
+    "epoch 1.5": _set(epoch=1.5),
+    "negative step count": _set(step_count=-3),
+    "examples seen missing": _set(examples_seen=DEL),
+    "batch in epoch -1": _set(batch_in_epoch=-1),
+    "optimiser t -1": _set(optimizer__t=-1),
+    "optimiser t a string": _set(optimizer__t="5"),
+    "optimiser unknown": _set(optimizer__name="rmsprop"),
+    "optimiser missing": _set(optimizer=DEL),
+    "rng state -1": _set(rng__state__state=-1),
+    "rng of another generator": _set(rng__bit_generator="MT19937"),
+    "rng a number": _set(rng=5),
+    "rng inc 1.5": _set(rng__state__inc=1.5),
+    "an array of another optimiser": lambda s, a: (s, {**a, "s/W/0": np.ones((3, 4))}),
+    "an array of the wrong shape": lambda s, a: (s, {**a, "v/W/0": np.ones((4, 3))}),
+    "an array for a layer the model lacks": lambda s, a: (s, {**a, "v/W/2": np.ones((2, 2)),
+                                                               "v/b/2": np.ones((2, 1))}),
+    "an array with NaN": lambda s, a: (s, {**a, "v/b/0": np.full((3, 1), np.nan)}),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_STATES))
+def test_a_state_a_run_cannot_continue_from_is_left_out_and_said(saved, bad):
+    """Refused on open, as a state of another save is, never at Start with a raw error."""
+    from desktop_nn.io.trainer_state import save_trainer_state
+
+    generation = load_project(saved).generation
+    save_trainer_state(state_file_path(saved), *BAD_STATES[bad](*state(90)), generation)
+    opened = open_project(saved)
+    assert opened.model is not None and opened.state is None
+    [note] = opened.notes
+    assert str(state_file_path(saved)) in note and "training state was left out" in note
+    assert "cannot continue" in note
+
+
+def test_a_state_left_out_on_recovery_keeps_the_model(tmp_path):
+    from desktop_nn.io.trainer_state import save_trainer_state
+
+    store = RecoveryStore(tmp_path)
+    store.write(project(), model(1), state=state(90))
+    generation = load_project(store.project_path).generation
+    save_trainer_state(state_file_path(store.project_path),
+                       *BAD_STATES["optimiser t -1"](*state(90)), generation)
+    recovered = store.open()
+    assert recovered.model is not None and recovered.state is None
+    assert "recovery.state.npz" in recovered.notes[0]

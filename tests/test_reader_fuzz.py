@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from npz_factory import json_member, members_of, npy, npy_header, write_npz
+from npz_factory import json_member, members_of, npy, npy_header, trainer_state, write_npz
 
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
 from desktop_nn.io.npz_reader import MAX_RATIO, RATIO_SLACK
@@ -30,9 +30,24 @@ FUZZ = settings(max_examples=int(os.environ.get("FUZZ_N", 120)), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
+# an integer of this many digits: written into the JSON text by with_long_integers (Python
+# cannot turn one of over 4300 digits into text, nor text into it)
+LONG = "\x00long-integer:"
+long_integers = st.one_of(st.integers(20, 120), st.integers(4250, 4400),
+                          st.integers(4301, 20000)).map(lambda n: f"{LONG}{n}")
+
+
+def with_long_integers(text: str) -> str:
+    """``json.dumps`` output with each long-integer marker made an integer of its digits."""
+    import re
+
+    return re.sub(r'"\\u0000long-integer:(\d+)"', lambda m: "-" * (int(m[1]) % 2)
+                  + "9" * int(m[1]), text)
+
+
 # what any JSON value can be, small
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70)
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | long_integers
     | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
                                                                  max_size=4),
@@ -56,9 +71,7 @@ def model_file_of(tmp: Path) -> Path:
 
 
 def state_file_of(tmp: Path) -> Path:
-    state = {"epoch": 1, "step_count": 5, "rng": {"x": 1}, "optimizer": {"name": "adam"}}
-    return save_trainer_state(tmp / "p.state.npz", state,
-                              {"v/W/0": np.ones((4, 6)), "s/b/1": np.zeros((3, 1))}, "abc")
+    return save_trainer_state(tmp / "p.state.npz", *trainer_state([6, 4, 3], "adam", 5), "abc")
 
 
 def project_file_of(tmp: Path) -> Path:
@@ -175,7 +188,7 @@ def test_mutated_json(tmp_path, originals, kind, edits):
            else header_json(originals[kind], tmp_path, member))
     for path, value in edits:
         doc = mutate(doc, path, value)
-    text = json.dumps(doc)
+    text = with_long_integers(json.dumps(doc))
     if member is None:
         data = text.encode()
     else:
@@ -219,6 +232,30 @@ def test_mutated_members(tmp_path, originals, kind, data):
             members[name] = new
 
     read_as(kind, tmp_path, npz_with(originals[kind], tmp_path, change))
+
+
+@pytest.mark.parametrize("digits", [101, 4301, 100_000])
+@pytest.mark.parametrize("where", ["top", "spec", "nested"])
+@pytest.mark.parametrize("kind", sorted(READERS))
+def test_an_integer_too_long_is_the_readers_own_error(tmp_path, originals, kind, where, digits):
+    """Python refuses more than 4300 digits with a plain ValueError; each reader says which
+    file holds such a number instead."""
+    member = {"model": "header.npy", "state": "state.npy"}.get(kind)
+    doc = (json.loads(originals[kind]) if member is None
+           else header_json(originals[kind], tmp_path, member))
+    key = {"model": "spec", "state": "trainer", "project": "training"}[kind]
+    if where == "top":
+        doc["format_version"] = f"{LONG}{digits}"
+    elif where == "spec":
+        doc[key] = {**doc[key], "epochs": f"{LONG}{digits}", "input_size": f"{LONG}{digits}"}
+    else:
+        doc[key] = {**doc[key], "deep": [{"x": [f"{LONG}{digits}"]}]}
+    text = with_long_integers(json.dumps(doc))
+    assert "9" * digits in text
+    data = text.encode() if member is None else npz_with(
+        originals[kind], tmp_path, lambda m: m.__setitem__(member, json_member(text)))
+    got = read_as(kind, tmp_path, data)
+    assert isinstance(got, READERS[kind][1]) and f"{digits} digits" in str(got)
 
 
 def test_the_originals_load(tmp_path, originals):

@@ -178,3 +178,58 @@ def test_a_position_saved_before_device_shuffles_restarts_the_interrupted_epoch(
     same.restore(state, arrays)
     same.run()
     assert same.step_count == 13  # the rest of the interrupted epoch
+
+
+def _changed(state: dict, path: str, value) -> dict:
+    import copy
+
+    state = copy.deepcopy(state)
+    *outer, last = path.split(".")
+    d = state
+    for k in outer:
+        d = d[k]
+    if value is None:
+        d.pop(last)
+    else:
+        d[last] = value
+    return state
+
+
+@pytest.mark.parametrize("path, value", [
+    ("epoch", float("inf")), ("epoch", -1), ("step_count", "7"), ("examples_seen", None),
+    ("batch_in_epoch", -2), ("optimizer.t", -1), ("optimizer.t", 2.5), ("optimizer", None),
+    ("optimizer", "adam"), ("rng.state.state", -1), ("rng.state", None), ("rng", [1]),
+    ("rng.uinteger", 2**40), ("rng.bit_generator", "Bogus"),
+    ("arrays", "s/b/1 missing"), ("arrays", "v/W/0 negative s"), ("arrays", "s/W/0 NaN"),
+    ("arrays", "s/W/0 1e300"), ("arrays", "x/W/0"), ("arrays", "v/W/0 3-d"),
+])
+def test_a_state_with_bad_values_is_a_valueerror_with_a_message(blobs, path, value):
+    """Trainer.restore (the workbench's build, at Start) raises ValueError, with a message,
+    for every state a run cannot go on from, and leaves the trainer as it was."""
+    X, Y = blobs
+    t = Trainer(Network(SPEC, seed=0, dtype="float64"), X, Y, config("adam", 1))
+    t.run()
+    state, arrays = t.checkpoint()
+    arrays = dict(arrays)
+    if path == "arrays":
+        key, _, how = value.partition(" ")
+        if how == "missing":
+            del arrays[key]
+        elif how == "negative s":
+            arrays["s/W/0"] = -arrays["s/W/0"] - 1
+        elif how == "NaN":
+            arrays[key] = np.full_like(arrays[key], np.nan)
+        elif how == "1e300":  # fits the saved float64, not the float32 run it goes to
+            arrays[key] = np.full_like(arrays[key], 1e300)
+        elif how == "3-d":
+            arrays[key] = arrays[key][None]
+        else:
+            arrays[key] = arrays["v/W/0"]
+    else:
+        state = _changed(state, path, value)
+    fresh = Trainer(Network(SPEC, seed=0, dtype="float32"), X, Y, config("adam", 1))
+    with pytest.raises(ValueError) as got:
+        fresh.restore(state, arrays)
+    assert type(got.value) is ValueError and "training state cannot be used" in str(got.value)
+    assert fresh.epoch == 0 and fresh.optimizer.t == 0  # unchanged
+    fresh.run()  # and it still trains

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from npz_factory import deflated_bomb, json_member, members_of, npy, npy_header, write_npz
+from npz_factory import (
+    deflated_bomb,
+    json_member,
+    members_of,
+    npy,
+    npy_header,
+    trainer_state,
+    write_npz,
+)
 
 from desktop_nn.io.trainer_state import (
     TrainerStateError,
@@ -21,9 +29,7 @@ from desktop_nn.io.trainer_state import (
     save_trainer_state,
 )
 
-STATE = {"epoch": 1, "step_count": 5, "examples_seen": 50, "rng": {"x": 1},
-         "optimizer": {"name": "adam", "lr": 0.1, "t": 5}}
-ARRAYS = {"v/W/0": np.ones((3, 4)), "s/W/0": np.full((3, 4), 2.0), "v/b/0": np.zeros((3, 1))}
+STATE, ARRAYS = trainer_state([4, 3], "adam", 5)
 
 
 @pytest.fixture

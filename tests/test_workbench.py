@@ -556,3 +556,32 @@ def test_while_a_new_gpu_run_is_made_the_set_aside_run_is_what_a_save_writes(gpu
     assert state[0]["step_count"] == steps
     executor.run_all()
     assert isinstance(wb.state, Training) and wb.trainer.network.backend.is_gpu
+
+
+@pytest.mark.parametrize("how", ["imported", "initial parameters"])
+def test_weights_beyond_float32_are_refused_at_start_and_the_model_kept(how):
+    """A float64 model whose weights float32 cannot hold: a float32 run would train on inf
+    weights (and nothing could be saved after): refused, saying what to choose."""
+    data = prepared()
+    big = Network(request(data).spec, dtype="float64", seed=3)
+    W, b = big.get_parameters()
+    W[0][0, 0] = 1e39  # beyond float32's 3.4e38
+    big.set_parameters(W, b)
+    model = ModelFile(network=big, class_names=["neg", "pos"], normalisation={"kind": "none"})
+    wb = Workbench()
+    seen = watched(wb)
+    req = request(data, epochs=1)
+    if how == "imported":
+        wb.import_model(model)
+    else:
+        req.initial_parameters = (W, b)
+    wb.start(req)
+    (message, refused), = seen.of("not_made")
+    assert refused and "do not fit float32" in message and "choose float64" in message
+    assert wb.trainer is None and not wb.is_busy()
+    if how == "imported":
+        assert isinstance(wb.state, Imported) and wb.current_model() is model
+        assert wb.current_model().network.get_parameters()[0][0][0, 0] == 1e39
+    req.dtype = "float64"  # as the message says
+    wb.start(req)
+    assert wb.trainer is not None and np.isfinite(wb.trainer.network.get_parameters()[0][0]).all()

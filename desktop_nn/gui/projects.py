@@ -7,6 +7,7 @@ continuing gives the same weights as training straight through."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from desktop_nn.io.project_open import OpenedProject, open_project
 from desktop_nn.io.project_settings import check_project_settings
 from desktop_nn.io.recent_projects import add_recent, existing_recent
 from desktop_nn.io.recovery import (
+    RECOVERY_ENV,
     RecoveryInfo,
     RecoveryStore,
     default_recovery_dir,
@@ -34,6 +36,8 @@ from desktop_nn.io.recovery import (
     session_store,
 )
 from desktop_nn.workbench import Workbench
+
+log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 30_000
 RECENT_KEY = "recentProjects"
@@ -90,6 +94,7 @@ class ProjectController(QObject):
         self.path: Path | None = None
         self.dirty = False
         self._autosaved = True  # nothing to autosave yet
+        self._told_autosave_failed = False  # once per session
         self.recovery_dir = Path(recovery_dir) if recovery_dir is not None \
             else default_recovery_dir()
         self.store: RecoveryStore = session_store(self.recovery_dir)  # this process's own
@@ -303,16 +308,39 @@ class ProjectController(QObject):
 
     def autosave(self) -> bool:
         """Write the recovery files when something changed since the last autosave. A run
-        being trained is saved as it stands (weights only: the state needs a pause)."""
+        being trained is saved as it stands (weights only: the state needs a pause). When it
+        fails (the recovery folder is a file, read-only, full...), the user is told once per
+        session, in a dialog that does not block; the next autosave tries again."""
         if self._autosaved:
             return False
         model, state = self.workbench.saved_state()
         try:
             self.store.write(self.project(), model, original=self.path, state=state)
-        except (ValueError, OSError):
-            return False  # autosave must never disturb the user; the next one will retry
+        except (ValueError, OSError) as exc:
+            self._autosave_failed(exc)
+            return False
         self._autosaved = True
         return True
+
+    def _autosave_failed(self, exc: ValueError | OSError) -> None:
+        if isinstance(exc, OSError):
+            name = exc.filename
+            where = name if isinstance(name, str) and not name.endswith(".tmp") \
+                else self.store.directory
+            reason = f"{where}: {exc.strerror or exc}"
+        else:
+            reason = str(exc)
+        log.info("autosave failed: %s", reason)
+        if self._told_autosave_failed:
+            return
+        self._told_autosave_failed = True
+        self.view.show_dialog(
+            "Autosave is not working",
+            f"Your work cannot be autosaved ({reason}).\n\nUntil this is fixed, a crash "
+            "loses what has not been saved: save the project to keep it. Autosave tries again "
+            f"every {AUTOSAVE_MS // 1000} seconds, without telling again.\n\nThe recovery "
+            f"folder is {self.recovery_dir}; set {RECOVERY_ENV} to use another.",
+            QMessageBox.Icon.Warning)
 
     def offer_recovery(self) -> bool:
         """At start-up: offer the autosaves of sessions that did not close cleanly, newest

@@ -7,14 +7,23 @@ On any error the temporary file is removed and an existing target is left untouc
   state): every file is written to its temporary first, and only when all are whole are they
   moved into place; a failure on the way puts the old files back, so the old set stays whole
   until the new set is whole.
+- Only a regular file is replaced (:func:`write_target`): a FIFO, a device, a socket or a
+  folder at the target is refused, naming it, before anything is written. A symbolic link is
+  written through: the regular file it leads to is replaced and the link is kept (a link that
+  leads nowhere, or to something that is not a regular file, is refused).
 - Temporaries are named ``.NAME.PID-XXXXXXXX.tmp`` (PID: the writer's process id). One left by
   a writer that was killed (``kill -9``) is removed by the next write of the same file
   (:func:`clean_stale_temporaries`): only names of this pattern, only regular files, and only
-  when the writer's process is gone or the file is over :data:`STALE_AFTER_S` old.
+  when the writer's process is gone or the file is over :data:`STALE_AFTER_S` old. A name too
+  long for that (over 230 bytes where names may have 255) gives ``.STEM~HASH.PID-XXXXXXXX.tmp``:
+  its first bytes and 8 hex digits of its SHA-256, so the temporary's name fits the file
+  system and still belongs to that one name (:func:`temporary_stem`).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import logging
 import os
 import re
@@ -34,13 +43,97 @@ STALE_AFTER_S = 3600.0
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"  # mkstemp's
 
 
+NAME_MAX = 255  # bytes in a file name, where the file system does not say
+# what a temporary adds after its stem: "." PID (10 digits at most) "-" 8 random ".tmp"
+_TAIL_BYTES = 1 + 10 + 1 + 8 + 4
+_HASH_CHARS = 8
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):  # not POSIX, or the folder is not there
+        return NAME_MAX
+    return limit if isinstance(limit, int) and 0 < limit < NAME_MAX else NAME_MAX
+
+
+def temporary_stem(target: Path) -> str:
+    """What our temporaries of ``target`` are named after: its name, or, when that would make
+    a temporary's name too long for the file system, its first bytes, "~" and 8 hex digits of
+    the SHA-256 of the whole name (the same for every writer of that name, and for no other
+    name in practice)."""
+    name = target.name
+    limit = _name_max(target.parent)
+    raw = os.fsencode(name)
+    if 1 + len(raw) + _TAIL_BYTES <= limit:
+        return name
+    keep = max(limit - 1 - _TAIL_BYTES - 1 - _HASH_CHARS, 1)
+    stem = name[:keep]
+    while len(os.fsencode(stem)) > keep:  # whole characters only
+        stem = stem[:-1]
+    return f"{stem}~{hashlib.sha256(raw).hexdigest()[:_HASH_CHARS]}"
+
+
 def _prefix(target: Path) -> str:
-    return f".{target.name}.{os.getpid()}-"
+    return f".{temporary_stem(target)}.{os.getpid()}-"
 
 
-def _temporary_pattern(name: str) -> re.Pattern[str]:
-    """Our temporaries of a file called ``name`` (the PID part is absent in older ones)."""
-    return re.compile(rf"\.{re.escape(name)}\.(?:(\d+)-)?[a-z0-9_]{{8}}\.tmp")
+def _temporary_pattern(stem: str) -> re.Pattern[str]:
+    """Our temporaries named after ``stem`` (the PID part is absent in older ones)."""
+    return re.compile(rf"\.{re.escape(stem)}\.(?:(\d+)-)?[a-z0-9_]{{8}}\.tmp")
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+class NotRegularTargetError(OSError):
+    """The file a write would replace is not a regular file (a FIFO, a device, a socket, or
+    a link that leads to none of ours); ``filename`` names it, ``strerror`` says what it is."""
+
+
+def _refuse_kind(path: Path, mode: int, through: str = "") -> None:
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, f"{through}is a folder, not a file", str(path))
+    for test, kind in _KINDS:
+        if test(mode):
+            raise NotRegularTargetError(
+                errno.EINVAL, f"{through}is {kind}, not a regular file; refusing to write over "
+                "it", str(path))
+    if not stat.S_ISREG(mode):
+        raise NotRegularTargetError(errno.EINVAL, f"{through}is not a regular file; refusing "
+                                    "to write over it", str(path))
+
+
+def write_target(path: str | os.PathLike) -> Path:
+    """The file a write of ``path`` replaces: ``path`` itself when it is a regular file or
+    absent; for a symbolic link, the regular file the link leads to (written through, the link
+    kept). Raises, naming ``path``, before anything is written: IsADirectoryError for a folder,
+    :class:`NotRegularTargetError` for a FIFO, a device, a socket, or a link that leads nowhere
+    (dangling, a loop) or to one of those. Other errors of ``lstat`` (a folder on the way that
+    is a file, no permission) are raised as they are."""
+    p = Path(path)
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return p
+    if not stat.S_ISLNK(st.st_mode):
+        _refuse_kind(p, st.st_mode)
+        return p
+    try:
+        real = Path(os.path.realpath(p, strict=True))
+        st = os.stat(real)
+    except OSError as exc:
+        try:
+            where = os.readlink(p)
+        except OSError:
+            where = "?"
+        why = "a loop of links" if exc.errno == errno.ELOOP else "nothing"
+        raise NotRegularTargetError(
+            errno.ENOENT, f"is a symbolic link to {where}, which leads to {why}; refusing to "
+            "write through it (name the file itself, or remove the link)", str(p)) from None
+    _refuse_kind(p, st.st_mode, through=f"is a symbolic link to {real}, which ")
+    return real
 
 
 def _pid_gone(pid: int) -> bool:
@@ -65,8 +158,9 @@ def clean_stale_temporaries(target: str | os.PathLike,
     files (never a link or a folder), and only when their writer's process is gone or they are
     over ``max_age_s`` old: a live writer's temporary is left alone. Errors are ignored."""
     target = Path(target)
-    pattern = _temporary_pattern(target.name)
-    start = f".{target.name}."
+    stem = temporary_stem(target)
+    pattern = _temporary_pattern(stem)
+    start = f".{stem}."
     removed: list[Path] = []
     now = time.time()
     try:
@@ -101,9 +195,11 @@ def _new_temporary(target: Path) -> tuple[int, Path]:
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """``with atomic_open(path) as f: ...``: ``f`` is the temporary file ("wb", or "w" for
-    UTF-8 text); ``path`` is replaced when the block ends without an error. Stale temporaries
-    of ``path`` are cleaned first (:func:`clean_stale_temporaries`)."""
-    target = Path(path)
+    UTF-8 text); ``path`` is replaced when the block ends without an error. Only a regular
+    file is replaced, a link is written through (:func:`write_target`: anything else is
+    refused before the block runs). Stale temporaries of ``path`` are cleaned first
+    (:func:`clean_stale_temporaries`)."""
+    target = write_target(path)
     clean_stale_temporaries(target)
     fd, tmp_path = _new_temporary(target)
     try:
@@ -113,6 +209,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         _copy_mode(target, tmp_path)
+        _still_replaceable(target)
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -130,14 +227,24 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 Writer = Callable[[IO[bytes]], None]
 
 
-def _check_replaceable(path: Path) -> None:
-    """A target or a file to remove must be a file (or absent): never replace a folder."""
+def _check_removable(path: Path) -> None:
+    """A file to remove must be a regular file, a link (removed itself, never what it leads
+    to) or absent: never a folder, a FIFO, a device or a socket."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(21, "is a folder, not a file", str(path))
+    if not stat.S_ISLNK(st.st_mode):
+        _refuse_kind(path, st.st_mode)
+
+
+def _still_replaceable(target: Path) -> None:
+    """Checked again just before the rename: something else may have taken the name since."""
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        return
+    _refuse_kind(target, st.st_mode)
 
 
 def _backup(path: Path) -> Path | None:
@@ -175,12 +282,25 @@ def write_together(files: Sequence[tuple[str | os.PathLike, Writer]],
     the set, e.g. the project, last), then ``remove``'s files are deleted. When anything fails
     the temporaries are removed and every file already replaced or deleted is put back, so
     the old files stay as they were, and the error is raised.
+
+    As :func:`atomic_open`, only regular files are replaced and a link is written through
+    (:func:`write_target`); a file to remove may be a regular file or a link (the link itself
+    is removed). Anything else, or two files of the set that are one, is refused before
+    anything is written.
     """
-    targets = [(Path(p), w) for p, w in files]
+    targets = [(write_target(p), w) for p, w in files]
     removals = [Path(p) for p in remove]
+    for p in removals:
+        _check_removable(p)
+    seen: dict[Path, str] = {}
+    for (target, _), given in zip(targets, files, strict=True):
+        key = Path(os.path.realpath(target))
+        if key in seen:
+            raise NotRegularTargetError(errno.EINVAL, f"is the same file as {seen[key]}; "
+                                        "refusing to write one file twice", os.fspath(given[0]))
+        seen[key] = os.fspath(given[0])
     for p in [t for t, _ in targets] + removals:
         clean_stale_temporaries(p)
-        _check_replaceable(p)
     temporaries: list[Path] = []
     try:
         for target, writer in targets:
@@ -203,6 +323,7 @@ def write_together(files: Sequence[tuple[str | os.PathLike, Writer]],
             if os.path.lexists(p):
                 backups[p] = _backup(p)
         for (target, _), tmp in zip(targets, temporaries, strict=True):
+            _still_replaceable(target)
             os.replace(tmp, target)
             done.append(target)
         for r in removals:

@@ -9,6 +9,7 @@ Each check raises :class:`Invalid` (no file name: :mod:`desktop_nn.io.model_file
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -108,12 +109,44 @@ def check_column(spec: NetworkSpec, name: str, a: Any) -> np.ndarray | None:
     return a
 
 
+# characters a name printed on a terminal or shown in a label must not hold: C0 and C1
+# controls (ESC starts a terminal's escape sequences, CR rewrites the line), DEL, and the
+# line and paragraph separators
+_UNPRINTABLE = ("Cc", "Zl", "Zp")
+
+
+def unprintable(text: str) -> str | None:
+    """The first character of ``text`` that is a control character or a line break, as
+    ``\\xNN`` / ``\\uNNNN``; None when there is none."""
+    for c in text:
+        if unicodedata.category(c) in _UNPRINTABLE:
+            return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character or line break written as its escape
+    (``\\x1b``), as names that are not UTF-8 are shown."""
+    if unprintable(text) is None:
+        return text
+    return "".join(c if unicodedata.category(c) not in _UNPRINTABLE
+                   else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   for c in text)
+
+
 def check_class_names(spec: NetworkSpec, class_names: Any) -> list[str] | None:
+    """One name per class, none holding a control character (a model file must not be able
+    to write escape sequences to a terminal: refused, see :func:`printable` for saving)."""
     if class_names is None:
         return None
     if not isinstance(class_names, list | tuple) or not all(
             isinstance(c, str) for c in class_names):
         raise Invalid("class_names must be a list of strings")
+    for i, c in enumerate(class_names):
+        bad = unprintable(c)
+        if bad is not None:
+            raise Invalid(f"class name {i + 1} ('{printable(c)[:80]}') holds the control "
+                          f"character {bad}; class names must be printable text")
     want = n_classes(spec)
     if len(class_names) != want:
         units = " (one sigmoid output unit)" if spec.output_size == 1 else ""
@@ -180,10 +213,15 @@ def check_preprocessing(spec: NetworkSpec, pre: Any,
     return pre
 
 
+# the pixel scale the app applies and writes (data/dataset.py: Normalisation.to_model)
+PIXEL_FACTOR = 1.0 / 255.0
+
+
 def check_normalisation(norm: Any, mean: np.ndarray | None,
                         std: np.ndarray | None) -> dict | None:
     """How raw inputs were scaled: kind scale, standardise (with norm_mean and a positive
-    norm_std) or none; null means scale."""
+    norm_std) or none; null means scale. A ``factor``, when given, must be the one the app
+    applies, 1/255 (to a relative 1e-3: written with fewer digits); kind none has none."""
     norm = check_dict("normalisation", norm)
     if norm is None:
         return None
@@ -193,6 +231,15 @@ def check_normalisation(norm: Any, mean: np.ndarray | None,
     if kind not in NORMALISATIONS:
         raise Invalid(f"normalisation kind {kind!r:.80} is unknown; expected one of "
                       f"{', '.join(NORMALISATIONS)}")
+    if "factor" in norm:
+        factor = norm["factor"]
+        if kind == "none":
+            raise Invalid(f"normalisation 'none' has a factor ({factor!r:.80}); inputs used "
+                          "as given have none")
+        if (not isinstance(factor, int | float) or isinstance(factor, bool)
+                or not math.isclose(factor, PIXEL_FACTOR, rel_tol=1e-3)):
+            raise Invalid(f"normalisation factor must be 1/255 (0.0039215...), the scale "
+                          f"desktop-nn applies to pixels, got {factor!r:.80}")
     if kind == "standardise":
         if mean is None or std is None:
             raise Invalid("normalisation is 'standardise' but norm_mean or norm_std is missing")

@@ -39,6 +39,7 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
+from desktop_nn.io import json_text
 from desktop_nn.io.atomic import atomic_open
 from desktop_nn.io.model_checks import (
     Invalid,
@@ -56,6 +57,7 @@ from desktop_nn.io.model_checks import (
     check_spec,
     check_training,
     n_classes,
+    printable,
 )
 from desktop_nn.io.npz_reader import NpzArchive, NpzError, os_problem
 from desktop_nn.nn.network import Network
@@ -134,7 +136,10 @@ def _arrays_for(model: ModelFile, generation: str | None = None) -> dict[str, np
     """Every array the file will hold, keyed by its name in the .npz; validates ``model``."""
     net = model.network
     spec = net.spec
-    class_names = check_class_names(spec, model.class_names)
+    names = model.class_names
+    if isinstance(names, list | tuple) and all(isinstance(c, str) for c in names):
+        names = [printable(c) for c in names]  # a class folder named with an ESC: escaped
+    class_names = check_class_names(spec, names)
     input_shape = check_input_shape(spec, model.input_shape)
     if not isinstance(model.flatten_order, str):
         raise _Invalid("flatten_order must be a string")
@@ -226,11 +231,13 @@ def _parse_header(npz: NpzArchive) -> dict:
         raise _Invalid(f"header is {h.nbytes} bytes, over {MAX_HEADER_BYTES}")
     raw = npz.read("header")
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
+        header = json_text.loads(raw.tobytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _Invalid(f"header is not valid UTF-8 ({exc})") from None
     except json.JSONDecodeError as exc:
         raise _Invalid(f"header is not valid JSON ({exc})") from None
+    except ValueError as exc:  # JsonValueError, or Python's own limit on digits
+        raise _Invalid(f"header {exc}") from None
     except RecursionError:
         raise _Invalid("header is not valid JSON (nested too deeply)") from None
     if not isinstance(header, dict):

@@ -65,6 +65,7 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
+from desktop_nn.io import json_text
 from desktop_nn.io.atomic import write_together
 from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, model_writer
 from desktop_nn.io.npz_reader import (
@@ -80,7 +81,13 @@ from desktop_nn.io.project_paths import (
     resolve_data_folder,
 )
 from desktop_nn.io.project_settings import check_project_settings
-from desktop_nn.io.trainer_state import TrainerStateError, read_trainer_state, write_trainer_state
+from desktop_nn.io.trainer_state import (
+    TrainerStateError,
+    UnusableTrainerState,
+    read_trainer_state,
+    write_trainer_state,
+)
+from desktop_nn.nn.network import NetworkSpec
 
 FORMAT = "desktop-nn-project"
 FORMAT_VERSION = 1
@@ -95,6 +102,10 @@ class ProjectFileError(ValueError):
 
 class GenerationMismatch(ProjectFileError):  # noqa: N818 (a ProjectFileError, named for what)
     """A model or training-state file belongs to another save than the project."""
+
+
+class UnusableState(ProjectFileError):  # noqa: N818 (a ProjectFileError, named for what)
+    """The training-state file reads, but a run cannot continue from its values."""
 
 
 class _Invalid(ValueError):
@@ -161,17 +172,20 @@ def _short(generation: str | None) -> str:
     return "none" if generation is None else generation[:8]
 
 
-def load_project_state(project_path: PathLike,
-                       project: Project | None = None) -> tuple[dict, dict] | None:
+def load_project_state(project_path: PathLike, project: Project | None = None,
+                       spec: NetworkSpec | None = None) -> tuple[dict, dict] | None:
     """The training state beside the project, or None when there is none. Raises
-    :class:`ProjectFileError` naming the file when it is damaged, and
-    :class:`GenerationMismatch` when ``project`` is given and the state belongs to another
-    save than it."""
+    :class:`ProjectFileError` naming the file when it is damaged, :class:`UnusableState`
+    when its values are not a state to continue from (with ``spec``, the model's: not of its
+    shapes), and :class:`GenerationMismatch` when ``project`` is given and the state belongs
+    to another save than it."""
     path = state_file_path(project_path)
     if not os.path.lexists(path):
         return None
     try:
-        got = read_trainer_state(path)
+        got = read_trainer_state(path, spec)
+    except UnusableTrainerState as exc:
+        raise UnusableState(str(exc)) from None
     except TrainerStateError as exc:
         raise ProjectFileError(str(exc)) from None
     if project is not None and got.generation != project.generation:
@@ -323,10 +337,12 @@ def _read_text(p: Path, limit: int = MAX_PROJECT_BYTES) -> str:
 
 def _parse_json(p: Path, text: str) -> Any:
     try:
-        return json.loads(text)
+        return json_text.loads(text)
     except json.JSONDecodeError as exc:
         raise ProjectFileError(f"{p} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                                f"column {exc.colno}") from None
+    except ValueError as exc:  # JsonValueError, or Python's own limit on digits
+        raise ProjectFileError(f"{p} {exc}") from None
     except RecursionError:
         raise ProjectFileError(f"{p} is not valid JSON: nested too deeply") from None
 
@@ -451,6 +467,6 @@ def load_project_model(project: Project, path: PathLike,
 
 __all__ = [
     "FORMAT", "FORMAT_VERSION", "GenerationMismatch", "MAX_PROJECT_BYTES", "Project",
-    "ProjectFileError", "SUFFIX", "load_project", "load_project_model", "load_project_state",
-    "model_file_name", "save_project", "state_file_path",
+    "ProjectFileError", "SUFFIX", "UnusableState", "load_project", "load_project_model",
+    "load_project_state", "model_file_name", "save_project", "state_file_path",
 ]

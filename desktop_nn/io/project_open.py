@@ -13,6 +13,7 @@ from desktop_nn.io.project_file import (
     GenerationMismatch,
     Project,
     ProjectFileError,
+    UnusableState,
     load_project,
     load_project_model,
     load_project_state,
@@ -43,6 +44,8 @@ def open_project(path: PathLike, backend: Backend | None = None,
 
     A model or state whose generation is not the project's is left out, with a note (the
     files stay on disk as they are): weights and training state of two saves are never mixed.
+    So is a state whose values a run cannot continue from (bad counters, a generator state
+    the generator refuses, optimiser arrays missing or not of the model's shapes).
     A damaged project raises :class:`ProjectFileError`; so does a damaged model or state file,
     unless ``drop_damaged`` (autosave recovery: the settings are still worth having), which
     leaves it out with a note too.
@@ -62,8 +65,8 @@ def open_project(path: PathLike, backend: Backend | None = None,
         project.model = None
         return opened
     try:
-        opened.state = load_project_state(p, project)
-    except GenerationMismatch as exc:
+        opened.state = load_project_state(p, project, opened.model.network.spec)
+    except (GenerationMismatch, UnusableState) as exc:
         opened.notes.append(f"{exc}. The training state was left out: continuing training "
                             "starts the optimiser afresh.")
     except ProjectFileError as exc:

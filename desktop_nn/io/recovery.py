@@ -17,6 +17,7 @@ from typing import Any
 import platformdirs
 
 from desktop_nn.backend import Backend
+from desktop_nn.io import json_text
 from desktop_nn.io.atomic import atomic_write_text, clean_stale_temporaries
 from desktop_nn.io.model_file import ModelFile
 from desktop_nn.io.npz_reader import read_regular
@@ -112,6 +113,7 @@ class RecoveryStore:
         # other processes see this session as alive (see pending_recoveries)
         self.lock = lock
         self._lock_file: Any = None
+        self._clear_failure_logged = False
 
     def _hold_lock(self) -> None:
         if not self.lock or (self._lock_file is not None and self.lock_path.exists()):
@@ -170,7 +172,7 @@ class RecoveryStore:
     def _read_marker(self) -> dict | None:
         """The marker if it is present and well formed, else None."""
         try:  # a regular file only (a FIFO would block), and a small one
-            marker = json.loads(read_regular(self.marker_path, _MAX_MARKER_BYTES)
+            marker = json_text.loads(read_regular(self.marker_path, _MAX_MARKER_BYTES)
                                 .decode("utf-8"))
         except (OSError, ValueError, RecursionError):
             return None
@@ -226,15 +228,27 @@ class RecoveryStore:
         return opened.project, opened.model
 
     def clear(self) -> None:
-        """Remove the recovery files (marker first, so a half-cleared store offers nothing)."""
+        """Remove the recovery files (marker first, so a half-cleared store offers nothing).
+
+        A folder that is not there (never made: a file, ``/dev/null`` or a read-only disk in
+        the way) has nothing to remove. Files that cannot be removed are logged once per store,
+        quietly (``INFO``): they are the user's own folder's problems, which the window tells
+        about when autosave fails, not lines for the terminal."""
         self._release_lock()
+        if not self.directory.is_dir():
+            return
+        problems = []
         for p in (self.marker_path, self.project_path, self.model_path,
                   state_file_path(self.project_path), self.lock_path):
             try:
                 p.unlink(missing_ok=True)
             except OSError as exc:
-                log.warning("cannot remove recovery file %s: %s", p, exc)
+                problems.append(f"{p.name} ({exc.strerror or exc})")
             clean_stale_temporaries(p, max_age_s=0)  # a killed autosave's: nobody writes now
+        if problems and not self._clear_failure_logged:
+            self._clear_failure_logged = True
+            log.info("cannot remove recovery files in %s: %s", self.directory,
+                     ", ".join(problems))
         try:
             self.directory.rmdir()  # a per-session folder goes once empty
         except OSError:

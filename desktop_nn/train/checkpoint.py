@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from desktop_nn.io.trainer_state import check_trainer_state
 from desktop_nn.nn.network import Network
 from desktop_nn.nn.optimizers import Optimizer
 from desktop_nn.train.config import TrainConfig, optimizer_for
@@ -39,19 +40,23 @@ def restored(state: dict, arrays: dict[str, np.ndarray], network: Network,
              ) -> tuple[Progress, Optimizer, bool]:
     """The (progress, optimiser, epoch report due?) that :func:`checkpoint_state`'s output
     describes, for a run of ``network`` with ``config`` on ``m`` examples in batches of
-    ``batch_size``. Raises ValueError when it does not fit (another optimiser, other shapes)
-    or is malformed."""
+    ``batch_size``. Raises ValueError, with a message, when it does not fit (another
+    optimiser, other shapes) or is malformed (any value a run cannot go on from: see
+    :func:`~desktop_nn.io.trainer_state.check_trainer_state`); nothing else."""
     try:
+        check_trainer_state(state, arrays, network.spec)
         rng = np.random.default_rng()
         rng.bit_generator.state = state["rng"]
         counters = {k: int(state[k]) for k in ("epoch", "step_count", "examples_seen")}
-        counters["batch_in_epoch"] = int(state.get("batch_in_epoch", 0))
+        counters["batch_in_epoch"] = int(state.get("batch_in_epoch") or 0)
+        largest = float(np.finfo(network.dtype).max)
+        for key, a in arrays.items():  # a float64 state of a float32 run would become inf
+            if a.size and float(np.abs(a).max()) > largest:
+                raise ValueError(f"optimiser state {key} does not fit {network.dtype}")
         optimizer = optimizer_for(config)
         optimizer.load_state(state["optimizer"], arrays, network)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         raise ValueError(f"the saved training state cannot be used: {exc}") from None
-    if any(v < 0 for v in counters.values()):
-        raise ValueError("the saved training state has negative counters")
     progress = Progress(rng)
     progress.epoch = counters["epoch"]
     progress.step_count = counters["step_count"]

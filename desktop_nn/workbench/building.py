@@ -170,9 +170,21 @@ def host_arrays(data: PreparedData) -> tuple:
             val.Y if val is not None else None)
 
 
+def _check_fits(dtype: str, parameters: tuple[list[np.ndarray], list[np.ndarray]]) -> None:
+    """Refuse weights that the run's precision cannot hold (a float64 model's weights beyond
+    float32's range would become inf: a run must never train on them)."""
+    largest = float(np.finfo(dtype).max)
+    for a in (*parameters[0], *parameters[1]):
+        if a.size and float(np.abs(a).max()) > largest:
+            raise ValueError(f"the model's weights do not fit {dtype} (one is "
+                             f"{float(np.abs(a).max()):.3g}, {dtype} holds at most "
+                             f"{largest:.3g}): choose float64 precision")
+
+
 def _new_trainer(plan: RunPlan, backend: Backend, built: BuiltRun) -> Trainer:
     """A trainer for the plan on ``backend``: from the given initial parameters, else from the
-    start point when it fits the design and the data, else freshly drawn weights."""
+    start point when it fits the design and the data, else freshly drawn weights. Weights
+    that do not fit the run's precision are refused (ValueError) before anything is made."""
     request = plan.request
     start = plan.start_from
     if start is not None and start.model is not None:
@@ -182,13 +194,16 @@ def _new_trainer(plan: RunPlan, backend: Backend, built: BuiltRun) -> Trainer:
             start = None
     if start is not None and start.network.spec.to_dict() != request.spec.to_dict():
         start = None
+    given = request.initial_parameters
+    if given is None and start is not None:  # the imported, reopened or set-aside weights
+        given = start.network.get_parameters()
+    if given is not None:
+        _check_fits(request.dtype, given)
     with out_of_memory_said(backend, plan.tensors):
         net = Network(request.spec, backend, dtype=request.dtype,
                       seed=None if start is not None else request.config.seed)
-        if request.initial_parameters is not None:
-            net.set_parameters(*request.initial_parameters)
-        elif start is not None:  # continue from the imported, reopened or set-aside weights
-            net.set_parameters(*start.network.get_parameters())
+        if given is not None:
+            net.set_parameters(*given)
     X, Y, X_val, Y_val = host_arrays(request.data)
     trainer = Trainer(net, X, Y, request.config, X_val=X_val, Y_val=Y_val,
                       on_step=plan.on_step, on_epoch=plan.on_epoch)

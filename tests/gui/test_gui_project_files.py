@@ -115,3 +115,27 @@ def test_a_folder_in_the_way_of_the_state_file_is_named_and_nothing_changes(qtbo
     [(title, text)] = dialogs(window)
     assert "digits.dnnproj could not be saved" in text and "digits.state.npz" in text
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_autosave_into_an_unusable_folder_is_told_once_and_never_printed(qtbot, window,
+                                                                         tmp_path, caplog):
+    """The recovery folder is a file (or on a full or read-only disk): the user is told once
+    per session, in a dialog; the terminal gets no 'cannot remove' lines."""
+    from desktop_nn.io.recovery import RecoveryStore
+
+    (tmp_path / "recfile").write_text("not a folder")
+    window.projects.store = RecoveryStore(tmp_path / "recfile" / "session-1-x", lock=True)
+    window.projects.recovery_dir = tmp_path / "recfile"
+    with caplog.at_level("DEBUG", logger="desktop_nn"):
+        window.projects.mark_dirty()
+        assert not window.projects.autosave()
+        [(title, text)] = dialogs(window)
+        assert title == "Autosave is not working"
+        assert "recfile" in text and "Not a directory" in text and "save the project" in text
+        window.projects.mark_dirty()
+        assert not window.projects.autosave()  # tried again, not told again
+        assert len(dialogs(window)) == 1
+        window.projects.closed_cleanly()
+    assert not [r for r in caplog.records if r.levelno >= 30], caplog.text
+    for box in window.findChildren(QMessageBox):
+        box.done(0)
