@@ -174,6 +174,28 @@ def paired_median(ours: list[float], refs: list[float]) -> float:
     return float(np.median([a / b for a, b in zip(ours, refs, strict=True)]))
 
 
+MAX_REPEATS = 1000
+# PyTorch threads: a few times the cores is already slower; far more makes it crash (100000
+# threads segfaulted), so more than this is refused
+MAX_THREADS = 4 * (os.cpu_count() or 1)
+
+
+def whole_number(lo: int, hi: int):
+    """An argparse type: a whole number in [lo, hi] (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {text}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("device", nargs="?", default=None, choices=["cpu", "gpu"],
                    help="device to time on (default cpu); the same as --device")
@@ -181,24 +203,25 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="device to time on (default cpu)")
     p.add_argument("--workload", default="small", choices=[*WORKLOADS, "all"])
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--repeats", type=int, default=5,
+    p.add_argument("--repeats", type=whole_number(1, MAX_REPEATS), default=5,
                    help="runs of each, desktop-nn and reference interleaved: the table gives "
                         "the ratio of the bests and the median of the paired ratios")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                   help="PyTorch CPU threads (match the BLAS threads NumPy uses)")
+    p.add_argument("--threads", type=whole_number(1, MAX_THREADS), default=os.cpu_count() or 1,
+                   help="PyTorch CPU threads (match the BLAS threads NumPy uses; at most "
+                   f"{MAX_THREADS}, four per core)")
     p.add_argument("--no-reference", action="store_true", help="skip PyTorch")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run_bench(args: argparse.Namespace) -> int:
     if args.device and args.device_option and args.device != args.device_option:
-        print(f"desktop-nn bench: device given twice ({args.device} and --device "
-              f"{args.device_option})")
+        print(f"desktop-nn: error: bench: device given twice ({args.device} and --device "
+              f"{args.device_option})", file=sys.stderr)
         return 2
     try:
         backend = select_backend(args.device or args.device_option or "cpu")
     except BackendError as exc:
-        print(f"desktop-nn bench: {exc}")
+        print(f"desktop-nn: error: bench: {exc}", file=sys.stderr)
         return 2
     names = list(WORKLOADS) if args.workload == "all" else [args.workload]
     torch_device = "cuda" if backend.is_gpu else "cpu"

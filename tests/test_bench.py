@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -98,7 +99,7 @@ def test_wide_flops_count_three_products_per_layer_but_the_first():
 
 def test_bench_device_given_twice_must_agree(tiny_workloads, capsys):
     assert main(["bench", "cpu", "--device", "gpu", "--repeats", "1"]) == 2
-    assert "device given twice" in capsys.readouterr().out
+    assert "desktop-nn: error: bench: device given twice" in capsys.readouterr().err
 
 
 def test_bench_on_a_missing_gpu_says_why(tiny_workloads, capsys, monkeypatch):
@@ -106,4 +107,29 @@ def test_bench_on_a_missing_gpu_says_why(tiny_workloads, capsys, monkeypatch):
 
     monkeypatch.setattr(backend_mod, "_try_cupy", lambda: (None, "no CUDA device found"))
     assert main(["bench", "--device", "gpu", "--repeats", "1"]) == 2
-    assert "GPU requested but unavailable" in capsys.readouterr().out
+    assert "GPU requested but unavailable" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option,value", [
+    ("--repeats", "0"), ("--repeats", "-1"), ("--repeats", "1001"),
+    ("--repeats", "99999999999999999999999"), ("--repeats", "1e3"),
+    ("--threads", "0"), ("--threads", "-5"), ("--threads", "100000"),
+    ("--threads", "99999999999999999999999"),
+])
+@pytest.mark.parametrize("reference", [[], ["--no-reference"]])
+def test_bad_repeats_and_threads_are_refused_naming_the_option(tiny_workloads, capsys, option,
+                                                               value, reference):
+    """Issue 21, item 14: --repeats 0 was a traceback, 1e23 a hang, --threads 100000 a
+    segfault; with --no-reference bad thread counts passed."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--device", "cpu", "--repeats", "1", f"{option}={value}", *reference])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"argument {option}" in err.splitlines()[-1]
+
+
+def test_the_thread_limit_is_a_few_per_core(tiny_workloads, capsys):
+    assert bench.MAX_THREADS == 4 * (os.cpu_count() or 1)
+    assert main(["bench", "--device", "cpu", "--repeats", "1", "--threads",
+                 str(bench.MAX_THREADS), "--no-reference", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["threads"] == bench.MAX_THREADS

@@ -351,3 +351,36 @@ def test_nielsen_ch1_path_learns_the_bundled_sample_far_above_chance(tmp_path):
     best = max(p["test_accuracy"] for p in row["per_epoch"])
     assert best > 0.6, row["per_epoch"]
     print(f"10 epochs on the sample in {seconds:.1f} s, best test accuracy {best:.3f}")
+
+
+# ---------------------------------------------------------------------------- the arguments
+@pytest.mark.parametrize("option,value", [
+    ("--seed", "-1"), ("--seed", str(2**31)), ("--seed", "99999999999999999999999"),
+    ("--seed", "1.5"), ("--epochs", "-1"), ("--epochs", "100001"),
+    ("--epochs", "99999999999999999999999"), ("--data-dir", ""), ("--work", ""),
+])
+def test_bad_arguments_are_refused_naming_the_option_before_any_loading(
+        tmp_path, capsys, monkeypatch, option, value):
+    """Issue 21 re-test, finding 15: --seed=-1 was blamed on the folder after loading, a huge
+    --seed and --epochs were accepted."""
+    import desktop_nn.reproduce.report as report
+
+    def never(*args, **kwargs):
+        raise AssertionError("loaded before checking the arguments")
+
+    monkeypatch.setattr(report, "run_recipe", never)
+    with pytest.raises(SystemExit) as exit_:
+        main(["reproduce", "cat-2layer", "--data-dir", str(tmp_path), "--work",
+              str(tmp_path / "work"), f"{option}={value}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"argument {option}" in err.splitlines()[-1]
+
+
+def test_the_work_folder_follows_the_cache_dir(monkeypatch, tmp_path):
+    from desktop_nn.reproduce import default_work_dir
+
+    monkeypatch.setenv("DESKTOP_NN_CACHE_DIR", str(tmp_path / "cache"))
+    assert default_work_dir() == tmp_path / "cache" / "reproduce"
+    monkeypatch.delenv("DESKTOP_NN_CACHE_DIR")
+    assert default_work_dir().parts[-2:] == ("desktop-nn", "reproduce")

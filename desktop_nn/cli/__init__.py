@@ -15,9 +15,10 @@ import sys
 from collections.abc import Sequence
 
 from desktop_nn import __version__
-from desktop_nn.cli.checks import UsageError, float_in, int_in
+from desktop_nn.cli.checks import UsageError, file_name, float_in, int_in
 from desktop_nn.cli.commands import cmd_gradcheck, cmd_inspect_data, cmd_predict
 from desktop_nn.cli.common import add_image_args, add_network_args
+from desktop_nn.cli.output import printable, standard_streams
 from desktop_nn.cli.train import cmd_train
 from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
 from desktop_nn.nn.optimizers import OPTIMIZERS
@@ -40,17 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "with one subfolder per class (or train/ and test/ folders holding "
                        "those), 'sample' for the bundled MNIST digits, or an .npz with X "
                        "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test].")
-    t.add_argument("data", metavar="DATA")
+    t.add_argument("data", metavar="DATA", type=file_name)
     add_network_args(t, default_output=None)
     add_image_args(t)
-    t.add_argument("--test-dir", metavar="DIR", default=None,
+    t.add_argument("--test-dir", metavar="DIR", default=None, type=file_name,
                    help="a folder of test images (same classes), decoded like the training data")
     t.add_argument("--normalise", choices=["scale", "standardise"], default="scale",
                    help="pixels / 255 (default), or standardised with training-set statistics")
     g = t.add_argument_group("training")
     g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
     g.add_argument("--lr", type=float_in(0, lo_open=True), default=0.1, help="learning rate")
-    g.add_argument("--epochs", type=int_in(0), default=10)
+    g.add_argument("--epochs", type=int_in(0), default=10,
+                   help="passes over the training data (0: no training; the model keeps its "
+                   "initial weights, and a note says so)")
     g.add_argument("--batch-size", type=int_in(0), default=64, help="0 = full batch")
     g.add_argument("--l2", type=float_in(0), default=0.0,
                    help="L2 strength lambda; the cost gains lambda/(2n) sum ||W||^2")
@@ -60,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--patience", type=int_in(0), default=0, help="early stopping (0 = off)")
     g.add_argument("--report-every", type=int_in(1), default=10, help="steps between diagnostics")
     o = t.add_argument_group("output")
-    o.add_argument("--save", metavar="MODEL.npz", help="save the trained model here")
-    o.add_argument("--metrics", metavar="FILE.jsonl", help="write the run history as JSON lines")
+    o.add_argument("--save", metavar="MODEL.npz", type=file_name,
+                   help="save the trained model here (not over the data, nor inside its folder)")
+    o.add_argument("--metrics", metavar="FILE.jsonl", type=file_name,
+                   help="write the run history as JSON lines")
     o.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     o.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -91,15 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Load an image folder as training would and report classes, "
                        "counts, sizes and modes seen, the input shape and n_x, and every "
                        "skipped file with the reason.")
-    d.add_argument("folder", metavar="DIR", help="image folder, or 'sample'")
+    d.add_argument("folder", metavar="DIR", type=file_name, help="image folder, or 'sample'")
     add_image_args(d)
     d.add_argument("--json", action="store_true", help="print one JSON object")
 
     pr = sub.add_parser("predict", help="classify image files with a saved model",
                         description="Print each image's class and probabilities, the image "
                         "preprocessed exactly as the model's training data.")
-    pr.add_argument("model", metavar="MODEL.npz")
-    pr.add_argument("images", metavar="IMAGE", nargs="+")
+    pr.add_argument("model", metavar="MODEL.npz", type=file_name)
+    pr.add_argument("images", metavar="IMAGE", nargs="+", type=file_name)
     pr.add_argument("--top", type=int_in(1), default=3, help="probabilities shown per image")
     pr.add_argument("--device", default="cpu", choices=["auto", "cpu", "gpu"])
     pr.add_argument("--json", action="store_true", help="print one JSON object")
@@ -133,6 +138,19 @@ def cmd_gui(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command -> its exit code. stdout and stderr are guarded while it runs
+    (cli/output.py): a stream that fails never stops the work or costs an output file."""
+    with standard_streams() as streams:
+        try:
+            code = _main(argv)
+        except SystemExit as exc:  # argparse: --help, --version, a bad argument
+            if exc.code in (0, None):
+                raise SystemExit(streams.exit_code(0)) from None
+            raise
+        return streams.exit_code(code)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import multiprocessing
 
     multiprocessing.freeze_support()  # image decoding uses worker processes (frozen app too)
@@ -146,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = platform_problem({**os.environ, "QT_QPA_PLATFORM":
                                     os.environ.get("QT_QPA_PLATFORM", "offscreen")})
         if problem is not None:  # the self-test runs offscreen unless told otherwise
-            print(f"desktop-nn: error: {problem}", file=sys.stderr)
+            print(f"desktop-nn: error: {printable(problem, keep_newlines=True)}",
+                  file=sys.stderr)
             return 2
         from desktop_nn.gui.selftest import main as self_test
 
@@ -170,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_reproduce(args)
         return cmd_gui(args)
     except UsageError as exc:
-        print(f"desktop-nn: error: {exc}", file=sys.stderr)
+        print(f"desktop-nn: error: {printable(exc, keep_newlines=True)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("desktop-nn: interrupted", file=sys.stderr)
@@ -184,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         line = user_error(exc)
         if line is None:  # not about the user's input: a bug, shown with its traceback
             raise
-        print(f"desktop-nn: error: {line}", file=sys.stderr)
+        print(f"desktop-nn: error: {printable(line, keep_newlines=True)}", file=sys.stderr)
         return 2
 
 

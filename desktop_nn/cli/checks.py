@@ -55,6 +55,14 @@ def float_in(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bo
     return parse
 
 
+def file_name(text: str) -> str:
+    """An argparse type: a file or folder name; '' (an unset shell variable, say) is refused,
+    never taken for the current folder or ignored."""
+    if text == "":
+        raise argparse.ArgumentTypeError("an empty file name; name a file or folder")
+    return text
+
+
 def layer_sizes(text: str) -> list[int]:
     """``--layers``: comma-separated unit counts; '' (or spaces) for no hidden layer."""
     if not text.strip():
@@ -111,8 +119,10 @@ def hidden_activations(layers: list[int], activations: list[str] | None,
 
 def check_output_path(option: str, path: str | None) -> None:
     """Refuse, before any work, an output file whose folder is missing or not writable."""
-    if not path:
+    if path is None:
         return
+    if path == "":
+        raise UsageError(f"{option} '': an empty file name; name a file")
     target = Path(path).expanduser()
     folder = target.parent
     if target.is_dir():
@@ -121,6 +131,52 @@ def check_output_path(option: str, path: str | None) -> None:
         raise UsageError(f"{option} {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: the folder {folder} is not writable")
+
+
+def _real(path: str | os.PathLike) -> str:
+    return os.path.realpath(os.path.expanduser(os.fspath(path)))
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two names are one file: the same real path, or (both there) the same inode
+    (a hard link)."""
+    if _real(a) == _real(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    real, root = _real(path), _real(folder)
+    try:
+        return os.path.commonpath([real, root]) == root
+    except ValueError:  # different drives
+        return False
+
+
+def check_outputs_apart(outputs: dict[str, str | None], inputs: dict[str, object]) -> None:
+    """Refuse, before any work, two outputs that are one file, and an output that is an
+    input (the training data set itself) or lies inside an input folder (the image folder,
+    the test folder): writing it would replace the user's data, or add a file to it.
+    ``outputs``: option -> name; ``inputs``: what to call it -> path (a file or a folder)."""
+    named = [(option, path) for option, path in outputs.items() if path]
+    for i, (option, path) in enumerate(named):
+        for other, other_path in named[i + 1:]:
+            if _same_file(path, other_path):
+                raise UsageError(f"{option} {path} and {other} {other_path} are the same "
+                                 f"file; name two files")
+        for what, source in inputs.items():
+            if source is None:
+                continue
+            if os.path.isdir(source):
+                if _inside(path, source):
+                    raise UsageError(f"{option} {path} is inside {what} {source}; writing "
+                                     f"there would add to the data: name a file elsewhere")
+            elif _same_file(path, source):
+                raise UsageError(f"{option} {path} is {what} {source}; writing it would "
+                                 f"replace the data: name another file")
 
 
 def naming(source, exc: BaseException) -> str:

@@ -12,11 +12,13 @@ from desktop_nn.backend import BackendError
 from desktop_nn.cli.checks import (
     UsageError,
     check_output_path,
+    check_outputs_apart,
     hidden_activations,
     naming,
     write_failure,
 )
 from desktop_nn.cli.common import LoadProgress, check_folder_memory, check_run_memory, load_options
+from desktop_nn.cli.output import printable
 from desktop_nn.nn.network import NetworkSpec
 
 
@@ -53,6 +55,13 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _local(data: str):
+    """The file or folder ``data`` names ('sample': the bundled one)."""
+    from desktop_nn.data.sources import resolve
+
+    return resolve(data)
+
+
 def cmd_train(args) -> int:
     from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
     from desktop_nn.train.trainer import TrainConfig, summary
@@ -60,6 +69,9 @@ def cmd_train(args) -> int:
 
     check_output_path("--save", args.save)  # before the work, not after it
     check_output_path("--metrics", args.metrics)
+    check_outputs_apart({"--save": args.save, "--metrics": args.metrics},
+                        {"the training data": _local(args.data),
+                         "the test folder": args.test_dir})
     hidden = args.layers if args.layers is not None else [30]
     activations = hidden_activations(hidden, args.activations, "relu")
     options = load_options(args)
@@ -89,8 +101,8 @@ def cmd_train(args) -> int:
     check_run_memory(request)
 
     def say(text: str) -> None:
-        if not args.quiet:
-            sys.stderr.write(f"{text}\n")
+        if not args.quiet:  # names from the data may hold control characters: escaped
+            sys.stderr.write(f"{printable(text, keep_newlines=True)}\n")
 
     def run_made(trainer, new_run: bool) -> None:
         if not new_run:
@@ -123,10 +135,13 @@ def cmd_train(args) -> int:
         raise UsageError(problem if isinstance(workbench.last_refusal, BackendError)
                          else f"{args.data}: {problem}")
     if result is None:  # training failed with an error (its traceback is printed)
-        print(f"desktop-nn: error: {problems[-1] if problems else 'training failed'}",
-              file=sys.stderr)
+        problem = problems[-1] if problems else "training failed"
+        print(f"desktop-nn: error: {printable(problem, keep_newlines=True)}", file=sys.stderr)
         return 1
     say(result.message)
+    if args.epochs == 0:  # asked for, but easily a slip: said even with --quiet
+        sys.stderr.write(f"note: --epochs 0: nothing was trained; the model holds its initial "
+                         f"weights (--seed {args.seed})\n")
     test_acc = None
     if data.test is not None:
         test_acc = trainer.evaluate(data.test.X, data.test.Y).accuracy
@@ -147,7 +162,7 @@ def cmd_train(args) -> int:
         }
         print(json.dumps(out))
     for line in failures:
-        print(f"desktop-nn: error: {line}", file=sys.stderr)
+        print(f"desktop-nn: error: {printable(line)}", file=sys.stderr)
     if failures:
         return 2  # an output could not be written (README: unusable output)
     return 1 if result.stopped in ("nan", "out_of_memory") else 0

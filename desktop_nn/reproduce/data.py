@@ -32,6 +32,11 @@ def default_data_dir() -> Path:
 
 
 def default_work_dir() -> Path:
+    """``$DESKTOP_NN_CACHE_DIR/reproduce`` (the folder the app caches in, as the image
+    folders' cache honours it), else the user cache dir's ``desktop-nn/reproduce``."""
+    env = os.environ.get("DESKTOP_NN_CACHE_DIR")
+    if env:
+        return Path(env).expanduser() / "reproduce"
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("desktop-nn", appauthor=False)) / "reproduce"

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from desktop_nn.io.project_settings import EPOCHS_RANGE, SEED_RANGE
 from desktop_nn.nn.init import INITS
 from desktop_nn.nn.network import DTYPES
 from desktop_nn.reproduce.data import DATA_ENV, default_data_dir, default_work_dir
@@ -87,21 +88,48 @@ def format_report(rep: dict) -> str:
 
 
 # ---------------------------------------------------------------------------- CLI
+def _whole(lo: int, hi: int):
+    """An argparse type: a whole number in [lo, hi] (argparse names the option), checked
+    before anything is loaded."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {text}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _folder(text: str) -> Path:
+    """An argparse type: a folder's name; '' (which would mean the current folder) refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name; name a folder")
+    return Path(text)
+
+
 def add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME", nargs="?", choices=[*RECIPES, "all"],
                    help="recipe: " + ", ".join(RECIPES) + ", or all (one after another)")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
-    p.add_argument("--data-dir", metavar="DIR", type=Path, default=None,
+    p.add_argument("--data-dir", metavar="DIR", type=_folder, default=None,
                    help=f"the shared data folder with mnist/ and catvnoncat/ (default "
                    f"${DATA_ENV}, else ../shared/data beside the repository)")
-    p.add_argument("--work", metavar="DIR", type=Path, default=None,
+    p.add_argument("--work", metavar="DIR", type=_folder, default=None,
                    help="where the MNIST image folders are built and reused (default: "
-                   "the user cache dir, desktop-nn/reproduce)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seeds the initial weights and the shuffling (default 0)")
-    p.add_argument("--epochs", type=int, default=None,
+                   "$DESKTOP_NN_CACHE_DIR/reproduce, else the user cache dir's "
+                   "desktop-nn/reproduce)")
+    p.add_argument("--seed", type=_whole(*SEED_RANGE), default=0,
+                   help="seeds the initial weights and the shuffling (default 0; the "
+                   f"window's range, {SEED_RANGE[0]} to {SEED_RANGE[1]})")
+    p.add_argument("--epochs", type=_whole(0, EPOCHS_RANGE[1]), default=None,
                    help="override the recipe's epochs (iterations for full batch) for a "
-                   "quick check; the figures are then not comparable")
+                   "quick check; the figures are then not comparable (0: the cost at "
+                   f"initialisation only; at most {EPOCHS_RANGE[1]:,})")
     p.add_argument("--init", choices=INITS, default=None,
                    help="override the recipe's weight initialisation (an experiment)")
     p.add_argument("--dtype", choices=DTYPES, default=None,
@@ -122,10 +150,6 @@ def run_reproduce(args: argparse.Namespace) -> int:
         for r in RECIPES.values():
             print(f"{r.name:<22} {r.title} ({r.source})")
         return 0 if args.list else 2
-    if args.epochs is not None and args.epochs < 0:
-        print("desktop-nn: error: --epochs must be >= 0", file=sys.stderr)
-        return 2
-
     def log(msg: str) -> None:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
