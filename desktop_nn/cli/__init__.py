@@ -132,9 +132,20 @@ def cmd_gui(args) -> int:
     problem = platform_problem()  # before Qt would abort, and before it is even imported
     if problem is not None:
         raise UsageError(problem)
-    from desktop_nn.gui.app import main as gui_main
-
+    gui_main = _import_qt(lambda: __import__("desktop_nn.gui.app", fromlist=["main"]).main)
     return gui_main(data=getattr(args, "data", None))
+
+
+def _import_qt(load):
+    """``load()`` (an import of the window's code), with a system library that Qt cannot load
+    (which the platform check could not tell, e.g. without ldd) turned into a usage error."""
+    try:
+        return load()
+    except ImportError as exc:
+        if ".so" not in str(exc):
+            raise  # not a system library: a broken installation of ours, with its traceback
+        raise UsageError(f"the window cannot open: a library Qt needs cannot be loaded: "
+                         f"{exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,8 +178,12 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"desktop-nn: error: {printable(problem, keep_newlines=True)}",
                   file=sys.stderr)
             return 2
-        from desktop_nn.gui.selftest import main as self_test
-
+        try:
+            self_test = _import_qt(
+                lambda: __import__("desktop_nn.gui.selftest", fromlist=["main"]).main)
+        except UsageError as exc:
+            print(f"desktop-nn: error: {printable(exc, keep_newlines=True)}", file=sys.stderr)
+            return 2
         return self_test()
     try:
         if args.command == "train":
