@@ -209,3 +209,19 @@ def test_a_qt_library_that_fails_to_load_on_import_is_one_line(monkeypatch, caps
     assert capsys.readouterr().err == (
         "desktop-nn: error: the window cannot open: a library Qt needs cannot be loaded: "
         "/lib/x86_64-linux-gnu/libEGL.so.1: file too short\n")
+
+
+def test_the_window_is_imported_where_the_installer_sees_it():
+    """PyInstaller bundles the modules it finds in import statements: the window and the
+    self-test must be imported by name (an ``__import__`` call left them out of the bundle)."""
+    import ast
+    import inspect
+
+    import desktop_nn.cli as cli
+
+    tree = ast.parse(inspect.getsource(cli))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert {"desktop_nn.gui.app", "desktop_nn.gui.selftest"} <= imported
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Name) and node.func.id == "__import__"]
+    assert calls == []

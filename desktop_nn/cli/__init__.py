@@ -132,8 +132,21 @@ def cmd_gui(args) -> int:
     problem = platform_problem()  # before Qt would abort, and before it is even imported
     if problem is not None:
         raise UsageError(problem)
-    gui_main = _import_qt(lambda: __import__("desktop_nn.gui.app", fromlist=["main"]).main)
+    gui_main = _import_qt(_window_main)
     return gui_main(data=getattr(args, "data", None))
+
+
+# Static imports in functions: the installer (PyInstaller) bundles only what it sees imported.
+def _window_main():
+    from desktop_nn.gui.app import main
+
+    return main
+
+
+def _self_test_main():
+    from desktop_nn.gui.selftest import main
+
+    return main
 
 
 def _import_qt(load):
@@ -179,8 +192,7 @@ def _main(argv: Sequence[str] | None) -> int:
                   file=sys.stderr)
             return 2
         try:
-            self_test = _import_qt(
-                lambda: __import__("desktop_nn.gui.selftest", fromlist=["main"]).main)
+            self_test = _import_qt(_self_test_main)
         except UsageError as exc:
             print(f"desktop-nn: error: {printable(exc, keep_newlines=True)}", file=sys.stderr)
             return 2
