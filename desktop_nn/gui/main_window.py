@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
 from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.data.dataset import PreparedData
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
-from desktop_nn.examples import EXAMPLES, SLOWDOWN
-from desktop_nn.gui import window_settings
+from desktop_nn.gui import examples_menu, window_settings
 from desktop_nn.gui.data_panel import DataPanel
 from desktop_nn.gui.designer import NetworkDesigner
 from desktop_nn.gui.diagram import NetworkDiagram
@@ -47,6 +46,7 @@ from desktop_nn.gui.window_menus import make_actions
 from desktop_nn.gui.worker import QtExecutor, ReportBuffer
 from desktop_nn.io.model_file import ModelFile
 from desktop_nn.nn.network import NetworkSpec
+from desktop_nn.train.runs import Run
 from desktop_nn.train.trainer import Trainer, TrainResult
 from desktop_nn.workbench import RunRequest, TrainingSpan, Workbench
 
@@ -346,6 +346,16 @@ class MainWindow(QMainWindow):
     def refresh_runs(self) -> None:
         self.runs_view.refresh()
 
+    def show_run_curves(self, run: Run | None) -> None:
+        """A reopened project's runs in the Runs tab, ``run``'s curves in the plots."""
+        self.runs_view.refresh()
+        held = self.workbench.in_hand()
+        if run is not None and held is not None:
+            spec = held.network.spec
+            self.plots.reset(spec.n_layers, spec.activations)
+            self.plots.add(list(run.history.steps), list(run.history.epochs))
+            self.plots.refresh()
+
     def show_model_design(self, model: ModelFile) -> None:
         spec = model.network.spec
         self.report_replaced(self.designer.set_state({
@@ -411,32 +421,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ examples
     def open_example(self, key: str) -> bool:
-        """File > Examples: set the example up and show its explanation beside its plot."""
-        if self.is_training():
-            self.say("Stop the training run first.", 5000)
-            return False
-        example = EXAMPLES[key]
-        if example is SLOWDOWN:
-            if self.slowdown_view is None:
-                self.slowdown_view = SlowdownView()
-                self.tabs.addTab(self.slowdown_view, "Learning slowdown")
-            self.tabs.setCurrentWidget(self.slowdown_view)
-            self.slowdown_view.run()
-            return True
-        if not self.projects.new():  # an example is a new, untitled project: ask first
-            return False
-        if self.data_panel.data is None or self.data_panel.folder_edit.text() != SAMPLE_NAME:
-            self.data_panel.load(SAMPLE_NAME, synchronous=True)  # the bundled MNIST digits
-        # the design after the data: loading may pick a default output for the classes
-        if example.designer is not None:
-            self.designer.set_state(example.designer)
-        if example.training is not None:
-            self.training_panel.set_state(example.training)
-        if example.gradient_mode is not None:
-            self.plots.gradient_mode.setCurrentText(example.gradient_mode)
-        self.tabs.setCurrentWidget(self.training_tab)
-        self.example_panel.show_example(example)
-        return True
+        """Examples menu: set the example up and show its explanation beside its plot."""
+        return examples_menu.open_example(self, key)
 
     def _tab_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.runs_view:
@@ -485,6 +471,7 @@ class MainWindow(QMainWindow):
         if self.slowdown_view is not None:
             self.slowdown_view.shutdown()
         self.inspection.shutdown()
+        self.help_menu.close()
         self.inspect_timer.stop()
         self.projects.closed_cleanly()
         self.progress.timer.stop()
