@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         self.inspect_timer = QTimer(self)
         self.inspect_timer.setObjectName("inspectTimer")
         self.inspect_timer.setInterval(INSPECT_MS)
-        self.inspect_timer.timeout.connect(self.inspection.refresh_weights)
+        self.inspect_timer.timeout.connect(self.inspection.follow_training)
 
         window_settings.restore(self)
         self._update_context()
