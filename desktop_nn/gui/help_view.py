@@ -117,7 +117,7 @@ def about_html(device: str) -> str:
 
 
 class AboutDialog(QDialog):
-    """About desktop-nn; opened without blocking (``open``)."""
+    """About desktop-nn; shown without blocking anything (not modal)."""
 
     def __init__(self, device: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -215,7 +215,8 @@ class HelpMenu(QObject):
             self.about_dialog = AboutDialog(self.device(), self.window)
         else:
             self.about_dialog.text.setHtml(about_html(self.device()))
-        self.about_dialog.open()
+        self.about_dialog.show()  # not modal: training and the window go on beside it
+        self.about_dialog.raise_()
         return self.about_dialog
 
     def close(self) -> None:
