@@ -106,8 +106,7 @@ class MainWindow(QMainWindow):
                                     Qt.DockWidgetArea.LeftDockWidgetArea)
         self.training_dock = self._dock("Training", "trainingDock", self.training_panel,
                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.network_dock, self.data_dock)
-        self.network_dock.raise_()
+        window_settings.default_layout(self)
         self.device_label = QLabel()
         self.device_label.setObjectName("deviceLabel")
         self.statusBar().addPermanentWidget(self.device_label)

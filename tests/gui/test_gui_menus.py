@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import PySide6
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtWidgets import QToolButton
 
 import desktop_nn
@@ -112,3 +112,45 @@ def test_every_page_is_distinct_and_the_definitions_agree_with_the_diagnostics()
     units = help_texts.UNITS.html
     assert f"{help_texts.SATURATION_THRESHOLD:g}" in units and "n/a" in units
     assert "W[l] after the step − W[l] before" in help_texts.GRADIENTS.html
+
+
+# ---------------------------------------------------------------------------- the docks
+def fits(widget, viewport) -> bool:
+    """``widget`` lies whole, left to right, inside ``viewport`` (not clipped)."""
+    left = widget.mapTo(viewport, QPoint(0, 0)).x()
+    right = widget.mapTo(viewport, QPoint(widget.width(), 0)).x()
+    return widget.isVisible() and left >= 0 and right <= viewport.width()
+
+
+def test_the_data_dock_is_visible_and_readable_at_the_default_size(qtbot, window):
+    assert (window.width(), window.height()) == (1280, 800)
+    for dock in (window.data_dock, window.network_dock, window.training_dock):
+        assert dock.isVisible() and not dock.visibleRegion().isEmpty(), dock.objectName()
+        assert window.tabifiedDockWidgets(dock) == []  # no dock hides behind another's tab
+    for dock, widgets in (
+            (window.data_dock, [window.data_panel.folder_edit, window.data_panel.browse_button,
+                                window.data_panel.load_button, window.data_panel.scaling_combo,
+                                window.data_panel.val_spin]),
+            (window.training_dock, [window.training_panel.lr_spin,
+                                    window.training_panel.start_button])):
+        scroll = dock.widget()
+        assert not scroll.horizontalScrollBar().isVisible(), dock.objectName()
+        for widget in widgets:
+            assert fits(widget, scroll.viewport()), widget.objectName()
+
+
+def test_a_dock_layout_saved_by_an_older_version_gives_the_new_default(qtbot, window,
+                                                                       tmp_path):
+    from PySide6.QtCore import QSettings
+    from test_gui_inspect import close
+
+    from desktop_nn.gui import create_main_window
+
+    window.tabifyDockWidget(window.network_dock, window.data_dock)  # the old layout
+    settings = QSettings(str(tmp_path / "old.ini"), QSettings.Format.IniFormat)
+    settings.setValue("windowState", window.saveState())  # version 0
+    again = create_main_window(settings=settings)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.tabifiedDockWidgets(again.data_dock) == []
+    close(again)
