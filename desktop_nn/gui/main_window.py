@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._loaded_data_state: dict | None = None  # the Data panel's state at the last load
         self._replaced: list[str] = []  # saved values not used, to be shown (report_replaced)
+        self._project_data = False  # the data being loaded are an opened project's
 
         self.designer = NetworkDesigner()
         self.data_panel = DataPanel()
@@ -232,10 +233,12 @@ class MainWindow(QMainWindow):
             self.projects.mark_dirty()
         n_out = data.prepared.train.Y.shape[0]
         out = self.designer.output_combo
-        if n_out == 1 and out.currentText() == "softmax":
+        # a project's own data keep the project's design (its model's output, say)
+        fit, self._project_data = not (self._project_data and not by_user), False
+        if fit and n_out == 1 and out.currentText() == "softmax":
             out.setCurrentText("sigmoid")
-        elif n_out > 1 and out.currentText() == "sigmoid" and not self.settings.contains(
-                "designer"):
+        elif fit and n_out > 1 and out.currentText() == "sigmoid" and \
+                not self.settings.contains("designer"):
             out.setCurrentText("softmax")
         self._update_context()
         if keep_clean:
@@ -340,6 +343,7 @@ class MainWindow(QMainWindow):
         self.remember_data_state()
         folder = self.data_panel.folder_edit.text().strip()
         if folder:
+            self._project_data = True
             self.data_panel.load(folder, by_user=False)
 
     def refresh_runs(self) -> None:

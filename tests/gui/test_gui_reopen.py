@@ -36,6 +36,8 @@ def assert_plots_show(window, history) -> None:
 def test_a_reopened_project_shows_its_runs_and_the_current_runs_curves(qtbot, window,
                                                                         tmp_path):
     window.designer.layer_table.cellWidget(0, 0).setValue(12)
+    assert window.designer.output_combo.currentText() == "softmax"
+    window.designer.output_combo.setCurrentText("sigmoid")  # not the default for 10 classes
     train(qtbot, window, epochs=1, lr=0.5)
     train(qtbot, window, epochs=2, lr=1.0, seed=3)  # a second run, the current one
     before = window.plots.steps.step.copy()
@@ -46,9 +48,12 @@ def test_a_reopened_project_shows_its_runs_and_the_current_runs_curves(qtbot, wi
     # the plots at save time hold the same steps as the file (no thinning for a short run)
     np.testing.assert_array_equal(before, [r.step for r in history.steps])
 
-    fresh = new_window(qtbot, tmp_path, "fresh")
+    fresh = new_window(qtbot, tmp_path, "fresh")  # a first session: no settings of its own
     fresh.show()
-    assert fresh.projects.open(path)
+    with qtbot.waitSignal(fresh.data_loaded, timeout=20_000):
+        assert fresh.projects.open(path)
+    # the project's design, its model's, stays as saved when its data come in
+    assert fresh.designer.state() == window.designer.state()
     runs = fresh.runs_view
     assert runs.list.count() == 2
     assert [runs.list.item(i).text() for i in range(2)] == [
