@@ -57,7 +57,7 @@ of every epoch on the training set (blue) and on the validation set (red).</p>
 grows is overfitting. The x axis counts epochs.</p>
 """, ("accuracyPlot",))
 
-GRADIENTS = HelpPage("gradients", "Gradient magnitudes and update ratio", """
+GRADIENTS = HelpPage("gradients", "Gradients and update ratio", """
 <h3>Gradient magnitude per layer</h3>
 <p>One line per weight layer <i>l</i> (layer 1 is the first hidden layer), on a log axis,
 measured on the batch of each reported step. The menu above the plot chooses what is shown:</p>
