@@ -114,3 +114,13 @@ def test_a_damaged_history_costs_only_that_runs_curves(damage):
     runs, _, notes = runs_from_dicts([*saved, "not a run"])
     assert len(runs) == 2 and runs[0].history.steps == [] and len(runs[1].history.steps) == 20
     assert len(notes) == 2 and "Run 1" in notes[0]
+
+
+def test_a_history_that_grew_is_encoded_again():
+    h = history(30, 2)
+    first = history_to_dict(h)
+    assert history_to_dict(h) == first  # unchanged: the same columns
+    h.add_step(history(31, 0).steps[-1])
+    h.add_epoch(history(0, 3).epochs[-1])
+    back = history_from_dict(history_to_dict(h))
+    assert len(back.steps) == 31 and len(back.epochs) == 3

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import weakref
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -86,8 +87,26 @@ def step_budget(runs: list[Run]) -> int:
     return int(min(MAX_STEPS_PER_RUN, max(MIN_STEPS_PER_RUN, per_run)))
 
 
+# id(history) -> (a weak reference to it, what it held, its columns): an autosave every 30 s
+# encodes again only the histories that changed (the run training), not every finished run
+_encoded: dict[int, tuple[weakref.ref, tuple, dict]] = {}
+
+
 def history_to_dict(history: History, max_steps: int = MAX_STEPS_PER_RUN) -> dict:
     """``history`` as JSON-able columns, step records thinned to ``max_steps``."""
+    key = (len(history.steps), len(history.epochs), history.stride,
+           history.steps[-1].step if history.steps else 0, max_steps)
+    cached = _encoded.get(id(history))
+    if cached is not None and cached[0]() is history and cached[1] == key:
+        return cached[2]
+    d = _history_to_dict(history, max_steps)
+    for k in [k for k, (ref, _, _) in _encoded.items() if ref() is None]:
+        del _encoded[k]  # histories gone (runs removed, projects closed)
+    _encoded[id(history)] = (weakref.ref(history), key, d)
+    return d
+
+
+def _history_to_dict(history: History, max_steps: int) -> dict:
     epochs = list(history.epochs)  # copies: a training thread may be appending
     steps = list(history.steps)
     epochs = [epochs[i] for i in _thin(len(epochs), MAX_SAVED_EPOCHS)]
