@@ -102,7 +102,7 @@ class RunLog:
         return len(self.runs)
 
     def add(self, settings: dict, history: History, m_train: int, summary: str = "") -> Run:
-        number = self.runs[-1].number + 1 if self.runs else 1
+        number = max((r.number for r in self.runs), default=0) + 1
         run = Run(number, settings, history, m_train, summary)
         self.runs.append(run)
         return run
@@ -115,6 +115,11 @@ class RunLog:
 
     def clear(self) -> None:
         self.runs.clear()
+
+    def restore(self, runs: list[Run]) -> None:
+        """The runs of a reopened project, replacing these (new runs are numbered after
+        them)."""
+        self.runs = list(runs)
 
 
 def describe(designer: dict, training: dict) -> str:
