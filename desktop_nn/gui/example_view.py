@@ -28,24 +28,25 @@ class ExplanationPanel(QWidget):
     """The paragraph of the current example, above the plots: a title row (with a button
     that folds the text away, so the plots get the room, and Close) and the text."""
 
-    def __init__(self, parent: QWidget | None = None, closable: bool = True) -> None:
+    def __init__(self, parent: QWidget | None = None, closable: bool = True,
+                 name: str = "example") -> None:
         super().__init__(parent)
-        self.setObjectName("examplePanel")
+        self.setObjectName(f"{name}Panel")  # children: {name}Explanation, {name}Title, ...
         self.toggle_button = QToolButton()
-        self.toggle_button.setObjectName("exampleToggleButton")
+        self.toggle_button.setObjectName(f"{name}ToggleButton")
         self.toggle_button.setCheckable(True)
         self.toggle_button.setChecked(True)
         self.toggle_button.setAutoRaise(True)
         self.toggle_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toggle_button.toggled.connect(self.set_expanded)
         self.title = QLabel()
-        self.title.setObjectName("exampleTitle")
+        self.title.setObjectName(f"{name}Title")
         self.text = QTextBrowser()
-        self.text.setObjectName("exampleExplanation")
+        self.text.setObjectName(f"{name}Explanation")
         self.text.setOpenExternalLinks(True)
         self.text.setMaximumHeight(TEXT_HEIGHT)
         self.close_button = QPushButton("Close")
-        self.close_button.setObjectName("closeExampleButton")
+        self.close_button.setObjectName(f"close{name[:1].upper()}{name[1:]}Button")
         self.close_button.clicked.connect(self.hide)
         self.close_button.setVisible(closable)
         self.header = QHBoxLayout()
@@ -115,8 +116,7 @@ class SlowdownView(QWidget):
         self.run_button = QPushButton("Train both again")
         self.run_button.setObjectName("slowdownRunButton")
         self.run_button.clicked.connect(self.run)
-        self.explanation = ExplanationPanel(closable=False)
-        self.explanation.setObjectName("slowdownExplanation")
+        self.explanation = ExplanationPanel(closable=False, name="slowdown")
         self.explanation.header.insertWidget(2, self.run_button)
         self.explanation.show_example(SLOWDOWN)
 
