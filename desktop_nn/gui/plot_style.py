@@ -261,19 +261,21 @@ def set_title(plot: pg.PlotWidget | pg.PlotItem, title: str) -> None:
 
 def show_markers(curve: pg.PlotDataItem, n_points: int, symbol: str = "o",
                  size: int = 5) -> None:
-    """Markers on ``curve`` while it has at most MAX_MARKED_POINTS points, none beyond."""
-    wanted = symbol if n_points <= MAX_MARKED_POINTS else None
+    """Markers on ``curve`` while it has at most MAX_MARKED_POINTS points, none beyond; filled
+    with the colour of the curve's pen."""
+    wanted = symbol if 0 < n_points <= MAX_MARKED_POINTS else None
+    pen = curve.opts.get("pen")
+    color = pg.mkPen(pen).color() if pen is not None else pg.mkColor("k")
     if curve.opts.get("symbol") != wanted:
-        if wanted is None:
-            curve.setSymbol(None)
-        else:
-            pen = curve.opts.get("pen")
-            color = pg.mkPen(pen).color() if pen is not None else None
-            curve.setSymbol(wanted)
+        if wanted is not None:
+            curve.setSymbolBrush(color)
+            curve.setSymbolPen(color)
             curve.setSymbolSize(size)
-            if color is not None:
-                curve.setSymbolBrush(color)
-                curve.setSymbolPen(color)
+        curve.setSymbol(wanted)
+        _repaint_legend(curve)
+    elif wanted is not None and n_points and not getattr(curve, "_legend_has_markers", False):
+        # the markers' brush reaches the legend's sample only with the first data
+        curve._legend_has_markers = True
         _repaint_legend(curve)
 
 

@@ -78,7 +78,7 @@ class LivePlots(QWidget):
         self.smooth_check.toggled.connect(lambda _: self.refresh())
 
         self.cost_plot = _plot("costPlot", "Cost", "step", "cost")
-        self.step_cost_curve = SmoothedCurve(self.cost_plot, "#7f8c99", "batch (train)", 1)
+        self.step_cost_curve = SmoothedCurve(self.cost_plot, "#5f6b78", "batch (train)", 1.2)
         self.step_cost = self.step_cost_curve.curve
         self.epoch_train_cost = self.cost_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2),
                                                     name="train")

@@ -159,7 +159,8 @@ def test_no_axis_is_rescaled_and_no_plot_clipped_after_a_run_and_each_example(qt
         if window.slowdown_view is not None:
             qtbot.waitUntil(lambda: window.slowdown_view.job is None, timeout=20_000)
         checked += check_every_plot(window, f"example {key}")
-    window.runs_view.metric_combo.setCurrentText("val accuracy")
+    window.runs_view.metric_combo.setCurrentText("validation accuracy")
+    assert window.runs_view.metric_combo.currentText() == "validation accuracy"
     checked += check_every_plot(window, "runs")
     assert checked >= 20  # the walk saw the plots
 
