@@ -154,6 +154,8 @@ class MainWindow(QMainWindow):
         p.batch_spin.valueChanged.connect(self._update_context)
         self.designer.changed.connect(self._update_context)
         self.designer.changed.connect(self.projects.mark_dirty)
+        self.designer.changed.connect(  # legends right the moment the design changes
+            lambda: self.plots.follow_design(self.designer.sizes_and_activations()[1]))
         self.training_panel.changed.connect(self.projects.mark_dirty)
         self.data_panel.loaded.connect(self._data_loaded)
         self.data_panel.busy_changed.connect(lambda _: self._update_controls())

@@ -100,3 +100,57 @@ class EpochSeries:
 def finite_or_nan(a: np.ndarray) -> np.ndarray:
     """``a`` with infinities replaced by NaN (a plot skips NaN but would rescale to inf)."""
     return np.where(np.isfinite(a), a, math.nan)
+
+
+SMOOTHING_WEIGHT = 0.95  # EMA weight of the live per-step curves: about the last 20 points
+
+
+def ema(values: np.ndarray, weight: float = SMOOTHING_WEIGHT) -> np.ndarray:
+    """Exponential moving average along the last axis of ``values`` ((n,) or (L, n)), as
+    TensorBoard smooths: s_k = weight * s_{k-1} + (1 - weight) * x_k from s_{-1} = 0, divided
+    by 1 - weight^(k+1) so the first points are not pulled towards 0. Non-finite entries are
+    skipped (the average carries over them) and stay NaN in the result.
+
+    Vectorised in blocks: within a block s_k = w^(k+1) s_in + (1 - w) w^k cumsum(x_j w^-j),
+    with blocks short enough that w^-j stays far from overflow."""
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"weight must be in [0, 1), got {weight}")
+    v = np.asarray(values, dtype=float)
+    if v.ndim not in (1, 2):
+        raise ValueError(f"expected (n,) or (L, n) values, got shape {v.shape}")
+    rows = v.reshape(1, -1) if v.ndim == 1 else v
+    out = np.full(rows.shape, math.nan)
+    for row_in, row_out in zip(rows, out, strict=True):
+        ok = np.isfinite(row_in)
+        row_out[ok] = _debiased_ema(row_in[ok], weight)
+    return out.reshape(v.shape)
+
+
+def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
+    """The debiased EMA of a finite (n,) array."""
+    if w == 0.0 or x.size == 0:
+        return x.copy()
+    block = int(max(1, min(256, 100 / -math.log10(w))))  # w^-block <= 1e100
+    powers = w ** -np.arange(block)
+    s = np.empty_like(x)
+    carry = 0.0
+    for start in range(0, x.size, block):
+        chunk = x[start:start + block]
+        k = np.arange(chunk.size)
+        s[start:start + chunk.size] = (w ** (k + 1) * carry
+                                       + (1 - w) * w ** k * np.cumsum(chunk * powers[:chunk.size]))
+        carry = s[start + chunk.size - 1]
+    return s / (1 - w ** np.arange(1, x.size + 1))
+
+
+def smooth(values: np.ndarray, log: bool = False,
+           weight: float = SMOOTHING_WEIGHT) -> np.ndarray:
+    """:func:`ema` of ``values``; with ``log`` (for a log axis) of log10(values), so the
+    average is geometric and one spike does not lift the curve for tens of points. Values
+    <= 0 are skipped then (a log axis cannot show them)."""
+    if not log:
+        return ema(values, weight)
+    v = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), math.nan)
+    return 10.0 ** ema(logs, weight)
