@@ -27,24 +27,26 @@
 # NumPy, Pillow, pytest and hypothesis; PySide6, pyqtgraph and platformdirs are missing, and
 # PySide6-Essentials' wheel alone is 80 MB. So:
 #   here, once, with the network:  benchmarks/gpu_check.sh --prepare
-#       writes .gpu-carry/ (git-ignored, about 40 MB): the wheels of pyqtgraph, platformdirs
-#       and shiboken6, PySide6 without the Qt modules the app does not use (QML, Quick,
-#       Designer, Wayland, translations, ...) as one .tar.xz, and the .debs of the few system
+#       writes .gpu-carry/ (git-ignored, about 31 MB): the wheels of pyqtgraph (and its
+#       colorama), platformdirs and shiboken6, PySide6 without the Qt modules the app does
+#       not use (QML, Quick, Designer, Wayland, translations, ...) as one .tar.xz (26 MB), and
+#       the .debs of the few system
 #       libraries Qt's offscreen platform loads, unpacked on the device under /tmp only when
 #       missing there (never into /);
 #   there, in one device call:     run(command="benchmarks/gpu_check.sh", carry=[".gpu-carry"],
 #                                      timeout_s=540)
-#       makes a virtual environment over the image's python3 (--system-site-packages: its
-#       PyTorch and CuPy), installs the carried wheels with --no-index, and runs the project
-#       from the working tree (PYTHONPATH, `python -m desktop_nn`): nothing is downloaded.
+#       runs the image's python3 itself (a virtual environment made from it would not see its
+#       packages: python3 is one already), installs the carried wheels with --no-index into
+#       /tmp/desktop-nn-gpu-site, put on PYTHONPATH with the working tree, and runs the project
+#       from the working tree (`python -m desktop_nn`): nothing is downloaded.
 # On any other GPU machine that reaches PyPI, no --prepare is needed: without .gpu-carry/ the
 # script installs '.[gpu,test,bench]' (CuPy for CUDA 12 with its CUDA wheels; PyTorch's Linux
-# wheels on PyPI are CUDA builds) into a new virtual environment.
+# wheels on PyPI are CUDA builds) into a new virtual environment, GPU_CHECK_VENV.
 #
 # Options: --prepare (see above), --dry-run (print the plan and the commands, run nothing).
-# Environment: OUT, GPU_CHECK_BUDGET_S, GPU_CHECK_PYTHON (the python to build the virtual
-# environment from), GPU_CHECK_VENV (where), GPU_CHECK_SKIP_SETUP=1 (use GPU_CHECK_VENV as it
-# is, e.g. an existing development environment).
+# Environment: OUT, GPU_CHECK_BUDGET_S, GPU_CHECK_PYTHON (the python that runs the checks, or
+# makes the virtual environment GPU_CHECK_VENV), GPU_CHECK_SKIP_SETUP=1 (run GPU_CHECK_PYTHON
+# as it is, e.g. an existing development environment's).
 # What cannot be checked without a GPU: that the steps pass there; the script's flow, its
 # offline set-up and its skipping are checked here (tests/test_gpu_check_script.py).
 set -uo pipefail
@@ -54,6 +56,7 @@ CARRY=$ROOT/.gpu-carry
 OUT=${OUT:-$ROOT/gpu-check-out}
 BUDGET=${GPU_CHECK_BUDGET_S:-450}
 VENV=${GPU_CHECK_VENV:-/tmp/desktop-nn-gpu-venv}
+SITE=/tmp/desktop-nn-gpu-site
 PYTHON=${GPU_CHECK_PYTHON:-python3}
 START=$(date +%s)
 DRY=0
@@ -68,7 +71,7 @@ prepare() {
   local tmp; tmp=$(mktemp -d)
   # the versions this project's tests run with (pyproject.toml allows PySide6 < 6.12)
   python3 -m pip download -q $pyver $plats -d "$CARRY/wheels" "shiboken6==6.11.3" \
-    "pyqtgraph==0.14.0" "platformdirs==4.14.9"
+    "pyqtgraph==0.14.0" "colorama==0.4.6" "platformdirs==4.14.9"
   python3 -m pip download -q $pyver $plats -d "$tmp" "PySide6-Essentials==6.11.3"
   (cd "$tmp" && python3 -m zipfile -e pyside6_essentials-*.whl site)
   local qt="$tmp/site/PySide6"
@@ -119,18 +122,20 @@ step() {
   echo "   exit ${STATUS[$name]} after $(( $(date +%s) - t0 ))s"
 }
 
+# The python that runs the checks (PY), with what they import: the carried wheels beside the
+# image's packages, or a virtual environment from PyPI.
+PY=$PYTHON
 setup_python() {
-  # A virtual environment with what the checks import, from carried wheels or from PyPI.
   if [ -n "${GPU_CHECK_SKIP_SETUP:-}" ]; then
-    echo "set-up skipped: $VENV as it is (GPU_CHECK_SKIP_SETUP)"
+    echo "set-up skipped: $PYTHON as it is (GPU_CHECK_SKIP_SETUP)"
   elif [ -d "$CARRY/wheels" ]; then
-    "$PYTHON" -m venv --system-site-packages "$VENV" || return 1
-    "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile \
+    rm -rf "$SITE"
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" \
       "$CARRY"/wheels/*.whl || return 1
     if [ -f "$CARRY/pyside6.tar.xz" ]; then
-      local site; site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-      tar -xJf "$CARRY/pyside6.tar.xz" -C "$site" || return 1
+      tar -xJf "$CARRY/pyside6.tar.xz" -C "$SITE" || return 1
     fi
+    export PYTHONPATH=$ROOT:$SITE
     local libs=/tmp/desktop-nn-gpu-libs
     for deb in "$CARRY"/debs/*.deb; do
       [ -e "$deb" ] || continue
@@ -140,11 +145,12 @@ setup_python() {
         dpkg-deb -x "$deb" "$libs" && echo "unpacked $(basename "$deb") (no $so here)"
       fi
     done
-    [ -d "$libs" ] && export LD_LIBRARY_PATH="$libs/usr/lib/x86_64-linux-gnu:$libs/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    local dirs="$libs/usr/lib/x86_64-linux-gnu:$libs/lib/x86_64-linux-gnu"
+    [ -d "$libs" ] && export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   else
     "$PYTHON" -m venv "$VENV" || return 1
     "$VENV/bin/python" -m pip install -q "$ROOT[gpu,test,bench]" || return 1
-  fi
+      fi
   return 0
 }
 
@@ -160,11 +166,11 @@ done
 if (( ! DRY )); then mkdir -p "$OUT" && : >"$OUT/env.txt"; fi
 export PYTHONPATH=$ROOT PYTHONUNBUFFERED=1 QT_QPA_PLATFORM=offscreen
 export MPLBACKEND=Agg DESKTOP_NN_CACHE_DIR=/tmp/desktop-nn-gpu-cache
-PY=$VENV/bin/python
 
 if (( DRY )); then
-  echo "[dry-run] set-up: a virtual environment at $VENV over $PYTHON," \
-    "$([ -d "$CARRY/wheels" ] && echo "the carried wheels of .gpu-carry/" || echo "'.[gpu,test,bench]' from PyPI")"
+  echo "[dry-run] set-up: $([ -d "$CARRY/wheels" ] && echo "$PYTHON with the carried" \
+    "wheels of .gpu-carry/ in $SITE" || echo "a virtual environment at $VENV with" \
+    "'.[gpu,test,bench]' from PyPI")"
 else
   echo "== set-up"
   { setup_python; echo "set-up exit $?"; } >>"$OUT/env.txt" 2>&1
