@@ -74,6 +74,16 @@ def _onnx() -> Any:
     return onnx
 
 
+def missing_onnx() -> str | None:
+    """Why ONNX export cannot work here (the onnx package is not installed), or None; to say
+    so before anyone picks a file name."""
+    try:
+        _onnx()
+    except OnnxUnavailableError as exc:
+        return str(exc)
+    return None
+
+
 def class_names(model: ModelFile) -> list[str]:
     """One name per column of ``probabilities``, as ``predict`` names them."""
     n_out = model.network.spec.output_size
