@@ -69,10 +69,16 @@ def test_export_then_onnxruntime_equals_predict(tmp_path, capsys, onnx, ort, sam
     assert accuracy > 0.5  # a network that learnt: its probabilities mean something
 
 
-def test_a_model_trained_on_arrays_takes_the_features(tmp_path, capsys, onnx, ort, blobs):
+@pytest.mark.parametrize("uint8", [False, True])
+def test_a_model_trained_on_arrays_takes_the_features(tmp_path, capsys, onnx, ort, blobs,
+                                                      uint8):
+    """Float arrays are used as they are; uint8 arrays were scaled by 1/255 in training, so
+    the graph takes their raw values and scales them."""
     from desktop_nn.io.model_file import load_model
 
     X, Y = blobs
+    if uint8:
+        X = np.clip(np.rint(X * 40 + 128), 0, 255).astype(np.uint8)
     np.savez(tmp_path / "blobs.npz", X=X, Y=Y)
     model = tmp_path / "blobs.model.npz"
     assert main(["train", str(tmp_path / "blobs.npz"), "--layers", "3", "--activations",
@@ -85,9 +91,12 @@ def test_a_model_trained_on_arrays_takes_the_features(tmp_path, capsys, onnx, or
     (inp,) = session.get_inputs()
     assert inp.name == "features" and inp.shape == ["batch", 2]
     (got,) = session.run(["probabilities"], {"features": X.T.astype(np.float32)})
-    net = load_model(model).network  # no image preprocessing, no scaling: X as it is
-    a = net.predict_proba(X.astype(np.float32)).astype(np.float64)
+    saved = load_model(model)
+    assert saved.normalisation["kind"] == ("scale" if uint8 else "none")
+    inputs = X.astype(np.float32) * np.float32(1 / 255) if uint8 else X.astype(np.float32)
+    a = saved.network.predict_proba(inputs).astype(np.float64)
     assert np.abs(got - np.vstack([1 - a, a]).T).max() < TOLERANCE
+    assert np.ptp(a) > 1e-3
 
 
 def test_a_bad_model_file_is_refused_in_one_line(tmp_path, capsys):
