@@ -138,3 +138,19 @@ def test_the_output_is_never_the_model_nor_in_a_missing_folder(tmp_path, capsys,
     with pytest.raises(SystemExit) as exit_code:  # argparse: an empty name
         main(["export", sample_model, ""])
     assert exit_code.value.code == 2 and "empty file name" in capsys.readouterr().err
+
+
+def test_a_float64_model_beyond_float32_is_refused_naming_it(tmp_path, capsys, onnx):
+    from desktop_nn.io.model_file import ModelFile, save_model
+    from desktop_nn.nn.network import Network, NetworkSpec
+
+    net = Network(NetworkSpec(3, [2], ["relu"], 1, "sigmoid"), dtype="float64", seed=0)
+    net.W[0][0, 0] = 1e39  # finite in float64, infinite in float32
+    model = tmp_path / "huge.npz"
+    save_model(model, ModelFile(net))
+    out = tmp_path / "huge.onnx"
+    assert main(["export", str(model), str(out)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line == (f"desktop-nn: error: {model}: W1 has values too large for float32; it "
+                    f"cannot be exported")
+    assert not out.exists()

@@ -122,7 +122,8 @@ def _normalisation(model: ModelFile) -> Normalisation:
 
 def _float32(name: str, a: np.ndarray) -> np.ndarray:
     """``a`` as float32, refused when rounding makes it infinite (a float64 model)."""
-    out = np.ascontiguousarray(np.asarray(a, dtype=np.float64).astype(np.float32))
+    with np.errstate(over="ignore"):  # an overflow is refused just below, in words
+        out = np.ascontiguousarray(np.asarray(a, dtype=np.float64).astype(np.float32))
     if not np.isfinite(out).all():
         raise OnnxExportError(f"{name} has values too large for float32; it cannot be "
                               "exported")
