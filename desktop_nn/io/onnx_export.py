@@ -90,11 +90,16 @@ def class_names(model: ModelFile) -> list[str]:
     return list(model.class_names or [str(i) for i in range(max(n_out, 2))])
 
 
+def _is_image(model: ModelFile) -> bool:
+    """Whether the model reads image files (its preprocessing gives an image size)."""
+    return isinstance(model.preprocessing, dict) and "image_size" in model.preprocessing
+
+
 def input_signature(model: ModelFile) -> tuple[str, str, list[int]]:
     """(input name, layout, shape without the batch): ("pixels", "NHWC", [H, W, C]) for an
     image model, ("features", "NF", [n_x]) for a model trained on arrays."""
     pre = model.preprocessing
-    if pre:
+    if _is_image(model):
         h, w = (int(n) for n in pre["image_size"])
         return "pixels", "NHWC", [h, w, 1 if pre["color"] == "gray" else 3]
     return "features", "NF", [model.network.spec.input_size]
@@ -104,7 +109,7 @@ def input_description(model: ModelFile) -> str:
     """One sentence saying what to feed the graph."""
     name, _, shape = input_signature(model)
     pre = model.preprocessing
-    if pre:
+    if _is_image(model):
         h, w, c = shape
         color = "gray" if c == 1 else "RGB"
         return (f"{name}: float32 (batch, {h}, {w}, {c}) = (batch, height, width, channels), "
@@ -221,7 +226,7 @@ def metadata(model: ModelFile) -> dict[str, str]:
         "preprocessing": json.dumps(model.preprocessing, ensure_ascii=False),
         "normalisation": _normalisation(model).kind,
         "flatten_order": (model.preprocessing.get("flatten_order", DEFAULT_FLATTEN_ORDER)
-                          if model.preprocessing else "none"),
+                          if _is_image(model) else "none"),
         "network": json.dumps(model.network.spec.to_dict()),
     }
     if model.app_version:
