@@ -44,6 +44,8 @@ def make_actions(w: MainWindow) -> None:
     w.reset_action = action("&Reset weights", "resetAction", None, w.reset_weights)
     w.export_model_action = action("&Export model…", "exportModelAction", None,
                                    files.ask_export_model)
+    w.export_onnx_action = action("Export model as O&NX…", "exportOnnxAction", None,
+                                  files.ask_export_onnx)
     w.import_model_action = action("&Import model…", "importModelAction", None,
                                    files.ask_import_model)
     w.export_plot_action = action("Export plot as &PNG…", "exportPlotAction", None,
@@ -59,7 +61,7 @@ def make_actions(w: MainWindow) -> None:
     file_menu.addActions([w.open_action, w.sample_action])
     file_menu.addSeparator()
     file_menu.addActions([w.import_model_action, w.export_model_action,
-                          w.export_plot_action])
+                          w.export_onnx_action, w.export_plot_action])
     file_menu.addSeparator()
     file_menu.addAction(w.quit_action)
     w.examples_menu = make_examples_menu(w)  # its own menu, where a student looks first
