@@ -315,7 +315,8 @@ class MainWindow(QMainWindow):
         """The trained weights are gone: plots, labels and evaluation start over."""
         self.inspection.clear()
         self.plots.reset(len(self.designer.layers()) + 1,
-                         self.designer.sizes_and_activations()[1])
+                         self.designer.sizes_and_activations()[1],
+                         self.designer.state().get("cost", ""))
         self.progress.clear()
 
     def show_panel_states(self, designer: dict, training: dict) -> None:
@@ -369,7 +370,7 @@ class MainWindow(QMainWindow):
     def _run_made(self, trainer: Trainer, new_run: bool) -> None:
         if new_run:
             spec = trainer.network.spec
-            self.plots.reset(spec.n_layers, spec.activations)
+            self.plots.reset(spec.n_layers, spec.activations, spec.cost)
             self.runs_view.refresh()
 
     def _training_started(self, span: TrainingSpan) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_nn.io.atomic import atomic_write_text
+from desktop_nn.nn.diagnostics import EXPLANATIONS, unit_measure
 from desktop_nn.train.series import EpochSeries, StepSeries, finite_or_nan
 
 LAYER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -86,9 +87,11 @@ class LivePlots(QWidget):
         self.gradient_mode.addItems(list(GRADIENT_MODES))
         self.gradient_mode.currentTextChanged.connect(self._gradient_mode_changed)
         self.gradient_curves: list[pg.PlotDataItem] = []
+        self.gradient_plot.setToolTip(EXPLANATIONS["grad_norm_W"])
 
         self.saturation_plot = _plot("saturationPlot", "Saturated / dead units per layer",
                                      "step", "share of units")
+        self.saturation_plot.setToolTip(EXPLANATIONS["units"])
         self.saturation_plot.setYRange(0, 1)
         self.saturation_mode = QComboBox()
         self.saturation_mode.setObjectName("saturationModeCombo")
@@ -126,8 +129,9 @@ class LivePlots(QWidget):
         return box
 
     # ------------------------------------------------------------------ data in
-    def reset(self, n_layers: int, activations: list[str]) -> None:
-        """A new run of a network with ``n_layers`` weight layers."""
+    def reset(self, n_layers: int, activations: list[str], cost: str = "") -> None:
+        """A new run of a network with ``n_layers`` weight layers (``cost``: the network's,
+        which decides whether its output's saturation means anything)."""
         self.steps.clear()
         self.epochs.clear()
         for curves, plot in ((self.gradient_curves, self.gradient_plot),
@@ -137,12 +141,20 @@ class LivePlots(QWidget):
             curves.clear()
         for plot in (self.gradient_plot, self.saturation_plot):
             plot.getPlotItem().legend.clear()
+        notes = []
         for l in range(1, n_layers + 1):
             name = f"layer {l} ({activations[l - 1]})" if l <= len(activations) else f"layer {l}"
             self.gradient_curves.append(self.gradient_plot.plot([], [], pen=layer_pen(l),
                                                                 name=name))
+            unit_name = name
+            if l <= len(activations):
+                kind, why = unit_measure(activations[l - 1], l == n_layers, cost)
+                unit_name += {"saturation": ": saturated", "dead": ": dead"}.get(kind, ": n/a")
+                notes.append(f"layer {l}: {why}")
+            # an n/a layer's values are NaN: no curve, only its legend entry
             self.saturation_curves.append(self.saturation_plot.plot([], [], pen=layer_pen(l),
-                                                                    name=name))
+                                                                    name=unit_name))
+        self.saturation_plot.setToolTip(EXPLANATIONS["units"] + "\n\n" + "\n".join(notes))
         self._saturation_mode_changed()
         self.refresh()
 
@@ -185,20 +197,26 @@ class LivePlots(QWidget):
 
     def _refresh_saturation(self) -> None:
         s = self.steps
-        x, sat = s.step, s.layer_values("saturation")
+        # one value per layer: its saturated share (sigmoid, tanh) or dead share (relu); NaN
+        # where neither applies
+        x = s.step
+        sat = np.fmax(s.layer_values("saturated_share"), s.layer_values("dead_share"))
         if self.saturation_mode.currentText() == "lines":
             for l, curve in enumerate(self.saturation_curves):
                 if l < sat.shape[0]:
                     curve.setData(x, finite_or_nan(sat[l]))
         elif sat.size:
             # layers x time: rows are layers (layer 1 at the bottom), columns are kept steps
-            self.saturation_image.setImage(np.nan_to_num(sat.T), levels=(0, 1), autoLevels=False)
+            # NaN (n/a, or no window closed yet) is drawn transparent, not as 0
+            self.saturation_image.setImage(sat.T, levels=(0, 1), autoLevels=False)
             x0, x1 = float(x[0]), float(x[-1]) if x.size > 1 else float(x[0]) + 1
             self.saturation_image.setRect(x0, 0.5, max(x1 - x0, 1.0), sat.shape[0])
 
     def _gradient_mode_changed(self) -> None:
-        self.gradient_plot.setLabel("left", self.gradient_mode.currentText().replace(
+        mode = self.gradient_mode.currentText()
+        self.gradient_plot.setLabel("left", mode.replace(
             "||dW||", "||dW[l]||").replace("||db||", "||db[l]||"))
+        self.gradient_plot.setToolTip(EXPLANATIONS[GRADIENT_MODES[mode]])
         self.refresh()
 
     def _saturation_mode_changed(self) -> None:
