@@ -12,7 +12,7 @@ from desktop_nn.train.series import EpochSeries, StepSeries, ema, finite_or_nan,
 
 def report(step: int, n_layers: int = 2) -> StepReport:
     layers = [LayerStats(l, grad_norm_W=step + l / 10, grad_norm_b=2.0 * l,
-                         update_ratio=1e-3 * l, saturation=0.1 * l)
+                         update_ratio=1e-3 * l, saturated_share=0.1 * l)
               for l in range(1, n_layers + 1)]
     return StepReport(epoch=1, step=step, batch_cost=1.0 / step, layers=layers,
                       examples_seen=step, elapsed_s=1.0, examples_per_s=1.0, total_steps=0)
@@ -25,7 +25,7 @@ def test_values_land_per_layer():
     np.testing.assert_array_equal(s.step, [1, 2, 3])
     np.testing.assert_allclose(s.cost, [1, 0.5, 1 / 3])
     np.testing.assert_allclose(s.layer_values("grad_norm_W"), [[1.1, 2.1, 3.1], [1.2, 2.2, 3.2]])
-    np.testing.assert_allclose(s.layer_values("saturation")[:, 0], [0.1, 0.2])
+    np.testing.assert_allclose(s.layer_values("saturated_share")[:, 0], [0.1, 0.2])
     with pytest.raises(ValueError, match="unknown field"):
         s.layer_values("nope")
 

@@ -27,6 +27,7 @@ from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.data.dataset import PreparedData
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
 from desktop_nn.gui import examples_menu, window_settings
+from desktop_nn.gui.activation_view import ActivationView
 from desktop_nn.gui.data_panel import DataPanel
 from desktop_nn.gui.designer import NetworkDesigner
 from desktop_nn.gui.diagram import NetworkDiagram
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.data_panel = DataPanel()
         self.training_panel = TrainingPanel()
         self.plots = LivePlots()
+        self.activation_view = ActivationView()  # the Activations tab
         self.diagram = NetworkDiagram()
         self.weights_view = WeightsView()
         self.evaluation_view = EvaluationView()
@@ -94,7 +96,8 @@ class MainWindow(QMainWindow):
         self.example_panel = ExplanationPanel()
         self.training_tab = with_explanation(self.plots, self.example_panel)
         self.slowdown_view: SlowdownView | None = None  # made when the example is opened
-        for widget, title in ((self.training_tab, "Training"), (self.diagram, "Network"),
+        for widget, title in ((self.training_tab, "Training"),
+                              (self.activation_view, "Activations"), (self.diagram, "Network"),
                               (self.weights_view, "Weights"),
                               (self.evaluation_view, "Evaluation"),
                               (self.predict_view, "Predict"), (self.math_view, "Math"),
@@ -116,6 +119,7 @@ class MainWindow(QMainWindow):
         except BackendError as exc:  # auto never raises today; be safe
             self.device_label.setText(str(exc))
         self.progress = TrainingProgress(self.buffer, self.plots, self.statusBar(), self)
+        self.progress.views.append(self.activation_view)
         self.inspection = Inspection(self.workbench, self.tabs, self.weights_view,
                                      self.evaluation_view, self.predict_view, self.math_view,
                                      self._loaded_data, self._fresh_design, self.say)
@@ -319,7 +323,8 @@ class MainWindow(QMainWindow):
         """The trained weights are gone: plots, labels and evaluation start over."""
         self.inspection.clear()
         self.plots.reset(len(self.designer.layers()) + 1,
-                         self.designer.sizes_and_activations()[1])
+                         self.designer.sizes_and_activations()[1],
+                         self.designer.state().get("cost", ""))
         self.progress.clear()
 
     def show_panel_states(self, designer: dict, training: dict) -> None:
@@ -384,7 +389,8 @@ class MainWindow(QMainWindow):
     def _run_made(self, trainer: Trainer, new_run: bool) -> None:
         if new_run:
             spec = trainer.network.spec
-            self.plots.reset(spec.n_layers, spec.activations)
+            self.plots.reset(spec.n_layers, spec.activations, spec.cost)
+            self.activation_view.reset(spec.activations)
             self.runs_view.refresh()
 
     def _training_started(self, span: TrainingSpan) -> None:

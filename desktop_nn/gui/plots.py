@@ -31,6 +31,7 @@ from desktop_nn.gui.plot_style import (
     show_markers,
 )
 from desktop_nn.io.atomic import atomic_write_text
+from desktop_nn.nn.diagnostics import EXPLANATIONS, unit_measure
 from desktop_nn.train.series import EpochSeries, StepSeries, finite_or_nan
 
 LAYER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -100,9 +101,11 @@ class LivePlots(QWidget):
         self.gradient_mode.currentTextChanged.connect(self._gradient_mode_changed)
         self.gradient_lines: list[SmoothedCurve] = []
         self.gradient_curves: list[pg.PlotDataItem] = []  # the lines' legend items
+        self.gradient_plot.setToolTip(EXPLANATIONS["grad_norm_W"])
 
         self.saturation_plot = _plot("saturationPlot", "Saturated / dead units per layer",
                                      "step", "share of units")
+        self.saturation_plot.setToolTip(EXPLANATIONS["units"])
         self.saturation_plot.setYRange(0, 1)
         self.saturation_mode = QComboBox()
         self.saturation_mode.setObjectName("saturationModeCombo")
@@ -152,8 +155,9 @@ class LivePlots(QWidget):
         return box
 
     # ------------------------------------------------------------------ data in
-    def reset(self, n_layers: int, activations: list[str]) -> None:
-        """A new run of a network with ``n_layers`` weight layers."""
+    def reset(self, n_layers: int, activations: list[str], cost: str = "") -> None:
+        """A new run of a network with ``n_layers`` weight layers (``cost``: the network's,
+        which decides whether its output's saturation means anything)."""
         self.steps.clear()
         self.epochs.clear()
         self._activations = list(activations)
@@ -165,13 +169,21 @@ class LivePlots(QWidget):
             lines.clear()
         for plot in (self.gradient_plot, self.saturation_plot):
             plot.getPlotItem().legend.clear()
+        notes = []
         for l in range(1, n_layers + 1):
             name = f"layer {l} ({activations[l - 1]})" if l <= len(activations) else f"layer {l}"
             color = LAYER_COLORS[(l - 1) % len(LAYER_COLORS)]
             self.gradient_lines.append(SmoothedCurve(self.gradient_plot, color, name, log=True))
-            self.saturation_lines.append(SmoothedCurve(self.saturation_plot, color, name))
+            unit_name = name
+            if l <= len(activations):
+                kind, why = unit_measure(activations[l - 1], l == n_layers, cost)
+                unit_name += {"saturation": ": saturated", "dead": ": dead"}.get(kind, ": n/a")
+                notes.append(f"layer {l}: {why}")
+            # an n/a layer's values are NaN: no curve, only its legend entry
+            self.saturation_lines.append(SmoothedCurve(self.saturation_plot, color, unit_name))
         self.gradient_curves[:] = [line.curve for line in self.gradient_lines]
         self.saturation_curves[:] = [line.curve for line in self.saturation_lines]
+        self.saturation_plot.setToolTip(EXPLANATIONS["units"] + "\n\n" + "\n".join(notes))
         self._saturation_mode_changed()
 
     def follow_design(self, activations: list[str]) -> None:
@@ -228,20 +240,26 @@ class LivePlots(QWidget):
 
     def _refresh_saturation(self) -> None:
         s = self.steps
-        x, sat = s.step, s.layer_values("saturation")
+        # one value per layer: its saturated share (sigmoid, tanh) or dead share (relu); NaN
+        # where neither applies
+        x = s.step
+        sat = np.fmax(s.layer_values("saturated_share"), s.layer_values("dead_share"))
         if self.saturation_mode.currentText() == "lines":
             for l, line in enumerate(self.saturation_lines):
                 if l < sat.shape[0]:
                     line.set_data(x, finite_or_nan(sat[l]), self.smoothed())
         elif sat.size:
             # layers x time: rows are layers (layer 1 at the bottom), columns are kept steps
-            self.saturation_image.setImage(np.nan_to_num(sat.T), levels=(0, 1), autoLevels=False)
+            # NaN (n/a, or no window closed yet) is drawn transparent, not as 0
+            self.saturation_image.setImage(sat.T, levels=(0, 1), autoLevels=False)
             x0, x1 = float(x[0]), float(x[-1]) if x.size > 1 else float(x[0]) + 1
             self.saturation_image.setRect(x0, 0.5, max(x1 - x0, 1.0), sat.shape[0])
 
     def _gradient_mode_changed(self) -> None:
-        self.gradient_plot.setLabel("left", self.gradient_mode.currentText().replace(
+        mode = self.gradient_mode.currentText()
+        self.gradient_plot.setLabel("left", mode.replace(
             "||dW||", "||dW[l]||").replace("||db||", "||db[l]||"))
+        self.gradient_plot.setToolTip(EXPLANATIONS[GRADIENT_MODES[mode]])
         self.refresh()
 
     def _saturation_mode_changed(self) -> None:

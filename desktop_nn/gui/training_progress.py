@@ -38,6 +38,10 @@ class TrainingProgress(QObject):
         self._span = TrainingSpan(0, 0, 0)
         self._started = 0.0
         self._next_plot = -1
+        # more views fed from the same reports (the Activations tab): ``add(steps)`` at each
+        # drain, ``redraw()`` on their own turn (they throttle themselves and draw only when
+        # visible, returning whether they drew)
+        self.views: list = []
 
     def start(self, span: TrainingSpan) -> None:
         """A stretch of training begins: reports from before it are dropped."""
@@ -51,6 +55,8 @@ class TrainingProgress(QObject):
         self.timer.stop()
         self.refresh()
         self.plots.refresh()
+        for view in self.views:
+            view.redraw(force=True)
 
     def clear(self) -> None:
         self.epoch_label.setText("epoch -")
@@ -63,12 +69,17 @@ class TrainingProgress(QObject):
         if not steps and not epochs:
             return
         self.plots.add(steps, epochs)
+        for view in self.views:
+            view.add(steps)
         # One plot per tick, in turn: a redraw of all four at once would hold the GUI thread
         # four times as long. Paint it now, so the cost of the redraw is measured.
         t0 = time.perf_counter()
-        k = self._next_plot = (self._next_plot + 1) % 4
-        self.plots.refresh(only=k)
-        self.plots.plots()[k].repaint()
+        k = self._next_plot = (self._next_plot + 1) % (4 + len(self.views))
+        if k < 4:
+            self.plots.refresh(only=k)
+            self.plots.plots()[k].repaint()
+        else:
+            self.views[k - 4].redraw()
         spent_ms = (time.perf_counter() - t0) * 1000
         # Never spend more than a third of the GUI thread's time drawing: slow rendering
         # lowers the redraw rate, never the responsiveness.

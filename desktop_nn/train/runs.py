@@ -22,7 +22,8 @@ EPOCH_METRICS = {"train cost": "train_cost", "validation cost": "val_cost",
                  "train accuracy": "train_accuracy", "validation accuracy": "val_accuracy"}
 STEP_METRICS = {"batch cost": "batch_cost"}
 LAYER_METRICS = {"||dW[l]||": "grad_norm_W", "||db[l]||": "grad_norm_b",
-                 "update ratio[l]": "update_ratio", "saturation[l]": "saturation"}
+                 "update ratio[l]": "update_ratio", "saturated units[l]": "saturated_share",
+                 "dead units[l]": "dead_share"}
 METRICS = [*EPOCH_METRICS, *STEP_METRICS, *LAYER_METRICS]
 
 

@@ -10,9 +10,11 @@ import math
 
 import numpy as np
 
+from desktop_nn.nn.diagnostics import LAYER_FIELDS
+from desktop_nn.nn.histograms import HISTOGRAM_BINS
 from desktop_nn.train.history import EpochReport, StepReport
 
-STEP_FIELDS = ("grad_norm_W", "grad_norm_b", "update_ratio", "saturation")
+STEP_FIELDS = LAYER_FIELDS
 
 
 class StepSeries:
@@ -79,6 +81,63 @@ class StepSeries:
         if not self._layers:
             return np.zeros((0, 0))
         return self._layers[field][:, : self.n]
+
+
+class HistogramSeries:
+    """The reports' activation histograms, ready for a heat map: ``step`` (n,) and per layer
+    ``shares(l)`` (n, bins), the share of A[l]'s entries in each bin at each kept report, with
+    the bins' ``ranges`` (lo, hi) per layer. At most ``capacity`` reports, decimated as in
+    :class:`StepSeries`."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        if capacity < 2:
+            raise ValueError("capacity must be at least 2")
+        self.capacity = capacity
+        self.clear()
+
+    def clear(self) -> None:
+        self.n = 0
+        self.stride = 1
+        self._seen = 0
+        self.ranges: list[tuple[float, float]] = []
+        self.bins = HISTOGRAM_BINS
+        self._step = np.zeros(self.capacity)
+        self._shares = np.zeros((0, self.capacity, self.bins))
+        self.version = 0  # counts the changes, for a view that redraws only on change
+
+    def add(self, report: StepReport) -> None:
+        h = report.histograms
+        if h is None:
+            return
+        self._seen += 1
+        if (self._seen - 1) % self.stride:
+            return
+        if self.n == 0 or h.shares.shape != self._shares[:, 0].shape:
+            self.n, self.stride, self._seen = 0, 1, 1  # the first report, or another network
+            self.bins = h.shares.shape[1]
+            self._shares = np.zeros((h.shares.shape[0], self.capacity, self.bins))
+        if self.n == self.capacity:
+            half = self.capacity // 2
+            self._step[:half] = self._step[: 2 * half : 2]
+            self._shares[:, :half] = self._shares[:, : 2 * half : 2]
+            self.n, self.stride = half, self.stride * 2
+        self.ranges = list(h.ranges)
+        self._step[self.n] = report.step
+        self._shares[:, self.n] = h.shares
+        self.n += 1
+        self.version += 1
+
+    @property
+    def n_layers(self) -> int:
+        return self._shares.shape[0]
+
+    @property
+    def step(self) -> np.ndarray:
+        return self._step[: self.n]
+
+    def shares(self, layer: int) -> np.ndarray:
+        """(n, bins) shares of layer ``layer`` (1-based) at each kept report."""
+        return self._shares[layer - 1, : self.n]
 
 
 class EpochSeries:
