@@ -5,6 +5,7 @@ closed descriptor, a pipe whose reader has gone) never costs the model or the me
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -246,3 +247,29 @@ def test_names_from_files_are_escaped_in_the_text_output(tmp_path, capsys):
     out = capsys.readouterr().out
     assert not any(c in out for c in "\x1b\r\x07\u202e"), repr(out)
     assert json.loads(out)["results"][0]["path"].endswith(f"{evil}.png")
+
+
+# ---------------------------------------------------------------- Ctrl-C keeps what was trained
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_training_saves_what_was_trained(tmp_path, blobs, signum):
+    """Ctrl-C (or SIGTERM) after hours of training stopped with nothing saved; now the run
+    stops after its step, the model and metrics are written, and the exit says it was cut."""
+    data = _data(tmp_path, blobs)
+    model, metrics = tmp_path / "m.npz", tmp_path / "run.jsonl"
+    code = "import sys; from desktop_nn.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", code, "train", str(data), "--layers", "3", "--epochs",
+            "100000", "--device", "cpu", "--save", str(model), "--metrics", str(metrics)]
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as proc:
+        for line in proc.stderr:  # the first epoch's line: training is under way
+            if line.startswith("epoch"):
+                break
+        proc.send_signal(signum)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 128 + signum, rest
+    assert "interrupted: training stops after this step" in rest
+    assert f"saved {model}" in rest and "Traceback" not in rest
+    trained = load_model(model).training
+    epochs = [json.loads(line) for line in metrics.read_text().splitlines()
+              if json.loads(line)["type"] == "epoch"]
+    assert 1 <= len(epochs) < 100000 and trained["steps"] >= epochs[-1]["step"]
