@@ -161,8 +161,8 @@ def project_home(path: PathLike) -> Path:
     leads to, so the model and state are written and read beside that file (never beside the
     link, where the real project would not find them)."""
     p = Path(path)
-    # a link leading nowhere is kept: writing refuses it (io/atomic.py), reading says missing
-    return Path(os.path.realpath(p)) if p.is_symlink() and p.exists() else p
+    # a link to no regular file is kept: writing refuses it naming it (io/atomic.py)
+    return Path(os.path.realpath(p)) if p.is_symlink() and p.is_file() else p
 
 
 def model_file_name(project_path: PathLike) -> str:
