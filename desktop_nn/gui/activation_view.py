@@ -113,7 +113,13 @@ class ActivationView(QWidget):
         width = float(steps[-1] - steps[0]) if s.n > 1 else 1.0
         # each column spans one kept report: widen by one report so the last one shows
         width += width / max(s.n - 1, 1) if s.n > 1 else 0.0
-        self.image.setImage(shares, levels=(0, 1), autoLevels=False)
+        # the colour scale runs to the largest share shown: a share of 1 would need every
+        # entry in one bin, so a fixed 0-1 scale drew every picture in the darkest colours;
+        # never below a flat histogram's share, so no contrast is made up
+        top = float(np.nanmax(shares)) if np.isfinite(shares).any() else 1.0
+        top = max(top, 1.0 / s.bins)
+        self.image.setImage(shares, levels=(0, top), autoLevels=False)
+        self.colorbar.setLevels((0, top))
         self.image.setRect(x0, lo, max(width, 1.0), hi - lo)
         name = self._activations[layer - 1] if layer <= len(self._activations) else ""
         self.note.setText(f"Layer {layer} ({name}): A[l] from {lo:g} to {hi:g}, "

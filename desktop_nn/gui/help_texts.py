@@ -111,7 +111,7 @@ fall. It shows saturation as it happens: sigmoid activations piling up at 0 and 
 <i>σ'</i> is nearly 0), tanh ones at −1 and 1, and ReLU outputs piling up at exactly 0.
 The saturation plot sums this up per unit over a window of at least {WINDOW_EXAMPLES}
 examples.</p>
-""", ("activationView", "activationPlot", "activationHeatMap"), depends_on_diagnostics=True)
+""", ("activationPlot",), depends_on_diagnostics=True)
 
 WEIGHTS = HelpPage("weights", "Weights", """
 <h3>Weights</h3>

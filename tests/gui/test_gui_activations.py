@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QPushButton
 
@@ -42,6 +43,9 @@ def test_activation_heat_map_shows_the_reported_histograms(qtbot, window):
         image = view.shown_image()
         np.testing.assert_array_equal(image, series.shares(index + 1))
         np.testing.assert_allclose(image.sum(axis=1), 1.0)  # shares of each report
+        # the colour scale runs to the largest share drawn (a 0-1 scale left all dark)
+        assert view.image.levels[1] == pytest.approx(max(image.max(), 1 / series.bins))
+        assert tuple(view.colorbar.levels()) == pytest.approx((0, view.image.levels[1]))
         rect = view.image.mapRectToParent(view.image.boundingRect())
         lo, hi = series.ranges[index]
         assert math.isclose(rect.top(), lo) and math.isclose(rect.bottom(), hi)
