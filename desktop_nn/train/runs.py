@@ -85,11 +85,14 @@ class Run:
                 "val_cost": get("val_cost"), "val_accuracy": get("val_accuracy")}
 
     def to_summary_dict(self) -> dict:
-        """JSON-able: what a project keeps of a run (not its history)."""
+        """JSON-able: what a project keeps of a run (not its step and epoch records): its
+        settings, final figures and the settings changed during it (``changes``: dicts that
+        :meth:`SettingChange.from_dict` reads back)."""
         final = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                  for k, v in self.final().items()}
         return {"number": self.number, "summary": self.summary, "started": self.started,
-                "settings": self.settings, "final": final}
+                "settings": self.settings, "final": final,
+                "changes": [c.to_dict() for c in self.history.changes]}
 
 
 class RunLog:
