@@ -64,6 +64,8 @@ def test_start_says_whether_it_continues_and_a_continued_run_takes_the_new_value
     again.run()
     assert same_weights(trainer.network, net)
     # a new key makes a new run from fresh weights
+    wb.start(request(data, epochs=3))  # as many more epochs as asked now
+    assert wb.trainer is trainer and trainer.epoch == 5
     wb.start(request(data, key="other", epochs=1))
     assert wb.trainer is not trainer
     assert same_weights(wb.trainer.network, straight_through(data, 1).network)

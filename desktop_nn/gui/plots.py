@@ -30,6 +30,20 @@ LAYER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
                 "#7f7f7f", "#bcbd22", "#17becf"]
 GRADIENT_MODES = {"||dW||": "grad_norm_W", "||db||": "grad_norm_b",
                   "update ratio": "update_ratio"}
+FEW_POINTS = 30  # a step curve with this many points or fewer shows each one (Step, F10)
+CHANGE_PEN = pg.mkPen("#555", width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+
+
+def show_few_points(curve: pg.PlotDataItem, n: int) -> None:
+    """A dot on each point while a curve has few (a line through one point draws nothing:
+    the first steps taken one at a time would be invisible)."""
+    few = 0 < n <= FEW_POINTS
+    if few != (curve.opts.get("symbol") is not None):
+        curve.setSymbol("o" if few else None)
+        if few:
+            curve.setSymbolSize(5)
+            curve.setSymbolPen(curve.opts["pen"])
+            curve.setSymbolBrush(pg.mkPen(curve.opts["pen"]).color())
 
 
 def layer_pen(l: int) -> pg.QtGui.QPen:
@@ -62,6 +76,8 @@ class LivePlots(QWidget):
         self.steps = StepSeries()
         self.epochs = EpochSeries()
         self.redraws = 0
+        # (plot, line): one per plot and setting changed (mark_change)
+        self.change_marks: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
 
         self.cost_plot = _plot("costPlot", "Cost", "step", "cost")
         self.step_cost = self.cost_plot.plot([], [], pen=pg.mkPen("#9ab", width=1),
@@ -130,6 +146,9 @@ class LivePlots(QWidget):
         """A new run of a network with ``n_layers`` weight layers."""
         self.steps.clear()
         self.epochs.clear()
+        for plot, mark in self.change_marks:
+            plot.removeItem(mark)
+        self.change_marks.clear()
         for curves, plot in ((self.gradient_curves, self.gradient_plot),
                              (self.saturation_curves, self.saturation_plot)):
             for c in curves:
@@ -152,6 +171,22 @@ class LivePlots(QWidget):
         for r in epochs:
             self.epochs.add(r)
 
+    def mark_change(self, step: int, epoch: float, text: str) -> None:
+        """A setting changed after ``step`` steps (``epoch`` = examples seen / training
+        examples): a dashed vertical line labelled ``text`` ("lr 0.1 -> 0.01") on the cost
+        plot (x: step) and the accuracy plot (x: epoch), and unlabelled on the per-layer
+        plots."""
+        for plot, x, label in ((self.cost_plot, step, text), (self.accuracy_plot, epoch, text),
+                               (self.gradient_plot, step, None),
+                               (self.saturation_plot, step, None)):
+            mark = pg.InfiniteLine(pos=x, angle=90, pen=CHANGE_PEN, movable=False, label=label,
+                                   labelOpts={"position": 0.9, "color": "#333",
+                                              "fill": (255, 255, 255, 200)})
+            mark.setObjectName("changeMark")
+            mark.setToolTip(text)
+            plot.addItem(mark, ignoreBounds=True)
+            self.change_marks.append((plot, mark))
+
     def refresh(self, only: int | None = None) -> None:
         """Push the series into the curves: every plot, or only plot number ``only`` (0 cost,
         1 accuracy, 2 gradient, 3 saturation), so a caller can spread one redraw over
@@ -166,6 +201,7 @@ class LivePlots(QWidget):
     def _refresh_cost(self) -> None:
         s, e = self.steps, self.epochs
         self.step_cost.setData(s.step, finite_or_nan(s.cost))
+        show_few_points(self.step_cost, s.n)
         ex = e.column("step")
         self.epoch_train_cost.setData(ex, finite_or_nan(e.column("train_cost")))
         self.epoch_val_cost.setData(ex, finite_or_nan(e.column("val_cost")))
@@ -182,6 +218,7 @@ class LivePlots(QWidget):
         for l, curve in enumerate(self.gradient_curves):
             if l < values.shape[0]:
                 curve.setData(s.step, _positive(values[l]))
+                show_few_points(curve, s.n)
 
     def _refresh_saturation(self) -> None:
         s = self.steps
@@ -190,6 +227,7 @@ class LivePlots(QWidget):
             for l, curve in enumerate(self.saturation_curves):
                 if l < sat.shape[0]:
                     curve.setData(x, finite_or_nan(sat[l]))
+                    show_few_points(curve, s.n)
         elif sat.size:
             # layers x time: rows are layers (layer 1 at the bottom), columns are kept steps
             self.saturation_image.setImage(np.nan_to_num(sat.T), levels=(0, 1), autoLevels=False)

@@ -242,7 +242,7 @@ class Workbench:
             # weights and optimiser state (workbench/continuing.py)
             c = request.config
             state.trainer.change(lr=c.lr, l2=c.l2, batch_size=c.batch_size)
-            self._train(state.trainer, paused, epochs)
+            self._train(state.trainer, paused, c.epochs if epochs is None else epochs)
             return
         previous = state.trainer if isinstance(state, Training) else None
         on_gpu = previous is not None and previous.network.backend.is_gpu
