@@ -89,7 +89,9 @@ def test_changes_and_speed_asked_while_a_run_is_made_apply_to_it():
     assert trainer.pace is None
     wb.change_settings(batch_size=20)  # between two Starts: applied at the next one
     assert trainer.pending_changes == {"batch_size": 20}
-    wb.start(request(data, epochs=1, batch_size=20))
+    wb.start(request(data, epochs=1, batch_size=20, lr=0.3))
     executor.run_all()
-    assert trainer.step_count == 5 + 2 and trainer.history.changes[-1].new == 20
+    assert trainer.step_count == 5 + 2
+    assert [(c.name, c.step, c.new) for c in trainer.history.changes] == [
+        ("lr", 0, 0.3), ("batch_size", 5, 20)]
     assert np.isfinite(trainer.history.epochs[-1].train_cost)

@@ -180,11 +180,12 @@ class LivePlots(QWidget):
                                (self.gradient_plot, step, None),
                                (self.saturation_plot, step, None)):
             mark = pg.InfiniteLine(pos=x, angle=90, pen=CHANGE_PEN, movable=False, label=label,
-                                   labelOpts={"position": 0.9, "color": "#333",
+                                   labelOpts={"position": 0.95, "color": "#333",
+                                              "anchors": [(0, 0), (0, 0)],  # right of it
                                               "fill": (255, 255, 255, 200)})
             mark.setObjectName("changeMark")
             mark.setToolTip(text)
-            plot.addItem(mark, ignoreBounds=True)
+            plot.addItem(mark)  # the view takes it in: a change before the first epoch
             self.change_marks.append((plot, mark))
 
     def refresh(self, only: int | None = None) -> None:

@@ -8,7 +8,8 @@ step boundary; workbench/continuing.py says which settings keep the weights).
 
 Why a label and not a question: a Playground user presses Start (or Space) again and again;
 a dialog at each press gets in the way, while the button's own words ("Continue",
-"Restart (new weights)") and the line under it say what will happen before the click.
+"Restart") and the line under it ("Restart (new weights): seed changed ...") say what will
+happen before the click.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 SPEEDS: list[float | None] = [1, 2, 5, 10, 20, 50, None]
 EVERY_STEP_DRAWN = 10  # at this many steps a second or fewer, every plot is redrawn per step
 CHANGE_DELAY_MS = 400  # a spin box held down asks one change, not one per value it passes
-START_TEXT = {"start": "Start", "continue": "Continue", "restart": "Restart (new weights)"}
+# the button's words; the line under it says the rest ("Restart (new weights): ..."), since
+# "Restart (new weights)" on the button would widen the Training dock by half
+START_TEXT = {"start": "Start", "continue": "Continue", "restart": "Restart"}
 
 
 class SpeedControl(QWidget):
@@ -171,8 +174,8 @@ class RunFlow(QObject):
             text = "Continue: the same weights and optimiser state"
             text += (", with " + "; ".join(changes) + "." if changes else ".")
         elif mode.action == "restart":
-            text = (f"Restart: {', '.join(mode.reasons)} changed, so a new network starts "
-                    "from new weights. Put them back to continue the run.")
+            text = (f"Restart (new weights): {', '.join(mode.reasons)} changed, so a new "
+                    "network starts from new weights. Put them back to continue the run.")
         else:
             text = ""
         self.hint.setText(text)

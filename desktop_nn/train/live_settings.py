@@ -12,6 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from desktop_nn.nn.optimizers import Optimizer
+from desktop_nn.train.config import TrainConfig
+
+if TYPE_CHECKING:  # history.py keeps SettingChange records: it imports this module
+    from desktop_nn.train.history import History
 
 # TrainConfig field -> the name a marker shows
 LIVE = {"lr": "lr", "l2": "L2", "batch_size": "batch"}
@@ -61,11 +68,11 @@ class SettingChange:
         return change
 
 
-def asked_changes(current: dict[str, float], asked: dict[str, float | None]
-                  ) -> tuple[dict[str, float], list[str]]:
-    """Split ``asked`` (None: not asked) into the values that differ from ``current`` (the
-    values in force) and the names asked back to their current value (a pending change to
-    drop). Raises ValueError for a value no run can train with."""
+def merge_changes(pending: dict[str, float], current: dict[str, float],
+                  asked: dict[str, float | None]) -> None:
+    """Add ``asked`` (None: not asked) to ``pending``: a value other than the one in force
+    (``current``) is pending, a value back to it drops the pending one. Raises ValueError,
+    ``pending`` unchanged, for a value no run can train with."""
     differ, same = {}, []
     for name, value in asked.items():
         if value is None:
@@ -84,4 +91,27 @@ def asked_changes(current: dict[str, float], asked: dict[str, float | None]
             same.append(name)
         else:
             differ[name] = value
-    return differ, same
+    for name in same:
+        pending.pop(name, None)
+    pending.update(differ)
+
+
+def take_changes(pending: dict[str, float], epoch_start: bool) -> dict[str, float]:
+    """Take from ``pending`` the changes to apply now: all of them at an epoch's start,
+    else all but the batch size."""
+    taken = {k: v for k, v in pending.items() if epoch_start or k != "batch_size"}
+    for name in taken:
+        del pending[name]
+    return taken
+
+
+def apply_changes(changes: dict[str, float], config: TrainConfig, optimizer: Optimizer,
+                  history: History, step: int, epoch: float) -> None:
+    """Set ``changes`` in the run's ``config`` and ``optimizer``, and
+    record each in its ``history`` as taking effect after ``step`` steps, at ``epoch``."""
+    for name, value in changes.items():
+        old = getattr(config, name)
+        setattr(config, name, value)
+        if name == "lr":
+            optimizer.lr = float(value)
+        history.add_change(SettingChange(step, epoch, name, old, value))

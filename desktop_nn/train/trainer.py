@@ -44,7 +44,7 @@ from desktop_nn.train.device_memory import Tensor, defers_guard, run_tensors, st
 from desktop_nn.train.early_stopping import EarlyStopping
 from desktop_nn.train.evaluation import Evaluation, Evaluator
 from desktop_nn.train.history import EpochReport, History, StepReport
-from desktop_nn.train.live_settings import SettingChange, asked_changes
+from desktop_nn.train.live_settings import apply_changes, merge_changes, take_changes
 from desktop_nn.train.nan_guard import NanGuard, NonFiniteStep
 from desktop_nn.train.progress import Progress
 from desktop_nn.train.result import TrainResult, out_of_memory_result, summary
@@ -130,10 +130,8 @@ class Trainer:
         # speed), and when the last step started (perf_counter)
         self._interval = 0.0
         self._last_step_at = 0.0
-        # live changes asked, applied by the training thread (train/live_settings.py): the
-        # learning rate and L2 before the next step, the batch size before the next epoch
+        # live changes asked (TrainConfig field -> value), applied by the training thread
         self._pending: dict[str, float] = {}
-        self._pending_batch: int | None = None
         self.ended_paused = self.ended_stop_asked = False
 
     # ------------------------------------------------------------------ where the run stands
@@ -237,52 +235,29 @@ class Trainer:
     def change(self, lr: float | None = None, l2: float | None = None,
                batch_size: int | None = None) -> None:
         """Go on with another learning rate, L2 strength or batch size (None: unchanged),
-        keeping the weights and the optimiser state. Any thread; the training thread applies
-        it at a step boundary (the batch size at the next epoch's start) and records it in
-        the history. A value back to the one in force drops a change still pending. Raises
-        ValueError for a value no run can train with."""
+        keeping the weights and optimiser state; from any thread. The training thread applies
+        it at a step boundary, the batch size at an epoch's start (train/live_settings.py).
+        Raises ValueError for a value no run can train with."""
         c = self.config
-        differ, same = asked_changes({"lr": c.lr, "l2": c.l2, "batch_size": c.batch_size},
-                                     {"lr": lr, "l2": l2, "batch_size": batch_size})
         with self._cond:
-            for name in same:
-                if name == "batch_size":
-                    self._pending_batch = None
-                else:
-                    self._pending.pop(name, None)
-            batch = differ.pop("batch_size", None)
-            if batch is not None:
-                self._pending_batch = int(batch)
-            self._pending.update(differ)
+            merge_changes(self._pending, {"lr": c.lr, "l2": c.l2, "batch_size": c.batch_size},
+                          {"lr": lr, "l2": l2, "batch_size": batch_size})
 
     @property
     def pending_changes(self) -> dict[str, float]:
         """The changes asked and not applied yet (TrainConfig field -> value)."""
         with self._cond:
-            pending = dict(self._pending)
-            if self._pending_batch is not None:
-                pending["batch_size"] = self._pending_batch
-        return pending
+            return dict(self._pending)
 
     def _apply_changes(self, epoch_start: bool) -> None:
         """Between two steps (training thread): apply the changes asked, each recorded in
-        the history. A deferred NaN guard is read first, so that no replay of unchecked steps
-        crosses a change."""
+        the history, after reading a deferred NaN guard (no replay crosses a change)."""
         with self._cond:
-            changes, self._pending = self._pending, {}
-            if epoch_start and self._pending_batch is not None:
-                changes["batch_size"], self._pending_batch = self._pending_batch, None
-        if not changes:
-            return
-        self._check()
-        c, progress = self.config, self._progress
-        for name, value in changes.items():
-            old = getattr(c, name)
-            setattr(c, name, value)
-            if name == "lr":
-                self.optimizer.lr = float(value)
-            self.history.add_change(SettingChange(
-                progress.step_count, progress.examples_seen / self.train.m, name, old, value))
+            changes = take_changes(self._pending, epoch_start)
+        if changes:
+            self._check()
+            apply_changes(changes, self.config, self.optimizer, self.history,
+                          self._progress.step_count, self._progress.examples_seen / self.train.m)
 
     @property
     def is_paused(self) -> bool:
@@ -389,7 +364,7 @@ class Trainer:
         status, message = "completed", f"trained {epochs} epochs"
         try:
             while progress.epoch < target_epoch:
-                if self._pending or self._pending_batch is not None:
+                if self._pending:
                     self._apply_changes(epoch_start=progress.resume_batch == 0)
                     self._total_steps = (progress.step_count - progress.resume_batch
                                          + (target_epoch - progress.epoch)
@@ -404,7 +379,7 @@ class Trainer:
                         message = f"stopped by the user at step {progress.step_count}"
                         self._check()
                         break
-                    if self._pending:  # a learning rate or L2 asked meanwhile
+                    if self._pending:  # a change asked meanwhile
                         self._apply_changes(epoch_start=False)
                     last_cost = self._train_step(xb_t.T, yb_t.T, go is _SINGLE_STEP)
                 else:
