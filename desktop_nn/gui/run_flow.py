@@ -50,7 +50,7 @@ class SpeedControl(QWidget):
         self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.slider.setValue(len(SPEEDS) - 1)
         self.label = QLabel()
-        self.label.setObjectName("speedLabel")
+        self.label.setObjectName("speedSettingLabel")
         self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("50 steps/s "))
         self.setToolTip("Slow motion: a few steps a second, every step drawn on the plots. "
                         "Full speed: as fast as the computer goes. Applies at once, also "

@@ -36,7 +36,7 @@ def test_slow_motion_draws_every_step_and_full_speed_applies_at_once(qtbot, wind
     """At 1 step a second each step is reported and drawn (the window asks for a report
     every 10th step of the sample at full speed only past 500 steps an epoch: here the
     trainer's report_every is forced up to show the pacing reports anyway)."""
-    slider, label = find(window, "speedSlider"), find(window, "speedLabel")
+    slider, label = find(window, "speedSlider"), find(window, "speedSettingLabel")
     assert label.text() == "full speed" and window.workbench._pace is None
     slider.setValue(SPEEDS.index(1))
     assert label.text() == "1 step/s" and window.progress.every_step_drawn
