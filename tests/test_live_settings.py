@@ -192,3 +192,43 @@ def test_a_new_speed_takes_effect_during_the_wait_for_the_next_step(blobs):
     trainer.stop()
     thread.join(30)
     assert not thread.is_alive() and trainer.last_result.stopped == "stopped"
+
+
+# ---------------------------------------------------------------------------- a GPU run
+class ChangeAt:
+    """Asks ``trainer.change(**change)`` during forward pass number ``at`` (in the middle of
+    a step, between two reports: applied before the next step)."""
+
+    def __init__(self, trainer: Trainer, at: int, **change) -> None:
+        self.trainer, self.at, self.change, self.calls = trainer, at, change, 0
+        self.forward = trainer.network.forward
+        trainer.network.forward = self
+
+    def __call__(self, X):
+        self.calls += 1
+        if self.calls == self.at:
+            self.trainer.change(**self.change)
+        return self.forward(X)
+
+
+@pytest.mark.parametrize("lr, stopped", [(0.02, "completed"), (1e300, "nan")])
+def test_a_change_between_two_checks_of_a_deferred_guard_is_exact(lr, stopped):
+    """On a GPU the NaN guard is read only at reports: a change is applied after reading it,
+    so that a non-finite step after the change goes back to the change's own point, and the
+    run equals a CPU run checking every step, bit for bit (diverging or not)."""
+    from fake_gpu import fake_gpu
+    from test_deferred_guard import make, same_run
+
+    from desktop_nn.backend import cpu_backend
+
+    config = dict(lr=0.05, epochs=3, batch_size=8, optimizer="momentum", report_every=4)
+    checked = make(cpu_backend(), TrainConfig(**config))
+    deferred = make(fake_gpu(), TrainConfig(**config))
+    assert deferred.defer_guard
+    for t in (checked, deferred):
+        ChangeAt(t, 11, lr=lr)  # forward 11: step 9 (6 steps an epoch, 2 evaluations)
+    a, b = checked.run(), deferred.run()
+    assert a.stopped == stopped
+    same_run(checked, deferred, a, b)
+    assert checked.history.changes == deferred.history.changes
+    assert [(c.step, c.new) for c in deferred.history.changes] == [(9, lr)]  # not a report
