@@ -1,6 +1,9 @@
 """The CLI on image folders: train DIR, inspect-data, predict."""
 
 import json
+import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,7 +113,7 @@ def test_predict_refusals(tmp_path, capsys, xor):
     img = tmp_path / "a.png"
     Image.fromarray(np.zeros((2, 2), np.uint8)).save(img)
     assert main(["predict", str(model), str(img)]) == 2
-    assert "trained on arrays" in capsys.readouterr().err
+    assert f"{model}: this model was trained on arrays" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nope.npz"), str(img)]) == 2
     assert "nope.npz" in capsys.readouterr().err
 
@@ -128,3 +131,23 @@ def test_predict_bad_image_is_reported_and_exit_1(tmp_path, capsys):
     assert "img 0.png: dark" in out
     assert "bad.png: error:" in out
     assert "gone.png: error:" in out and "no such file" in out.lower()
+
+
+@pytest.mark.parametrize("size", ["0x0", "nanxnan", "12x", "99999999999999999999x9"])
+def test_a_bad_image_size_names_the_option(capsys, size):
+    """Issue 21 re-test, finding 20: the message says which option holds the bad value."""
+    assert main(["inspect-data", "sample", "--image-size", size]) == 2
+    assert capsys.readouterr().err.startswith(f"desktop-nn: error: --image-size {size}: ")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="names of any bytes are a POSIX thing")
+def test_a_folder_whose_name_is_not_utf8_trains_and_is_saved(tmp_path, capsys):
+    """Issue 21 re-test, finding 5: the model names its data as the loader shows them."""
+    root = os.fsencode(tmp_path) + b"/d\xffata"
+    make_folder(Path(os.fsdecode(root)))
+    model = tmp_path / "m.npz"
+    assert main(["train", os.fsdecode(root), "--epochs", "1", "--layers", "3", "--quiet",
+                 "--save", str(model)]) == 0
+    from desktop_nn.io.model_file import load_model
+
+    assert load_model(model).training["data"] == f"{tmp_path}/d\\xffata"

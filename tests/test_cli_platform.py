@@ -4,6 +4,7 @@ Qt's abort. The libraries are stand-ins: nothing needs to be missing on this mac
 
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,17 +73,18 @@ def test_nothing_missing_and_undecidable_cases_let_the_window_open(tmp_path, mon
     plugin = tmp_path / "libqxcb.so"
     plugin.write_bytes(b"")
     ok = _fake_ldd(tmp_path, "\tlibxcb.so.1 => /lib/libxcb.so.1 (0x1)")
-    assert pc.platform_problem(X11, plugin, ldd=ok) is None
+    assert pc.platform_problem(X11, plugin, ldd=ok, reach=lambda display: None) is None
     monkeypatch.setattr(pc.ctypes, "CDLL", lambda path: (_ for _ in ()).throw(
         OSError("invalid ELF header")))
-    assert pc.platform_problem(X11, plugin, ldd=str(tmp_path / "no-ldd")) is None
+    assert pc.platform_problem(X11, plugin, ldd=str(tmp_path / "no-ldd"),
+                               reach=lambda display: None) is None
     assert pc.platform_problem(X11, tmp_path / "absent.so") is None
 
 
 @linux_only
 def test_the_installed_plugin_loads_here():
     """This machine has every library (the window tests open windows): nothing to say."""
-    assert pc.platform_problem(X11) is None
+    assert pc.platform_problem(X11, reach=lambda display: None) is None
 
 
 @linux_only
@@ -141,3 +143,85 @@ def test_the_self_test_checks_the_offscreen_plugin_first(monkeypatch, capsys):
     assert main(["--self-test"]) == 2
     assert asked == ["offscreen"]
     assert capsys.readouterr().err == "desktop-nn: error: no EGL\n"
+
+
+# ------------------------------------------------------------- issue 21 re-test, finding 22
+@linux_only
+def test_a_library_there_but_broken_is_named_with_the_reinstall_command(tmp_path):
+    """An empty or damaged file where a library should be: ldd (and Qt) fail to load it;
+    Qt would abort, the app says which file and how to reinstall it."""
+    plugin = tmp_path / "libqxcb.so"
+    plugin.write_bytes(b"")
+    ldd = _fake_ldd(tmp_path, f"{plugin}: error while loading shared libraries: "
+                    "/lib/x86_64-linux-gnu/libxcb-icccm.so.4: file too short", rc=1)
+    problem = pc.platform_problem(X11, plugin, ldd=ldd, reach=lambda display: None)
+    assert problem == (
+        "the window cannot open: Qt's X11 platform plugin (xcb) needs "
+        "/lib/x86_64-linux-gnu/libxcb-icccm.so.4, which cannot be loaded (file too short); "
+        "reinstall it:\n    sudo apt-get install --reinstall libxcb-icccm4")
+
+
+@linux_only
+def test_a_broken_library_is_found_by_loading_without_ldd(tmp_path, monkeypatch):
+    plugin = tmp_path / "libqoffscreen.so"
+    plugin.write_bytes(b"")
+
+    def damaged(path):
+        raise OSError("/lib/x86_64-linux-gnu/libEGL.so.1: file too short")
+
+    monkeypatch.setattr(pc.ctypes, "CDLL", damaged)
+    problem = pc.platform_problem({"QT_QPA_PLATFORM": "offscreen"}, plugin,
+                                  ldd=str(tmp_path / "no-ldd"))
+    assert "needs /lib/x86_64-linux-gnu/libEGL.so.1, which cannot be loaded (file too short)" \
+        in problem and "--reinstall libegl1" in problem
+
+
+@linux_only
+def test_a_display_where_no_x_server_answers_is_said_before_qt_aborts(tmp_path):
+    """DISPLAY names a display nobody serves: asked through libxcb, as Qt would ask."""
+    plugin = tmp_path / "libqxcb.so"
+    plugin.write_bytes(b"")
+    ok = _fake_ldd(tmp_path, "")
+    asked = []
+    assert pc.platform_problem({"DISPLAY": ":7"}, plugin, ldd=ok,
+                               reach=lambda d: asked.append(d) or "none there") == "none there"
+    assert asked == [":7"]
+    unused = next(f":{n}" for n in range(5791, 5891)
+                  if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    problem = pc.display_problem(unused)
+    if problem is None:  # no libxcb to ask: the check cannot tell (and says nothing)
+        pytest.skip("libxcb.so.1 cannot be loaded here")
+    assert problem.startswith(f"the window cannot open: no X11 display answers at "
+                              f"DISPLAY={unused} (no X server runs there")
+
+
+def test_a_qt_library_that_fails_to_load_on_import_is_one_line(monkeypatch, capsys):
+    """The last guard (no ldd, say): Qt's ImportError for a system library is a message."""
+    monkeypatch.setattr(pc, "platform_problem", lambda: None)
+    stand_in = type(sys)("stand-in")
+
+    def broken(name):
+        raise ImportError("/lib/x86_64-linux-gnu/libEGL.so.1: file too short")
+
+    stand_in.__getattr__ = broken
+    monkeypatch.setitem(sys.modules, "desktop_nn.gui.app", stand_in)
+    assert main([]) == 2
+    assert capsys.readouterr().err == (
+        "desktop-nn: error: the window cannot open: a library Qt needs cannot be loaded: "
+        "/lib/x86_64-linux-gnu/libEGL.so.1: file too short\n")
+
+
+def test_the_window_is_imported_where_the_installer_sees_it():
+    """PyInstaller bundles the modules it finds in import statements: the window and the
+    self-test must be imported by name (an ``__import__`` call left them out of the bundle)."""
+    import ast
+    import inspect
+
+    import desktop_nn.cli as cli
+
+    tree = ast.parse(inspect.getsource(cli))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert {"desktop_nn.gui.app", "desktop_nn.gui.selftest"} <= imported
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Name) and node.func.id == "__import__"]
+    assert calls == []

@@ -164,7 +164,7 @@ def test_running_out_of_memory_in_a_report_after_the_step_does_not_repeat_it(mon
     X, Y = data()
     config = dict(lr=0.1, epochs=3, batch_size=8, evaluate=False, report_every=2)
     straight = trained(X, Y, TrainConfig(**config))
-    real, calls = trainer_module.layer_stats, []
+    real, calls = trainer_module.StepDiagnostics.after_step, []
 
     def failing_second_report(*args):
         calls.append(1)
@@ -172,7 +172,7 @@ def test_running_out_of_memory_in_a_report_after_the_step_does_not_repeat_it(mon
             raise MemoryError("Out of memory (fake)")
         return real(*args)
 
-    monkeypatch.setattr(trainer_module, "layer_stats", failing_second_report)
+    monkeypatch.setattr(trainer_module.StepDiagnostics, "after_step", failing_second_report)
     net = Network(NetworkSpec(6, [5], ["tanh"], 1), seed=2)
     trainer = Trainer(net, X, Y, TrainConfig(**config))
     result = trainer.run()

@@ -24,7 +24,8 @@ SMALL = (7, 5)
 
 # The ops compared below: a new op of DeviceOps must be added here, with a test.
 COMPARED = {"layer_forward", "activation_backward", "layer_gradients", "cost_value",
-            "sum_of_squares", "scratch_like", "sgd", "momentum", "adam", "gather"}
+            "sum_of_squares", "scratch_like", "sgd", "momentum", "adam", "gather",
+            "adam_step_sum_of_squares"}
 
 
 @pytest.fixture(params=["numpy", "cupy"])
@@ -170,6 +171,25 @@ def test_updates(ops, dtype, update, shape, grad_layout):
     for got, expected in zip(*results, strict=True):
         _close(got, expected, dtype)
     assert not np.array_equal(results[0][0], p0)
+
+
+@pytest.mark.parametrize("shape", [BIG, SMALL])
+def test_adam_step_sum_of_squares_is_the_steps_norm(ops, dtype, shape):
+    """||p before - p after||^2 of an Adam update, from the state it left: the same as
+    subtracting the two parameters (in float64, from the update's own bits)."""
+    rng = np.random.default_rng(8)
+    p = _random(rng, shape, dtype)
+    v, s = _random(rng, shape, dtype), np.abs(_random(rng, shape, dtype))
+    g = _random(rng, shape, dtype)
+    scratch = ops.scratch_like(p)
+    before = p.astype(np.float64)
+    ops.adam(p, g, v, s, 0.01, 0.9, 0.999, 1e-8, scratch)
+    got = ops.adam_step_sum_of_squares(v, s, 0.01, 1e-8, scratch)
+    assert got.shape == ()
+    expected = REFERENCE.adam_step_sum_of_squares(v, s, 0.01, 1e-8, None)
+    np.testing.assert_allclose(float(got), float(expected), rtol=_rtol(dtype))
+    moved = float(np.sum((p.astype(np.float64) - before) ** 2))
+    np.testing.assert_allclose(float(got), moved, rtol=1e-3 if dtype == np.float32 else 1e-9)
 
 
 def test_gather(ops, dtype):

@@ -1,5 +1,5 @@
-"""Command line: desktop-nn [gui] | train | inspect-data | predict | gradcheck | bench |
-reproduce. This module parses the arguments and hands each command to its module.
+"""Command line: desktop-nn [gui] | train | inspect-data | predict | export | gradcheck |
+bench | reproduce. This module parses the arguments and hands each command to its module.
 
 Exit codes: 0 success; 1 a check failed (gradcheck above tolerance), training stopped on
 NaN/inf, or an image could not be predicted; 2 bad arguments, unusable input or an output
@@ -18,6 +18,7 @@ from desktop_nn import __version__
 from desktop_nn.cli.checks import UsageError, file_name, float_in, int_in
 from desktop_nn.cli.commands import cmd_gradcheck, cmd_inspect_data, cmd_predict
 from desktop_nn.cli.common import add_image_args, add_network_args
+from desktop_nn.cli.export import add_export_parser, cmd_export
 from desktop_nn.cli.output import printable, standard_streams
 from desktop_nn.cli.train import cmd_train
 from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--top", type=int_in(1), default=3, help="probabilities shown per image")
     pr.add_argument("--device", default="cpu", choices=["auto", "cpu", "gpu"])
     pr.add_argument("--json", action="store_true", help="print one JSON object")
+    add_export_parser(sub)
 
     b = sub.add_parser("bench", help="time training against a reference (PyTorch) in one run")
     from desktop_nn.bench import add_bench_arguments
@@ -132,9 +134,33 @@ def cmd_gui(args) -> int:
     problem = platform_problem()  # before Qt would abort, and before it is even imported
     if problem is not None:
         raise UsageError(problem)
-    from desktop_nn.gui.app import main as gui_main
-
+    gui_main = _import_qt(_window_main)
     return gui_main(data=getattr(args, "data", None))
+
+
+# Static imports in functions: the installer (PyInstaller) bundles only what it sees imported.
+def _window_main():
+    from desktop_nn.gui.app import main
+
+    return main
+
+
+def _self_test_main():
+    from desktop_nn.gui.selftest import main
+
+    return main
+
+
+def _import_qt(load):
+    """``load()`` (an import of the window's code), with a system library that Qt cannot load
+    (which the platform check could not tell, e.g. without ldd) turned into a usage error."""
+    try:
+        return load()
+    except ImportError as exc:
+        if ".so" not in str(exc):
+            raise  # not a system library: a broken installation of ours, with its traceback
+        raise UsageError(f"the window cannot open: a library Qt needs cannot be loaded: "
+                         f"{exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,8 +193,11 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"desktop-nn: error: {printable(problem, keep_newlines=True)}",
                   file=sys.stderr)
             return 2
-        from desktop_nn.gui.selftest import main as self_test
-
+        try:
+            self_test = _import_qt(_self_test_main)
+        except UsageError as exc:
+            print(f"desktop-nn: error: {printable(exc, keep_newlines=True)}", file=sys.stderr)
+            return 2
         return self_test()
     try:
         if args.command == "train":
@@ -179,6 +208,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_inspect_data(args)
         if args.command == "predict":
             return cmd_predict(args)
+        if args.command == "export":
+            return cmd_export(args)
         if args.command == "bench":
             from desktop_nn.bench import run_bench
 

@@ -122,7 +122,8 @@ def cmd_predict(args) -> int:
     from desktop_nn.predict import PredictError, Predictor, predict_files
 
     try:
-        predictor = Predictor(load_model(args.model, select_backend(args.device)))
+        predictor = Predictor(load_model(args.model, select_backend(args.device)),
+                              source=args.model)
     except (ModelFileError, PredictError, BackendError) as exc:
         raise UsageError(str(exc)) from None
     # one forward pass over all the readable files, as the Predict tab makes

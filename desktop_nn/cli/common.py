@@ -67,7 +67,7 @@ def load_options(args):
         return LoadOptions(image_size=size, resize=args.resize, color=args.color,
                            use_cache=not args.no_cache)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--image-size {args.image_size}: {exc}") from None
 
 
 def check_folder_memory(data, options, training: bool = True) -> None:

@@ -18,7 +18,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 # What the xcb plugin and the Qt libraries under it need (ldd on PySide6 6.11's libqxcb.so on
@@ -64,6 +65,10 @@ XCB_PACKAGES = {
 
 _NOT_FOUND = re.compile(r"^\s*(\S+)\s+=>\s+not found", re.MULTILINE)
 _CANNOT_OPEN = re.compile(r"(\S+\.so[.\d]*): cannot open shared object file")
+# a library that is there but cannot be loaded (an empty or damaged file, a wrong architecture)
+_BROKEN = re.compile(r"(/\S+\.so[.\d]*): (?!cannot open shared object file)([^\n]+)")
+_LDD_BROKEN = re.compile(r"error while loading shared libraries: " + _BROKEN.pattern)
+DISPLAY_TIMEOUT_S = 10.0
 
 
 def platform_plugin(name: str = "xcb") -> Path | None:
@@ -78,16 +83,40 @@ def platform_plugin(name: str = "xcb") -> Path | None:
     return None
 
 
-def missing_libraries(plugin: Path, ldd: str = "ldd") -> list[str] | None:
-    """The shared libraries ``plugin`` needs, directly or through another, that cannot be
-    found: [] when all are there, None when it cannot be told."""
+def _ldd(plugin: Path, ldd: str) -> str | None:
+    """What ``ldd plugin`` says (stdout and stderr), or None when it cannot be run."""
     try:
         done = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{done.stdout}\n{done.stderr}" if done.returncode != 0 or done.stderr \
+        else done.stdout
+
+
+def missing_libraries(plugin: Path, ldd: str = "ldd") -> list[str] | None:
+    """The shared libraries ``plugin`` needs, directly or through another, that cannot be
+    found: [] when all are there, None when it cannot be told."""
+    said = _ldd(plugin, ldd)
+    if said is None or (not _NOT_FOUND.search(said) and _LDD_BROKEN.search(said)):
         return _missing_by_loading(plugin)
-    if done.returncode != 0 and not _NOT_FOUND.search(done.stdout):
-        return _missing_by_loading(plugin)
-    return sorted(set(_NOT_FOUND.findall(done.stdout)))
+    return sorted(set(_NOT_FOUND.findall(said)))
+
+
+def broken_library(plugin: Path, ldd: str = "ldd") -> tuple[str, str] | None:
+    """(path, reason) of a library ``plugin`` needs that is there but cannot be loaded (an
+    empty or damaged file: Qt would abort on it), or None."""
+    said = _ldd(plugin, ldd)
+    if said is None:
+        try:
+            ctypes.CDLL(str(plugin))
+        except OSError as exc:
+            said = str(exc)
+        else:
+            return None
+    found = _LDD_BROKEN.search(said) or _BROKEN.match(said)
+    if found is None or Path(found.group(1)).name == plugin.name:
+        return None  # the plugin itself unreadable: Qt has other ways; nothing sure to say
+    return found.group(1), found.group(2).strip()
 
 
 def _missing_by_loading(plugin: Path) -> list[str] | None:
@@ -97,6 +126,36 @@ def _missing_by_loading(plugin: Path) -> list[str] | None:
         found = _CANNOT_OPEN.search(str(exc))
         return [found.group(1)] if found else None
     return []
+
+
+def display_problem(display: str) -> str | None:
+    """Why no X server can be reached at ``display`` (nothing listens there, or it refuses
+    this client), asked through libxcb as Qt will ask; None when it answers or when this
+    cannot be told (no libxcb to ask, or no answer within DISPLAY_TIMEOUT_S)."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return None
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    answer: list[int] = []
+
+    def ask() -> None:
+        connection = xcb.xcb_connect(os.fsencode(display), None)
+        answer.append(xcb.xcb_connection_has_error(connection))
+        xcb.xcb_disconnect(connection)
+
+    # a remote display may take a TCP timeout to fail: never hold the start-up longer
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(DISPLAY_TIMEOUT_S)
+    if not answer or answer[0] == 0:
+        return None
+    return (f"the window cannot open: no X11 display answers at DISPLAY={display} (no X server "
+            f"runs there, or it refused this program: check DISPLAY and XAUTHORITY); start it "
+            f"in a desktop session, or check it without one with desktop-nn --self-test")
 
 
 def qt_platform(environ: Mapping[str, str]) -> str | None:
@@ -118,9 +177,11 @@ def uses_xcb(environ: Mapping[str, str]) -> bool:
 
 
 def platform_problem(environ: Mapping[str, str] | None = None, plugin: Path | None = None,
-                     ldd: str = "ldd") -> str | None:
+                     ldd: str = "ldd",
+                     reach: Callable[[str], str | None] = display_problem) -> str | None:
     """Why the window cannot open here (the libraries missing, and the command that installs
-    them; or no display), or None when it can, or when this cannot be told."""
+    them; a library there but broken; no display, or none answering: ``reach`` asks), or None
+    when it can, or when this cannot be told."""
     environ = os.environ if environ is None else environ
     name = qt_platform(environ)
     if name not in ("xcb", "offscreen"):
@@ -128,6 +189,7 @@ def platform_problem(environ: Mapping[str, str] | None = None, plugin: Path | No
     plugin = plugin if plugin is not None else platform_plugin(name)
     if plugin is None:
         return None
+    which = "X11 platform plugin (xcb)" if name == "xcb" else f"platform plugin {name}"
     missing = missing_libraries(plugin, ldd) or []
     if missing:
         packages = sorted({XCB_PACKAGES[lib] for lib in missing if lib in XCB_PACKAGES})
@@ -137,10 +199,19 @@ def platform_problem(environ: Mapping[str, str] | None = None, plugin: Path | No
         else:
             also = f" (and the packages that provide {', '.join(unknown)})" if unknown else ""
             how = f"; install them with:\n    sudo apt-get install {' '.join(packages)}{also}"
-        which = "X11 platform plugin (xcb)" if name == "xcb" else f"platform plugin {name}"
         return (f"the window cannot open: Qt's {which} needs "
                 f"{', '.join(missing)}, not found on this system{how}")
-    if name == "xcb" and not environ.get("DISPLAY"):
+    broken = broken_library(plugin, ldd)
+    if broken is not None:
+        path, reason = broken
+        package = XCB_PACKAGES.get(Path(path).name)
+        how = f"sudo apt-get install --reinstall {package}" if package else \
+            "reinstall the package that provides it"
+        return (f"the window cannot open: Qt's {which} needs {path}, which cannot be loaded "
+                f"({reason}); reinstall it:\n    {how}")
+    if name != "xcb":
+        return None
+    if not environ.get("DISPLAY"):
         return ("the window cannot open: no X11 display (DISPLAY is not set); start it in a "
                 "desktop session, or check it without one with desktop-nn --self-test")
-    return None
+    return reach(environ["DISPLAY"])

@@ -146,7 +146,7 @@ def cmd_train(args) -> int:
     if data.test is not None:
         test_acc = trainer.evaluate(data.test.X, data.test.Y).accuracy
         say(f"test accuracy {test_acc:.2%} ({data.test.m} examples)")
-    failures = _write_outputs(args, trainer, result, data, test_acc, say)
+    failures = _write_outputs(args, trainer, result, loaded, test_acc, say)
     if args.json:
         info = summary(result, trainer)
         out = {
@@ -168,9 +168,11 @@ def cmd_train(args) -> int:
     return 1 if result.stopped in ("nan", "out_of_memory") else 0
 
 
-def _write_outputs(args, trainer, result, data, test_acc, say) -> list[str]:
+def _write_outputs(args, trainer, result, loaded, test_acc, say) -> list[str]:
     """Write the model, then the metrics, each on its own: one that cannot be written never
-    costs the other. Returns one line per failure, naming the file."""
+    costs the other. Returns one line per failure, naming the file. The model names its data
+    as the loader shows them (``loaded.source``: a valid str even for a folder name that is
+    not UTF-8)."""
     from desktop_nn.io.model_file import save_model
     from desktop_nn.train.trainer import summary
     from desktop_nn.workbench import model_file
@@ -179,8 +181,8 @@ def _write_outputs(args, trainer, result, data, test_acc, say) -> list[str]:
     if args.save:
         try:
             info = summary(result, trainer)
-            save_model(args.save, model_file(trainer.network, data, dict(
-                info, test_accuracy=test_acc, data=str(args.data))))
+            save_model(args.save, model_file(trainer.network, loaded.prepared, dict(
+                info, test_accuracy=test_acc, data=loaded.source)))
         except (OSError, ValueError) as exc:
             failures.append(write_failure(args.save, exc))
         else:

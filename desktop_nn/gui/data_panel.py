@@ -100,6 +100,11 @@ class DataPanel(QWidget):
         self.scaling_combo.setObjectName("scalingCombo")
         for text, kind in SCALINGS:
             self.scaling_combo.addItem(text, kind)
+        # its long item texts must not make the dock wider than the window gives it: the
+        # combo shrinks (the text elided; the tooltip and the open list show it whole)
+        self.scaling_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.scaling_combo.setMinimumContentsLength(14)
         self.scaling_combo.setToolTip(
             "How pixels become inputs: divided by 255 into [0, 1], or standardised per "
             "feature with the training set's mean and standard deviation (kept in the model)")

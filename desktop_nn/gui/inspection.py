@@ -55,8 +55,17 @@ class Inspection(QObject):
         return self.workbench.trained_on() or self.loaded_data()
 
     def model_changed(self) -> None:
-        """The model in hand changed or trained on: the Evaluation tab is out of date."""
+        """The model in hand changed or trained on: the Evaluation tab is out of date, and
+        the Predict tab's predictions are made again (or cleared)."""
         self.stale = True
+        self.predict_view.model_changed()
+
+    def follow_training(self) -> None:
+        """A training run's timer tick: the Weights and Predict tabs, when shown, follow
+        the weights as they change."""
+        self.refresh_weights()
+        if self.tabs.currentWidget() is self.predict_view:
+            self.predict_view.model_changed()
 
     def clear(self) -> None:
         self.stale = True

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.data.dataset import PreparedData
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
-from desktop_nn.examples import EXAMPLES, SLOWDOWN
-from desktop_nn.gui import window_settings
+from desktop_nn.gui import examples_menu, window_settings
+from desktop_nn.gui.activation_view import ActivationView
 from desktop_nn.gui.data_panel import DataPanel
 from desktop_nn.gui.designer import NetworkDesigner
 from desktop_nn.gui.diagram import NetworkDiagram
@@ -47,6 +47,7 @@ from desktop_nn.gui.window_menus import make_actions
 from desktop_nn.gui.worker import QtExecutor, ReportBuffer
 from desktop_nn.io.model_file import ModelFile
 from desktop_nn.nn.network import NetworkSpec
+from desktop_nn.train.runs import Run
 from desktop_nn.train.trainer import Trainer, TrainResult
 from desktop_nn.workbench import RunRequest, TrainingSpan, Workbench
 
@@ -77,11 +78,13 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._loaded_data_state: dict | None = None  # the Data panel's state at the last load
         self._replaced: list[str] = []  # saved values not used, to be shown (report_replaced)
+        self._project_data = False  # the data being loaded are an opened project's
 
         self.designer = NetworkDesigner()
         self.data_panel = DataPanel()
         self.training_panel = TrainingPanel()
         self.plots = LivePlots()
+        self.activation_view = ActivationView()  # the Activations tab
         self.diagram = NetworkDiagram()
         self.weights_view = WeightsView()
         self.evaluation_view = EvaluationView()
@@ -93,7 +96,8 @@ class MainWindow(QMainWindow):
         self.example_panel = ExplanationPanel()
         self.training_tab = with_explanation(self.plots, self.example_panel)
         self.slowdown_view: SlowdownView | None = None  # made when the example is opened
-        for widget, title in ((self.training_tab, "Training"), (self.diagram, "Network"),
+        for widget, title in ((self.training_tab, "Training"),
+                              (self.activation_view, "Activations"), (self.diagram, "Network"),
                               (self.weights_view, "Weights"),
                               (self.evaluation_view, "Evaluation"),
                               (self.predict_view, "Predict"), (self.math_view, "Math"),
@@ -106,8 +110,7 @@ class MainWindow(QMainWindow):
                                     Qt.DockWidgetArea.LeftDockWidgetArea)
         self.training_dock = self._dock("Training", "trainingDock", self.training_panel,
                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.network_dock, self.data_dock)
-        self.network_dock.raise_()
+        window_settings.default_layout(self)
         self.device_label = QLabel()
         self.device_label.setObjectName("deviceLabel")
         self.statusBar().addPermanentWidget(self.device_label)
@@ -116,6 +119,7 @@ class MainWindow(QMainWindow):
         except BackendError as exc:  # auto never raises today; be safe
             self.device_label.setText(str(exc))
         self.progress = TrainingProgress(self.buffer, self.plots, self.statusBar(), self)
+        self.progress.views.append(self.activation_view)
         self.flow = RunFlow(self)  # speed, Continue or Restart, live changes (gui/run_flow.py)
         self.inspection = Inspection(self.workbench, self.tabs, self.weights_view,
                                      self.evaluation_view, self.predict_view, self.math_view,
@@ -128,7 +132,7 @@ class MainWindow(QMainWindow):
         self.inspect_timer = QTimer(self)
         self.inspect_timer.setObjectName("inspectTimer")
         self.inspect_timer.setInterval(INSPECT_MS)
-        self.inspect_timer.timeout.connect(self.inspection.refresh_weights)
+        self.inspect_timer.timeout.connect(self.inspection.follow_training)
 
         window_settings.restore(self)
         self._update_context()
@@ -155,6 +159,8 @@ class MainWindow(QMainWindow):
         p.batch_spin.valueChanged.connect(self._update_context)
         self.designer.changed.connect(self._update_context)
         self.designer.changed.connect(self.projects.mark_dirty)
+        self.designer.changed.connect(  # legends right the moment the design changes
+            lambda: self.plots.follow_design(self.designer.sizes_and_activations()[1]))
         self.training_panel.changed.connect(self.projects.mark_dirty)
         self.data_panel.loaded.connect(self._data_loaded)
         self.data_panel.busy_changed.connect(lambda _: self._update_controls())
@@ -235,10 +241,12 @@ class MainWindow(QMainWindow):
             self.projects.mark_dirty()
         n_out = data.prepared.train.Y.shape[0]
         out = self.designer.output_combo
-        if n_out == 1 and out.currentText() == "softmax":
+        # a project's own data keep the project's design (its model's output, say)
+        fit, self._project_data = not (self._project_data and not by_user), False
+        if fit and n_out == 1 and out.currentText() == "softmax":
             out.setCurrentText("sigmoid")
-        elif n_out > 1 and out.currentText() == "sigmoid" and not self.settings.contains(
-                "designer"):
+        elif fit and n_out > 1 and out.currentText() == "sigmoid" and \
+                not self.settings.contains("designer"):
             out.setCurrentText("softmax")
         self._update_context()
         if keep_clean:
@@ -315,7 +323,8 @@ class MainWindow(QMainWindow):
         """The trained weights are gone: plots, labels and evaluation start over."""
         self.inspection.clear()
         self.plots.reset(len(self.designer.layers()) + 1,
-                         self.designer.sizes_and_activations()[1])
+                         self.designer.sizes_and_activations()[1],
+                         self.designer.state().get("cost", ""))
         self.progress.clear()
 
     def show_panel_states(self, designer: dict, training: dict) -> None:
@@ -341,10 +350,21 @@ class MainWindow(QMainWindow):
         self.remember_data_state()
         folder = self.data_panel.folder_edit.text().strip()
         if folder:
+            self._project_data = True
             self.data_panel.load(folder, by_user=False)
 
     def refresh_runs(self) -> None:
         self.runs_view.refresh()
+
+    def show_run_curves(self, run: Run | None) -> None:
+        """A reopened project's runs in the Runs tab, ``run``'s curves in the plots."""
+        self.runs_view.refresh()
+        held = self.workbench.in_hand()
+        if run is not None and held is not None:
+            spec = held.network.spec
+            self.plots.reset(spec.n_layers, spec.activations)
+            self.plots.add(list(run.history.steps), list(run.history.epochs))
+            self.plots.refresh()
 
     def show_model_design(self, model: ModelFile) -> None:
         spec = model.network.spec
@@ -369,7 +389,8 @@ class MainWindow(QMainWindow):
     def _run_made(self, trainer: Trainer, new_run: bool) -> None:
         if new_run:
             spec = trainer.network.spec
-            self.plots.reset(spec.n_layers, spec.activations)
+            self.plots.reset(spec.n_layers, spec.activations, spec.cost)
+            self.activation_view.reset(spec.activations)
             self.runs_view.refresh()
 
     def _training_started(self, span: TrainingSpan) -> None:
@@ -411,32 +432,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ examples
     def open_example(self, key: str) -> bool:
-        """File > Examples: set the example up and show its explanation beside its plot."""
-        if self.is_training():
-            self.say("Stop the training run first.", 5000)
-            return False
-        example = EXAMPLES[key]
-        if example is SLOWDOWN:
-            if self.slowdown_view is None:
-                self.slowdown_view = SlowdownView()
-                self.tabs.addTab(self.slowdown_view, "Learning slowdown")
-            self.tabs.setCurrentWidget(self.slowdown_view)
-            self.slowdown_view.run()
-            return True
-        if not self.projects.new():  # an example is a new, untitled project: ask first
-            return False
-        if self.data_panel.data is None or self.data_panel.folder_edit.text() != SAMPLE_NAME:
-            self.data_panel.load(SAMPLE_NAME, synchronous=True)  # the bundled MNIST digits
-        # the design after the data: loading may pick a default output for the classes
-        if example.designer is not None:
-            self.designer.set_state(example.designer)
-        if example.training is not None:
-            self.training_panel.set_state(example.training)
-        if example.gradient_mode is not None:
-            self.plots.gradient_mode.setCurrentText(example.gradient_mode)
-        self.tabs.setCurrentWidget(self.training_tab)
-        self.example_panel.show_example(example)
-        return True
+        """Examples menu: set the example up and show its explanation beside its plot."""
+        return examples_menu.open_example(self, key)
 
     def _tab_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.runs_view:
@@ -485,6 +482,7 @@ class MainWindow(QMainWindow):
         if self.slowdown_view is not None:
             self.slowdown_view.shutdown()
         self.inspection.shutdown()
+        self.help_menu.close()
         self.inspect_timer.stop()
         self.projects.closed_cleanly()
         self.progress.timer.stop()

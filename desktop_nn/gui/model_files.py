@@ -1,5 +1,6 @@
-"""File > Import model, Export model and Export plot as PNG: the model in hand written to or
-read from a ``.npz`` model file (refused with a message when bad), the current tab as a PNG."""
+"""File > Import model, Export model, Export model as ONNX and Export plot as PNG: the model in
+hand written to or read from a ``.npz`` model file (refused with a message when bad), written
+as ONNX (desktop_nn/io/onnx_export.py), the current tab as a PNG."""
 
 from __future__ import annotations
 
@@ -37,6 +38,35 @@ class ModelFiles:
                           QMessageBox.Icon.Warning)
             return False
         w.say(f"Model saved as {path}", 5000)
+        return True
+
+    def export_onnx(self, path: str) -> bool:
+        """Write the model in hand as an ONNX file at ``path``. False with a message when
+        refused (no model yet, the onnx package not installed, a file that cannot be
+        written)."""
+        from desktop_nn.io.onnx_export import (
+            OnnxExportError,
+            OnnxUnavailableError,
+            export_onnx,
+            input_signature,
+        )
+
+        w = self.window
+        try:
+            model = w.workbench.current_model()
+            export_onnx(model, path)
+        except (ValueError, OnnxUnavailableError) as exc:  # OnnxExportError is a ValueError
+            title = "Cannot export the model as ONNX"
+            text = str(exc) if not isinstance(exc, OnnxExportError) else f"{path}: {exc}"
+            w.show_dialog(title, text, QMessageBox.Icon.Warning)
+            return False
+        except OSError as exc:
+            w.show_dialog("Cannot export the model as ONNX", file_error(path, exc),
+                          QMessageBox.Icon.Warning)
+            return False
+        name, layout, shape = input_signature(model)
+        dims = ", ".join(map(str, shape))
+        w.say(f"ONNX model saved as {path} (input {name}, {layout}: (batch, {dims}))", 8000)
         return True
 
     def import_model(self, path: str) -> bool:
@@ -82,6 +112,19 @@ class ModelFiles:
                                               "desktop-nn model (*.npz)")
         if path:
             self.export_model(path)
+
+    def ask_export_onnx(self) -> None:
+        from desktop_nn.io.onnx_export import missing_onnx
+
+        problem = missing_onnx()  # said before a file name is asked for, not after
+        if problem is not None:
+            self.window.show_dialog("Cannot export the model as ONNX", problem,
+                                    QMessageBox.Icon.Warning)
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export model as ONNX",
+                                              "model.onnx", "ONNX model (*.onnx)")
+        if path:
+            self.export_onnx(path)
 
     def ask_import_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Import model", "",

@@ -2,14 +2,17 @@
 as bars, the image shown as the network sees it (same size, colour, flatten order, scaling).
 
 Decoding and the forward pass run in a background :class:`Job` on a snapshot of the model, so
-the window never waits and a training run is not disturbed."""
+the window never waits and a training run is not disturbed. The predictions follow the model:
+when it changes (:meth:`PredictView.model_changed`) the files shown are classified again with
+the new one (at once while the tab is shown, else when it is), or cleared with a note when
+there is no model any more; they are never left showing an earlier model's answers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -61,6 +64,15 @@ class ProbabilityBars(QWidget):
         p.end()
 
 
+def _model_label(training: dict | None) -> str:
+    """Which model made the predictions: "the model at epoch 3 (step 270)"."""
+    training = training if isinstance(training, dict) else {}
+    epochs, steps = training.get("epochs"), training.get("steps")
+    if isinstance(epochs, int) and isinstance(steps, int):
+        return f"the model at epoch {epochs} (step {steps})"
+    return "the model"
+
+
 class PredictView(QWidget):
     """``set_model_source(fn)``: ``fn()`` returns a :class:`Predictor` for the current model
     (a snapshot, safe to use from another thread) or raises ValueError saying why there is
@@ -76,6 +88,11 @@ class PredictView(QWidget):
         self.job: Job | None = None
         self.results: list[FilePrediction] = []
         self.class_names: list[str] = []
+        self.paths: list[str] = []  # the files shown, to classify again when the model changes
+        self.stale = False  # the results shown are of an earlier model
+        self._replacing = False  # the job under way classifies the shown files again
+        self._job_paths: list[str] = []
+        self._made_by = "the model"
 
         self.choose_button = QPushButton("Choose images…")
         self.choose_button.setObjectName("choosePredictImagesButton")
@@ -129,15 +146,51 @@ class PredictView(QWidget):
         if self.job is not None:
             self.status.setText("Still working on the previous files…")
             return False
+        if self.stale and self.paths:  # what is shown goes with the new files, in one model
+            paths = [*self.paths, *paths]
+            self.stale, self._replacing = False, True
+        return self._start(list(paths))
+
+    def model_changed(self) -> None:
+        """The model changed (it trained on, a new run, an import, a reset, a project opened):
+        the predictions shown are computed again, now when the tab is shown, else when it
+        is."""
+        if not self.paths:
+            return
+        self.stale = True
+        if self.isVisible():
+            # once the change is complete (an import resets the model first, then takes the
+            # new one): never in between
+            QTimer.singleShot(0, self.refresh)
+
+    def refresh(self) -> bool:
+        """Classify the files shown again when the model changed since; with no model any
+        more, clear them and say why. True when a new classification started."""
+        if not self.stale or not self.paths or self.job is not None:
+            return False  # a job under way: its end looks again (_done)
+        self.stale, self._replacing = False, True
+        return self._start(list(self.paths))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.refresh()
+
+    def _start(self, paths: list[str]) -> bool:
         if self.model_source is None:
             self.status.setText("Train a network (or import a model) first.")
             return False
         try:
             predictor = self.model_source()
         except ValueError as exc:
-            self.status.setText(str(exc))
+            if self._replacing:
+                self._cleared(str(exc).rstrip("."))
+            else:
+                self.status.setText(str(exc))
+            self._replacing = False
             return False
         self.class_names = list(predictor.class_names)
+        self._made_by = _model_label(predictor.model.training)
+        self._job_paths = paths
         self.status.setText(f"Classifying {len(paths)} file(s)…")
         job = Job(lambda job: predict_files(predictor, list(paths)), "predictJob")
         job.succeeded.connect(self._succeeded)  # bound methods: they run in the GUI thread
@@ -148,22 +201,39 @@ class PredictView(QWidget):
         return True
 
     def _succeeded(self, results: list[FilePrediction]) -> None:
+        if self._replacing:  # the same files, classified by the model as it is now
+            self.list.clear()
+            self.results.clear()
+            self.paths.clear()
         for r in results:
             self._add(r)
         self.results.extend(results)
+        self.paths.extend(self._job_paths)
         bad = sum(r.error is not None for r in results)
-        self.status.setText(f"{len(results) - bad} classified"
+        self.status.setText(f"{len(self.results) - bad} classified by {self._made_by}"
                             + (f", {bad} could not be read" if bad else "") + ".")
         self.predicted.emit(results)
 
     def _failed(self, message: str) -> None:
-        self.status.setText(f"Prediction failed: {message}")
+        if self._replacing:  # the old answers must not stay as if they were the new model's
+            self._cleared(f"classifying them again failed: {message}")
+        else:
+            self.status.setText(f"Prediction failed: {message}")
+
+    def _cleared(self, why: str) -> None:
+        n = len(self.paths)
+        self.clear()
+        self.status.setText(f"The {n} prediction(s) of an earlier model were cleared ({why}). "
+                            "Drop the files again to classify them with a new model.")
 
     def _done(self) -> None:
         job = self.sender()
         if isinstance(job, Job):
             job.wait(5000)
         self.job = None
+        self._replacing = False
+        if self.stale and self.isVisible():  # the model changed while these were classified
+            self.refresh()
 
     def _add(self, r: FilePrediction) -> None:
         item = QListWidgetItem()
@@ -202,6 +272,8 @@ class PredictView(QWidget):
     def clear(self) -> None:
         self.list.clear()
         self.results.clear()
+        self.paths.clear()
+        self.stale = False
 
     def shutdown(self, timeout_ms: int = 2000) -> None:
         """Wait for the files being read, ``timeout_ms`` at most: a read that never ends (a

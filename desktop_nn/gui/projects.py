@@ -35,7 +35,10 @@ from desktop_nn.io.recovery import (
     pending_recoveries,
     session_store,
 )
+from desktop_nn.train.runs import Run
+from desktop_nn.train.saved_runs import runs_from_dicts, runs_to_dicts
 from desktop_nn.workbench import Workbench
+from desktop_nn.workbench.model import Imported, SetAside, Training
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,9 @@ class ProjectView(Protocol):
     def refresh_runs(self) -> None:
         """The workbench's runs changed."""
 
+    def show_run_curves(self, run: Run | None) -> None:
+        """The runs were restored: list them, and plot ``run``'s history (None: no curves)."""
+
     def show_dialog(self, title: str, text: str, icon: Any) -> Any:
         """A message that does not block."""
 
@@ -93,6 +99,10 @@ class ProjectController(QObject):
         window = parent
         self.path: Path | None = None
         self.dirty = False
+        # the model and run a project opened with: saved again as the current run while that
+        # model is still the model in hand
+        self._opened_model: ModelFile | None = None
+        self._opened_run: Run | None = None
         self._autosaved = True  # nothing to autosave yet
         self._told_autosave_failed = False  # once per session
         self.recovery_dir = Path(recovery_dir) if recovery_dir is not None \
@@ -176,7 +186,16 @@ class ProjectController(QObject):
         states = self.view.panel_states()
         return Project(name=self.name, designer=states["designer"], data=states["data"],
                        training=states["training"],
-                       runs=[r.to_summary_dict() for r in self.workbench.runs.runs])
+                       runs=runs_to_dicts(self.workbench.runs.runs, self._model_run()))
+
+    def _model_run(self) -> Run | None:
+        """The run the model in hand comes from (its curves are shown when reopened)."""
+        wb = self.workbench
+        if isinstance(wb.state, (Training, SetAside)):
+            return wb.current_run
+        if isinstance(wb.state, Imported) and wb.state.model is self._opened_model:
+            return self._opened_run
+        return None
 
     # ------------------------------------------------------------------ actions
     def new(self) -> bool:
@@ -240,7 +259,14 @@ class ProjectController(QObject):
         if model is not None:
             v.show_model_design(model)
             self.workbench.import_model(model, state)
-        v.refresh_runs()
+        runs, current, notes = runs_from_dicts(project.runs)
+        opened.notes += notes
+        if model is None:
+            current = None  # its curves belong to weights that are not here
+        self.workbench.runs.restore(runs)
+        self.workbench.current_run = current
+        self._opened_model, self._opened_run = model, current
+        v.show_run_curves(current)
         v.open_data(project.data)  # opening a project is not a change
         return True
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_nn.gui.plot_style import new_plot, show_markers
 from desktop_nn.gui.plots import LAYER_COLORS
 from desktop_nn.train.runs import EPOCH_METRICS, LAYER_METRICS, METRICS, Run, RunLog
 from desktop_nn.train.series import finite_or_nan
@@ -57,11 +58,7 @@ class RunsView(QWidget):
         self.remove_button = QPushButton("Remove run")
         self.remove_button.setObjectName("removeRunButton")
         self.remove_button.clicked.connect(self._remove_selected)
-        self.plot = pg.PlotWidget(title="Runs compared")
-        self.plot.setObjectName("runsPlot")
-        self.plot.setBackground("w")
-        self.plot.setLabel("bottom", "epoch")
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot = new_plot("runsPlot", "Runs compared", "epoch", "")
 
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -159,16 +156,16 @@ class RunsView(QWidget):
             self.plot.removeItem(curve)
         self.curves.clear()
         plot_item.legend.clear()
-        symbol = "o" if metric in EPOCH_METRICS else None
         for run in self.checked_runs():
             x, y = run.curve(metric, self.layer_spin.value())
             y = finite_or_nan(y)
             if metric in LOG_METRICS:
                 y[y <= 0] = float("nan")
             color = LAYER_COLORS[(run.number - 1) % len(LAYER_COLORS)]
-            self.curves[run.number] = self.plot.plot(
-                x, y, pen=pg.mkPen(color, width=2), symbol=symbol, symbolSize=5,
-                symbolBrush=color, name=run.name)  # the list says what each run is
+            curve = self.curves[run.number] = self.plot.plot(
+                x, y, pen=pg.mkPen(color, width=2), name=run.name)  # the list says the rest
+            if metric in EPOCH_METRICS:
+                show_markers(curve, len(x))
 
     def curve_count(self) -> int:
         return len(self.curves)

@@ -14,10 +14,11 @@ import tempfile
 from pathlib import Path
 
 
-def render_screenshot(path: str | os.PathLike, epochs: int = 5, width: int = 1400,
-                      height: int = 860, tabs: tuple[str, ...] = ()) -> Path:
-    """Train ``epochs`` epochs on the sample in a fresh window (private settings), then save
-    the window as a PNG at ``path`` (atomically), and the window showing each of ``tabs``
+def render_screenshot(path: str | os.PathLike, epochs: int = 5, width: int = 1280,
+                      height: int = 800, tabs: tuple[str, ...] = ()) -> Path:
+    """Train ``epochs`` epochs on the sample in a fresh window (private settings) of the
+    default size, 1280 x 800, then save the window as a PNG at ``path`` (atomically), and
+    the window showing each of ``tabs``
     ("weights", "evaluation", "math", "runs") as ``<stem>-<tab>.png`` beside it."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QSettings, QTimer

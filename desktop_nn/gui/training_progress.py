@@ -47,7 +47,12 @@ class TrainingProgress(QObject):
         self.timer.timeout.connect(self.refresh)
         self._span = TrainingSpan(0, 0, 0)
         self._next_plot = -1
-        self._dirty = [False] * 4  # plots that reports reached and that are not redrawn yet
+        # more views fed from the same reports (the Activations tab): ``add(steps)`` at each
+        # drain, ``redraw()`` on their own turn (they throttle themselves and draw only when
+        # visible, returning whether they drew)
+        self.views: list = []
+        # the four plots, then the views: those that reports reached since their last turn
+        self._dirty: list[bool] = []
         self.every_step_drawn = False  # slow motion: every plot redrawn at each tick
         self._recent: deque[tuple[float, int]] = deque()  # (training seconds, step)
         self._history: History | None = None  # the run whose changes are marked
@@ -75,7 +80,9 @@ class TrainingProgress(QObject):
         self.timer.stop()
         self.refresh()
         self.plots.refresh()
-        self._dirty = [False] * 4
+        for view in self.views:
+            view.redraw(force=True)
+        self._dirty = [False] * len(self._dirty)
 
     def clear(self) -> None:
         self.epoch_label.setText("epoch -")
@@ -95,22 +102,28 @@ class TrainingProgress(QObject):
 
     def refresh(self) -> None:
         steps, epochs = self.buffer.drain()
+        slots = 4 + len(self.views)
         if steps or epochs:
             self.plots.add(steps, epochs)
+            for view in self.views:
+                view.add(steps)
             self._mark_changes()
-            self._dirty = [True] * 4
+            self._dirty = [True] * slots
         if not any(self._dirty):
             return
         # One plot per tick, in turn: a redraw of all four at once would hold the GUI thread
         # four times as long (in slow motion, with few points, all four: every step drawn).
         # Paint it now, so the cost of the redraw is measured.
         t0 = time.perf_counter()
-        for _ in range(4 if self.every_step_drawn else 1):
-            k = self._next_plot = (self._next_plot + 1) % 4
+        for _ in range(slots if self.every_step_drawn else 1):
+            k = self._next_plot = (self._next_plot + 1) % slots
             if self._dirty[k]:
                 self._dirty[k] = False
-                self.plots.refresh(only=k)
-                self.plots.plots()[k].repaint()
+                if k < 4:
+                    self.plots.refresh(only=k)
+                    self.plots.plots()[k].repaint()
+                else:
+                    self.views[k - 4].redraw()
             if not any(self._dirty):
                 break
         spent_ms = (time.perf_counter() - t0) * 1000

@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from desktop_nn.gui.plot_style import new_plot
 from desktop_nn.inspect.weights import (
     MAX_TILES,
     Mosaic,
@@ -80,13 +81,8 @@ class WeightsView(QWidget):
         self.layer_combo = QComboBox()
         self.layer_combo.setObjectName("histogramLayerCombo")
         self.layer_combo.currentIndexChanged.connect(self._layer_changed)
-        self.histogram_plot = pg.PlotWidget(title="Weights and biases of one layer")
-        self.histogram_plot.setObjectName("weightHistogramPlot")
-        self.histogram_plot.setBackground("w")
-        self.histogram_plot.setLabel("bottom", "value")
-        self.histogram_plot.setLabel("left", "share of entries")
-        self.histogram_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.histogram_plot.addLegend(offset=(-10, 10))
+        self.histogram_plot = new_plot("weightHistogramPlot", "Weights and biases of one layer",
+                                       "value", "share of entries")
         self.w_curve = self.histogram_plot.plot(
             [0.0, 1.0], [0.0], stepMode="center", fillLevel=0, name="W",
             pen=pg.mkPen("#1f77b4", width=1.5), brush=pg.mkBrush(31, 119, 180, 80))

@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 from desktop_nn.data.sources import SAMPLE_NAME
+from desktop_nn.gui.examples_menu import make_examples_menu
+from desktop_nn.gui.help_view import HelpMenu
 
 if TYPE_CHECKING:
     from desktop_nn.gui.main_window import MainWindow
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
 
 def make_actions(w: MainWindow) -> None:
     """Make the actions (as attributes of ``w``: ``open_action``, ``start_pause_action``,
-    ...), the File / Train / View menus and the toolbar."""
+    ...), the File / Train / View / Examples / Help menus and the toolbar."""
 
     def action(text: str, name: str, shortcut: str | QKeySequence | None, slot,
                tip: str = "") -> QAction:
@@ -42,6 +44,8 @@ def make_actions(w: MainWindow) -> None:
     w.reset_action = action("&Reset weights", "resetAction", None, w.reset_weights)
     w.export_model_action = action("&Export model…", "exportModelAction", None,
                                    files.ask_export_model)
+    w.export_onnx_action = action("Export model as O&NX…", "exportOnnxAction", None,
+                                  files.ask_export_onnx)
     w.import_model_action = action("&Import model…", "importModelAction", None,
                                    files.ask_import_model)
     w.export_plot_action = action("Export plot as &PNG…", "exportPlotAction", None,
@@ -55,24 +59,19 @@ def make_actions(w: MainWindow) -> None:
     file_menu.addActions([pr.save_action, pr.save_as_action])
     file_menu.addSeparator()
     file_menu.addActions([w.open_action, w.sample_action])
-    examples = w.examples_menu = file_menu.addMenu("E&xamples")
-    examples.setObjectName("examplesMenu")
-    w.vanishing_action = action("&Vanishing gradients", "vanishingGradientsExampleAction",
-                                None, lambda: w.open_example("vanishing-gradients"))
-    w.slowdown_action = action("&Learning slowdown", "learningSlowdownExampleAction",
-                               None, lambda: w.open_example("learning-slowdown"))
-    examples.addActions([w.vanishing_action, w.slowdown_action])
     file_menu.addSeparator()
     file_menu.addActions([w.import_model_action, w.export_model_action,
-                          w.export_plot_action])
+                          w.export_onnx_action, w.export_plot_action])
     file_menu.addSeparator()
     file_menu.addAction(w.quit_action)
+    w.examples_menu = make_examples_menu(w)  # its own menu, where a student looks first
     train_menu = menu.addMenu("&Train")
     train_menu.addActions([w.start_pause_action, w.step_action, w.stop_action,
                            w.reset_action])
     view_menu = menu.addMenu("&View")
     for dock in (w.network_dock, w.data_dock, w.training_dock):
         view_menu.addAction(dock.toggleViewAction())
+    w.help_menu = HelpMenu(w, w.device_label.text)
     toolbar = w.addToolBar("Main")
     toolbar.setObjectName("mainToolBar")
     toolbar.addActions([w.open_action, w.start_pause_action, w.step_action, w.stop_action,

@@ -49,6 +49,15 @@ class Optimizer:
         """W -= lr dW."""
         ops.sgd(p, g, self.lr, self._scratch(ops, key, p))
 
+    def step_sums_of_squares(self, net: Network, grads: Gradients) -> list[Array]:
+        """||W[l] after - W[l] before||_F^2 of the step just taken, for each layer: 0-d
+        float64 device arrays, from the update this optimiser subtracted (not from a copy
+        of W): here lr dW, dW holding the L2 term too. Call it right after :meth:`step`, with
+        the gradients that step used."""
+        xp = net.xp
+        return [self.lr**2 * xp.asarray(net.ops.sum_of_squares(g), dtype=xp.float64)
+                for g in grads.dW]
+
     def allocate(self, net: Network) -> None:
         """Create every state and scratch array now, so that a step allocates nothing: a step
         that ran out of device memory half-way would leave some layers updated."""
@@ -134,6 +143,13 @@ class Momentum(Optimizer):
         v = self._state(key, p)
         ops.momentum(p, g, v, self.lr, self.beta, self._scratch(ops, key, p))
 
+    def step_sums_of_squares(self, net: Network, grads: Gradients) -> list[Array]:
+        """The step was lr v, v as the step left it (dW's L2 term included)."""
+        xp = net.xp
+        return [self.lr**2 * xp.asarray(net.ops.sum_of_squares(self._state(("W", l), W)),
+                                        dtype=xp.float64)
+                for l, W in enumerate(net.W)]
+
 
 class Adam(Optimizer):
     name = "adam"
@@ -157,12 +173,27 @@ class Adam(Optimizer):
         """v = b1 v + (1 - b1) dW;  s = b2 s + (1 - b2) dW^2;
         W -= lr v_hat / (sqrt(s_hat) + eps)."""
         v, s = self._state(key, p)
-        # Both bias corrections folded into one step size (as PyTorch does):
-        # lr v_hat / (sqrt(s_hat) + eps) = step * v / (sqrt(s) + eps_hat).
-        step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
-        eps_hat = self.eps * math.sqrt(1.0 - self.beta2**self.t)
+        step, eps_hat = self._step_size()
         ops.adam(p, g, v, s, step, self.beta1, self.beta2, eps_hat,
                  self._scratch(ops, key, p))
+
+    def _step_size(self) -> tuple[float, float]:
+        """(step, eps_hat) of step t. Both bias corrections folded into one step size (as
+        PyTorch does): lr v_hat / (sqrt(s_hat) + eps) = step * v / (sqrt(s) + eps_hat)."""
+        step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
+        eps_hat = self.eps * math.sqrt(1.0 - self.beta2**self.t)
+        return step, eps_hat
+
+    def step_sums_of_squares(self, net: Network, grads: Gradients) -> list[Array]:
+        """The step was step v / (sqrt(s) + eps_hat), from v and s as the step left them,
+        computed in the scratch array (which the step is done with)."""
+        step, eps_hat = self._step_size()
+        out = []
+        for l, W in enumerate(net.W):
+            v, s = self._state(("W", l), W)
+            out.append(net.ops.adam_step_sum_of_squares(
+                v, s, step, eps_hat, self._scratch(net.ops, ("W", l), W)))
+        return out
 
 
 def make_optimizer(name: str, lr: float, **kwargs: float) -> Optimizer:

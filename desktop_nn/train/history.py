@@ -15,17 +15,21 @@ import io
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from desktop_nn.io.atomic import atomic_write_text
-from desktop_nn.nn.diagnostics import LayerStats
+from desktop_nn.nn.diagnostics import LAYER_FIELDS, LayerStats
+from desktop_nn.nn.histograms import ActivationHistograms
 from desktop_nn.train.live_settings import SettingChange
 
 
 @dataclass
 class StepReport:
-    """One mini-batch step, with the per-layer diagnostics of that step. Plain host numbers."""
+    """One mini-batch step, with the per-layer diagnostics of that step. Plain host numbers.
+
+    ``histograms``: the layers' activation histograms of the step's batch, for the live view
+    only (a History keeps the report without them, and exports never write them)."""
 
     epoch: int
     step: int
@@ -35,11 +39,28 @@ class StepReport:
     elapsed_s: float
     examples_per_s: float
     total_steps: int
+    histograms: ActivationHistograms | None = None
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = asdict(replace(self, histograms=None))
+        del d["histograms"]
         d["type"] = "step"
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StepReport:
+        """Read :meth:`to_dict`'s output, of this version or an older one (the layers through
+        :meth:`LayerStats.from_dict`, which maps what older versions wrote); JSON's null is
+        NaN. Raises KeyError or TypeError on a malformed record."""
+        def number(key: str, default: float = math.nan) -> float:
+            v = d.get(key, default)
+            return math.nan if v is None else float(v)
+        return cls(epoch=int(d["epoch"]), step=int(d["step"]), batch_cost=number("batch_cost"),
+                   layers=[LayerStats.from_dict(x) for x in d.get("layers") or []],
+                   examples_seen=int(d.get("examples_seen", 0)),
+                   elapsed_s=number("elapsed_s", 0.0),
+                   examples_per_s=number("examples_per_s", 0.0),
+                   total_steps=int(d.get("total_steps", 0)))
 
 
 @dataclass
@@ -88,6 +109,8 @@ class History:
         self._seen += 1
         if (self._seen - 1) % self.stride:
             return
+        if report.histograms is not None:  # for the live view only: kept, they add up
+            report = replace(report, histograms=None)
         self.steps.append(report)
         if len(self.steps) > self.max_step_points:
             self.steps = self.steps[::2]
@@ -117,7 +140,7 @@ class History:
     def steps_csv(self) -> str:
         """Step records as CSV, one column per layer quantity (grad_norm_W_1, ...)."""
         n_layers = max((len(r.layers) for r in self.steps), default=0)
-        per_layer = ["grad_norm_W", "grad_norm_b", "update_ratio", "saturation"]
+        per_layer = LAYER_FIELDS
         header = ["epoch", "step", "batch_cost", "examples_seen", "elapsed_s"]
         header += [f"{q}_{l}" for l in range(1, n_layers + 1) for q in per_layer]
         buf = io.StringIO()
@@ -126,7 +149,7 @@ class History:
         for r in self.steps:
             row = [r.epoch, r.step, r.batch_cost, r.examples_seen, round(r.elapsed_s, 6)]
             for s in r.layers:
-                row += [s.grad_norm_W, s.grad_norm_b, s.update_ratio, s.saturation]
+                row += [getattr(s, q) for q in per_layer]
             w.writerow(row)
         return buf.getvalue()
 

@@ -22,7 +22,8 @@ EPOCH_METRICS = {"train cost": "train_cost", "validation cost": "val_cost",
                  "train accuracy": "train_accuracy", "validation accuracy": "val_accuracy"}
 STEP_METRICS = {"batch cost": "batch_cost"}
 LAYER_METRICS = {"||dW[l]||": "grad_norm_W", "||db[l]||": "grad_norm_b",
-                 "update ratio[l]": "update_ratio", "saturation[l]": "saturation"}
+                 "update ratio[l]": "update_ratio", "saturated units[l]": "saturated_share",
+                 "dead units[l]": "dead_share"}
 METRICS = [*EPOCH_METRICS, *STEP_METRICS, *LAYER_METRICS]
 
 
@@ -105,7 +106,7 @@ class RunLog:
         return len(self.runs)
 
     def add(self, settings: dict, history: History, m_train: int, summary: str = "") -> Run:
-        number = self.runs[-1].number + 1 if self.runs else 1
+        number = max((r.number for r in self.runs), default=0) + 1
         run = Run(number, settings, history, m_train, summary)
         self.runs.append(run)
         return run
@@ -118,6 +119,11 @@ class RunLog:
 
     def clear(self) -> None:
         self.runs.clear()
+
+    def restore(self, runs: list[Run]) -> None:
+        """The runs of a reopened project, replacing these (new runs are numbered after
+        them)."""
+        self.runs = list(runs)
 
 
 def describe(designer: dict, training: dict) -> str:

@@ -2,7 +2,8 @@
 
     for each epoch: shuffle (seeded) -> for each mini-batch:
         forward (caches) -> cost -> backward -> NaN guard -> optimiser step
-        -> every ``report_every`` steps: LayerStats -> StepReport to the listeners
+        -> every ``report_every`` steps: LayerStats, activation histograms -> StepReport to
+           the listeners (train/step_diagnostics.py; only reported steps are measured)
     -> EpochReport (train / validation cost and accuracy) -> early stopping
 
 ``run()`` blocks; other threads control it with ``pause()``, ``resume()``, ``step()`` and
@@ -33,7 +34,6 @@ from typing import Any
 import numpy as np
 
 from desktop_nn.backend import Backend
-from desktop_nn.nn.diagnostics import layer_stats
 from desktop_nn.nn.network import Gradients, Network
 from desktop_nn.nn.optimizers import Optimizer
 from desktop_nn.train.batch_feed import Batches, BatchFeed
@@ -49,6 +49,7 @@ from desktop_nn.train.nan_guard import NanGuard, NonFiniteStep
 from desktop_nn.train.progress import Progress
 from desktop_nn.train.result import TrainResult, out_of_memory_result, summary
 from desktop_nn.train.set_aside import SetAsideRun, move, set_aside_run
+from desktop_nn.train.step_diagnostics import StepDiagnostics
 
 Array = Any
 
@@ -118,6 +119,10 @@ class Trainer:
         self._epoch_report_pending = False
         self.last_result: TrainResult | None = None
         self._grads: Gradients | None = None  # reused every step (see Network.backward)
+        # the reports' diagnostics (made at the first report, for the network then trained);
+        # ``activation_histograms`` False: the reports carry none
+        self._diagnostics: StepDiagnostics | None = None
+        self.activation_histograms = True
         self._started = 0.0  # perf_counter() when the current run started
         self._total_steps = 0  # the step count the current run will end at
         self._cond = threading.Condition()
@@ -220,9 +225,8 @@ class Trainer:
             self._cond.notify_all()
 
     def set_pace(self, steps_per_s: float | None) -> None:
-        """Slow motion: at most ``steps_per_s`` steps a second, each one reported (None or 0:
-        full speed, reports every ``report_every`` steps). Takes effect at once, also in the
-        middle of a wait for the next step."""
+        """Slow motion: at most ``steps_per_s`` steps a second, each one reported (None: full
+        speed). Takes effect at once, also in the middle of a wait for the next step."""
         with self._cond:
             self._interval = 1.0 / steps_per_s if steps_per_s else 0.0
             self._cond.notify_all()
@@ -234,10 +238,8 @@ class Trainer:
 
     def change(self, lr: float | None = None, l2: float | None = None,
                batch_size: int | None = None) -> None:
-        """Go on with another learning rate, L2 strength or batch size (None: unchanged),
-        keeping the weights and optimiser state; from any thread. The training thread applies
-        it at a step boundary, the batch size at an epoch's start (train/live_settings.py).
-        Raises ValueError for a value no run can train with."""
+        """Go on with another learning rate, L2 or batch size (None: unchanged), same weights
+        and optimiser state (any thread; train/live_settings.py). ValueError: unusable."""
         c = self.config
         with self._cond:
             merge_changes(self._pending, {"lr": c.lr, "l2": c.l2, "batch_size": c.batch_size},
@@ -295,8 +297,7 @@ class Trainer:
                     return _SINGLE_STEP
                 if not self._interval:
                     return _GO
-                # slow motion: wait for the next step's time; a pause, a stop or another
-                # speed wakes the wait at once
+                # slow motion: wait for the step's time (a pause, stop or new speed wakes it)
                 now = time.perf_counter()
                 delay = self._last_step_at + self._interval - now
                 if delay <= 0:
@@ -366,9 +367,8 @@ class Trainer:
             while progress.epoch < target_epoch:
                 if self._pending:
                     self._apply_changes(epoch_start=progress.resume_batch == 0)
-                    self._total_steps = (progress.step_count - progress.resume_batch
-                                         + (target_epoch - progress.epoch)
-                                         * self.steps_per_epoch)
+                    self._total_steps = progress.step_count - progress.resume_batch + (
+                        target_epoch - progress.epoch) * self.steps_per_epoch
                 for xb_t, yb_t in self._batches():
                     go = self._wait_for_go(guard.unchecked > 0)
                     if go is _CHECK_FIRST:  # about to pause: check the steps taken so far
@@ -425,25 +425,35 @@ class Trainer:
         cost = net.cost_value(caches, yb, c.l2, self.train.m)
         grads = self._grads = net.backward(caches, yb, c.l2, self.train.m, out=self._grads)
         cost_value = self._guard.check_step(cost, caches, grads, progress)
+        reported = not replay and (single_step or self._interval
+                                   or (progress.step_count + 1) % c.report_every == 0)
+        if reported:
+            diagnostics = self._diagnostics_for(net)
+            diagnostics.before_step()  # ||W|| before the step, for the update ratio
         self.optimizer.step(net, grads)
         # The step is taken: count it before the report, which may still fail (out of memory)
         progress.step_taken(int(xb.shape[1]))
-        if not replay and (single_step or self._interval
-                           or progress.step_count % c.report_every == 0):
+        if reported:
             if self._guard.deferring:
                 self._check()
                 cost_value = self._guard.checked_cost
+            layers, histograms = diagnostics.after_step(caches, grads, self.optimizer)
             elapsed = time.perf_counter() - self._started
             report = StepReport(
                 epoch=progress.epoch + 1, step=progress.step_count, batch_cost=cost_value,
-                layers=layer_stats(net, caches, grads, c.lr),
-                examples_seen=progress.examples_seen, elapsed_s=elapsed,
+                layers=layers, examples_seen=progress.examples_seen, elapsed_s=elapsed,
                 examples_per_s=progress.examples_seen / elapsed if elapsed else 0.0,
-                total_steps=self._total_steps)
+                total_steps=self._total_steps, histograms=histograms)
             self.history.add_step(report)
             if self.on_step:
                 self.on_step(report)
         return cost_value
+
+    def _diagnostics_for(self, net: Network) -> StepDiagnostics:
+        if self._diagnostics is None or self._diagnostics.net is not net:
+            self._diagnostics = StepDiagnostics(net, self.activation_histograms)
+        self._diagnostics.histograms = self.activation_histograms
+        return self._diagnostics
 
     def _out_of_memory_result(self) -> TrainResult:
         """The device ran out of memory in a step or an evaluation. The optimiser allocates

@@ -17,7 +17,7 @@ def test_learning_slowdown_example_tab(qtbot, window):
     quad_x, quad_y = view.lines["quadratic"][0].getData()
     xent_x, xent_y = view.lines["cross-entropy"][0].getData()
     assert len(quad_x) == len(xent_x) == 301
-    assert "Learning slowdown" in view.explanation.text()
+    assert "Learning slowdown" in view.explanation.text.toPlainText()
 
 
 def test_vanishing_gradients_example_shows_the_early_layers_learning_slower(qtbot, window):

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QPushButton
 
-from desktop_nn.gui.plots import FEW_POINTS, show_few_points
+from desktop_nn.gui.plot_style import MAX_MARKED_POINTS, show_markers
 from desktop_nn.gui.run_flow import SPEEDS
 from desktop_nn.train.live_settings import SettingChange
 
@@ -149,6 +149,6 @@ def test_step_draws_the_first_step_and_a_pause_shows_in_the_status_bar(qtbot, wi
         click(qtbot, window, "stopButton")
     assert not paused.isVisible()
     curve = plots.cost_plot.plot([1.0], [1.0])
-    for n, symbol in ((1, "o"), (FEW_POINTS, "o"), (FEW_POINTS + 1, None), (0, None)):
-        show_few_points(curve, n)  # many points: a line, no dots
+    for n, symbol in ((1, "o"), (MAX_MARKED_POINTS, "o"), (MAX_MARKED_POINTS + 1, None)):
+        show_markers(curve, n)  # many points: a line, no dots
         assert curve.opts["symbol"] == symbol

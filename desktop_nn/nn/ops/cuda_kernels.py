@@ -41,6 +41,10 @@ BACKWARD = {
     "leaky_relu": f"da = z > (T)0 ? da : (T){LEAKY_SLOPE!r} * da;",
 }
 
+# Every kernel ``build`` makes (tests/test_cuda_source.py compiles each one's CUDA source).
+NAMES = (*(f"forward:{act}" for act in FORWARD), *(f"backward:{act}" for act in BACKWARD),
+         "sgd", "momentum", "adam", "bce")
+
 
 def build(cp: Any, name: str) -> Any:
     """The kernel called ``name`` (see the module docstring), built with CuPy module ``cp``.

@@ -98,6 +98,11 @@ class CupyOps(DeviceOps):
             in_place.adam(self.cp, p, g, v, s, step, beta1, beta2, eps_hat, scratch)
 
     # ---------------------------------------------------------------- data
+    def adam_step_sum_of_squares(self, v: Array, s: Array, step: float, eps_hat: float,
+                                 scratch: Array) -> Array:
+        # in the optimiser's scratch (p's shape on the GPU): no allocation
+        return in_place.adam_step_sum_of_squares(self.cp, v, s, step, eps_hat, scratch)
+
     def gather(self, rows: Array, idx: Array, out: Array) -> Array:
         return self.cp.take(rows, idx, axis=0, out=out)  # written into out, no copy
 

@@ -64,3 +64,16 @@ def adam(xp: ModuleType, p: Array, g: Array, v: Array, s: Array, step: float, be
     xp.divide(v, buf, out=buf)
     buf *= step
     p -= buf
+
+
+def adam_step_sum_of_squares(xp: ModuleType, v: Array, s: Array, step: float,
+                             eps_hat: float, buf: Array) -> float:
+    """sum(d * d) of Adam's step d = step v / (sqrt(s) + eps_hat), computed in buf (v's
+    shape) with the operations and order of :func:`adam`, so d is the step's own bits.
+    Returns a 0-d array (float64 sum)."""
+    xp.sqrt(s, out=buf)
+    buf += eps_hat
+    xp.divide(v, buf, out=buf)
+    buf *= step
+    xp.multiply(buf, buf, out=buf)
+    return buf.sum(dtype=float)  # float: float64 in any array module

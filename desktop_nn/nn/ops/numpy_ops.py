@@ -127,6 +127,14 @@ class NumpyOps(DeviceOps):
         for pb, gb, vb, sb, buf in self._blocks(scratch, p, g, v, s):
             in_place.adam(np, pb, gb, vb, sb, step, beta1, beta2, eps_hat, buf)
 
+    def adam_step_sum_of_squares(self, v: np.ndarray, s: np.ndarray, step: float,
+                                 eps_hat: float, scratch: np.ndarray) -> np.ndarray:
+        """In the scratch, block by block like :meth:`adam`: no v-sized temporary."""
+        total = 0.0
+        for vb, sb, buf in self._blocks(scratch, v, s):
+            total += float(in_place.adam_step_sum_of_squares(np, vb, sb, step, eps_hat, buf))
+        return np.asarray(total)
+
     def _blocks(self, scratch: np.ndarray,
                 *arrays: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
         """(*arrays, scratch) block by block for big C-contiguous arrays, else the whole

@@ -88,6 +88,15 @@ class DeviceOps:
         s[...] = beta2 * s + (1.0 - beta2) * (g * g)
         p -= step * (v / (array_module(s).sqrt(s) + eps_hat))
 
+    def adam_step_sum_of_squares(self, v: Array, s: Array, step: float, eps_hat: float,
+                                 scratch: Array) -> Array:
+        """||d||^2 of the step d = step v / (sqrt(s) + eps_hat) that :meth:`adam` subtracted
+        from p, from the state it left (v, s): a 0-d float64 array. For the update ratio
+        (nn/diagnostics.py): the step's size without keeping a copy of p. ``scratch`` may be
+        overwritten."""
+        d = step * (v / (array_module(s).sqrt(s) + eps_hat))
+        return (d * d).sum(dtype=array_module(s).float64)
+
     # ---------------------------------------------------------------- data
     def gather(self, rows: Array, idx: Array, out: Array) -> Array:
         """out = rows[idx]: the examples idx (k,) of rows (m, n) into out (k, n), a shuffled
