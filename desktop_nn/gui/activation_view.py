@@ -17,6 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from desktop_nn.gui.plot_style import new_plot, quiet_color_bar
 from desktop_nn.nn.histograms import HISTOGRAM_BINS
 from desktop_nn.train.series import HistogramSeries
 
@@ -44,14 +45,9 @@ class ActivationView(QWidget):
         self.layer_combo = QComboBox()
         self.layer_combo.setObjectName("activationLayerCombo")
         self.layer_combo.currentIndexChanged.connect(lambda _: self.redraw(force=True))
-        self.plot = pg.PlotWidget(title="Activations of the layer over time")
-        self.plot.setObjectName("activationPlot")
-        self.plot.setBackground("w")
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "activation A[l]")
+        self.plot = new_plot("activationPlot", "Activations of the layer over time", "step",
+                             "activation A[l]", legend=False)
         self.plot.setToolTip(EXPLANATION)
-        for axis in ("bottom", "left"):
-            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.image = pg.ImageItem()
         self.colormap = pg.colormap.get("viridis")
         self.image.setColorMap(self.colormap)
@@ -59,6 +55,7 @@ class ActivationView(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=self.colormap, interactive=False,
                                         label="share of entries")
         self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        quiet_color_bar(self.colorbar)
         self.note = QLabel("Train a network to see its activations here.")
         self.note.setObjectName("activationNote")
         self.note.setWordWrap(True)

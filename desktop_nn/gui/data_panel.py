@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from desktop_nn.data.dataset import labels_of
 from desktop_nn.data.image_folder import LoadOptions, parse_image_size, unflatten_planes
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
+from desktop_nn.data.user_files import shown
 from desktop_nn.gui.saved_values import Replaced, number_in
 from desktop_nn.gui.worker import Job
 from desktop_nn.io.project_settings import VAL_SPLIT_RANGE
@@ -236,6 +237,20 @@ class DataPanel(QWidget):
         return replaced.lines
 
     # ------------------------------------------------------------------ loading
+    def set_folder_text(self, folder: str) -> None:
+        """Show ``folder`` in the edit. A name Qt cannot hold (bytes that are not UTF-8, which
+        Python keeps as surrogates) is shown escaped (``d\\xffata``) and kept as it is, so
+        that loading opens the real folder."""
+        text = shown(folder)
+        self._exact_folder = (text, folder) if text != folder else None
+        self.folder_edit.setText(text)
+
+    def folder_text(self) -> str:
+        """The folder to load: the edit's text, or the real name behind its escaped form."""
+        text = self.folder_edit.text().strip()
+        exact = getattr(self, "_exact_folder", None)
+        return exact[1] if exact is not None and text == exact[0].strip() else text
+
     def browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open an image folder",
                                                   self.folder_edit.text())
@@ -258,8 +273,8 @@ class DataPanel(QWidget):
         ask for (the start-up data, a project's data as it opens): it holds for this load only,
         not for one that fails, is cancelled or is superseded by a newer load."""
         if folder is not None:
-            self.folder_edit.setText(folder)
-        source = self.folder_edit.text().strip() or SAMPLE_NAME
+            self.set_folder_text(folder)
+        source = self.folder_text() or SAMPLE_NAME
         try:
             options = self.options()
         except ValueError as exc:

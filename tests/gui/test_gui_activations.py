@@ -70,12 +70,13 @@ def test_units_plot_marks_layers_where_it_does_not_apply(qtbot, window):
     window.designer.set_layers([(20, "sigmoid"), (10, "leaky_relu")])
     train(qtbot, window, epochs=3)
     plots = window.plots
-    names = [c.name() for c in plots.saturation_curves]
+    names = [line.name for line in plots.saturation_lines]
     assert names == ["layer 1 (sigmoid): saturated", "layer 2 (leaky_relu): n/a",
                      "layer 3 (softmax): n/a"]
-    for curve in plots.saturation_curves[1:]:
-        _, y = curve.getData()
-        assert y is None or np.all(np.isnan(y))  # nothing drawn, not a flat 0
+    for line in plots.saturation_lines[1:]:
+        for curve in line.items():  # the smoothed curve and the faint raw one
+            _, y = curve.getData()
+            assert y is None or np.all(np.isnan(y))  # nothing drawn, not a flat 0
     tip = find(window, "saturationPlot").toolTip()
     assert f"{SATURATION_THRESHOLD:g}" in tip and str(WINDOW_EXAMPLES) in tip
     assert "cancels" in tip and "leaky ReLU" in tip

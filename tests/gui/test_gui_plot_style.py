@@ -34,7 +34,8 @@ def step_report(step: int, n_layers: int = 3, rng=None) -> StepReport:
     rng = rng or np.random.default_rng(step)
     layers = [LayerStats(l, grad_norm_W=float(10.0 ** (l - 5 + rng.normal())),
                          grad_norm_b=float(10.0 ** (l - 6 + rng.normal())),
-                         update_ratio=1e-3 * l, saturation=float(rng.uniform(0, 1)))
+                         update_ratio=1e-3 * l,
+                         saturated_share=float(rng.uniform(0, 1)))
               for l in range(1, n_layers + 1)]
     return StepReport(epoch=1, step=step, batch_cost=float(2 + rng.normal()), layers=layers,
                       examples_seen=step, elapsed_s=1.0, examples_per_s=1.0, total_steps=0)
@@ -237,7 +238,7 @@ def test_smoothing_toggle_draws_the_ema_over_the_faint_raw_curve(plots):
     np.testing.assert_allclose(10 ** line.curve.getData()[1], smooth(raw_W[1], log=True),
                                rtol=1e-9)
     assert line.raw.opts["pen"].color().alpha() < 255 and line.raw.zValue() < 0
-    sat = s.layer_values("saturation")
+    sat = s.layer_values("saturated_share")
     np.testing.assert_allclose(plots.saturation_curves[0].getData()[1], ema(sat[0]))
     np.testing.assert_allclose(plots.step_cost.getData()[1], ema(s.cost))
     # the raw curves never take a legend entry of their own

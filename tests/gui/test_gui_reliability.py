@@ -10,7 +10,9 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from desktop_nn.data.sources import load_training_data
@@ -323,3 +325,20 @@ def test_a_model_the_window_cannot_design_is_refused(qtbot, window, tmp_path, bl
         "reads it)"]
     assert window.designer.state() == before
     window._dialogs[0].close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="names of any bytes are a POSIX thing")
+def test_a_folder_whose_name_is_not_utf8_loads_trains_and_saves(qtbot, window, tmp_path):
+    """Issue 21 re-test, finding 5: Qt cannot hold the name's \\xff; the edit shows it
+    escaped, the real folder is what loads, and a project of it is saved."""
+    from image_factory import make_folder
+
+    root = os.fsdecode(os.fsencode(tmp_path) + b"/d\xffata")
+    make_folder(Path(root), {str(k): 2 for k in range(10)})
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        window.data_panel.load(root)
+    assert window.data_panel.folder_edit.text() == f"{tmp_path}/d\\xffata"
+    assert window.data_panel.data.prepared.train.m + window.data_panel.data.prepared.val.m == 20
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        window.data_panel.load_from_edit()  # the edit's (escaped) text loads it again
+    assert window.projects.save_to(tmp_path / "p.dnnproj")
