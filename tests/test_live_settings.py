@@ -16,6 +16,7 @@ from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.train.history import History
 from desktop_nn.train.live_settings import SettingChange
 from desktop_nn.train.runs import RunLog
+from desktop_nn.train.saved_runs import runs_from_dicts, runs_to_dicts
 from desktop_nn.train.trainer import TrainConfig, Trainer
 
 SPEC = NetworkSpec(2, [5, 4], ["tanh", "relu"], 1, "sigmoid", "cross-entropy", "he")
@@ -132,10 +133,18 @@ def test_changes_are_kept_in_the_history_and_the_saved_run():
     run = runs.add({"designer": {}, "training": {}}, history, 200)
     saved = json.loads(json.dumps(run.to_summary_dict()))
     assert [SettingChange.from_dict(d) for d in saved["changes"]] == [change]
-    for bad in ({"step": 1}, {**change.to_dict(), "name": "seed"},
-                {**change.to_dict(), "new": "nan"}):
+    bad = [{"step": 1}, {**change.to_dict(), "name": "seed"}, {**change.to_dict(), "new": "nan"},
+           {**change.to_dict(), "step": 1e309}, "lr", None, [1, 2]]
+    for item in bad:
         with pytest.raises(ValueError):
-            SettingChange.from_dict(bad)
+            SettingChange.from_dict(item)
+    # a project keeps them with the run's history; what cannot be read is left out, noted
+    saved = json.loads(json.dumps(runs_to_dicts(runs.runs, run)))
+    saved[0]["changes"] += bad
+    (again,), current, notes = runs_from_dicts(saved)
+    assert again.history.changes == [change] and current is again
+    assert notes == ["7 of Run 1's setting changes could not be read; their marks were left "
+                     "out."]
     history.clear()
     assert history.changes == []
 

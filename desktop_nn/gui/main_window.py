@@ -364,6 +364,8 @@ class MainWindow(QMainWindow):
             spec = held.network.spec
             self.plots.reset(spec.n_layers, spec.activations)
             self.plots.add(list(run.history.steps), list(run.history.epochs))
+            for c in run.history.changes:  # the settings changed during the run
+                self.plots.mark_change(c.step, c.epoch, c.label)
             self.plots.refresh()
 
     def show_model_design(self, model: ModelFile) -> None:

@@ -60,11 +60,11 @@ class SettingChange:
         try:
             change = SettingChange(int(d["step"]), float(d["epoch"]), str(d["name"]),
                                    float(d["old"]), float(d["new"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"not a setting change: {d!r}") from exc
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ValueError("not a setting change") from exc
         if change.name not in LIVE or change.step < 0 or not all(
                 math.isfinite(x) for x in (change.epoch, change.old, change.new)):
-            raise ValueError(f"not a setting change: {d!r}")
+            raise ValueError("not a setting change")
         return change
 
 

@@ -152,3 +152,21 @@ def test_step_draws_the_first_step_and_a_pause_shows_in_the_status_bar(qtbot, wi
     for n, symbol in ((1, "o"), (MAX_MARKED_POINTS, "o"), (MAX_MARKED_POINTS + 1, None)):
         show_markers(curve, n)  # many points: a line, no dots
         assert curve.opts["symbol"] == symbol
+
+
+def test_a_reopened_project_shows_the_changes_marked_on_its_curves(qtbot, window, tmp_path):
+    from test_gui_inspect import close, new_window
+
+    train_epochs(qtbot, window, 1)
+    find(window, "learningRateSpin").setValue(0.1)
+    train_epochs(qtbot, window, 1)  # continued, the change marked at step 90
+    path = tmp_path / "changed.dnnproj"
+    assert window.projects.save_to(path)
+    reopened = new_window(qtbot, tmp_path, "reopened")
+    with qtbot.waitSignal(reopened.data_loaded, timeout=30_000):
+        assert reopened.projects.open(path)
+    (run,) = reopened.workbench.runs.runs
+    assert [(c.step, c.label) for c in run.history.changes] == [(90, "lr 0.5 -> 0.1")]
+    marks = reopened.plots.change_marks
+    assert [mark.value() for _, mark in marks] == [90, 1.0, 90, 90]
+    close(reopened)
