@@ -1,10 +1,11 @@
 """The runs of a session: every training run kept with its settings and history, so that runs
 can be compared (e.g. quadratic vs cross-entropy cost, sigmoid vs ReLU) and exported.
 
-A run is one network trained from its initial weights; continuing it (Start with nothing
-changed) adds to the same run. Curves are read from the run's :class:`History` and put on a
-common x axis, epochs (examples seen / training examples), so that runs with different batch
-sizes line up.
+A run is one network trained from its initial weights; continuing it (Start with only the
+epochs, learning rate, L2 or batch size changed: workbench/continuing.py) adds to the same
+run, and its history keeps the settings changed. Curves are read from the run's
+:class:`History` and put on a common x axis, epochs (examples seen / training examples), so
+that runs with different batch sizes line up.
 """
 
 from __future__ import annotations
