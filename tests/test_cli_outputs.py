@@ -3,7 +3,9 @@ replaces another output or the user's data; a stream that fails (a full disk, /d
 closed descriptor, a pipe whose reader has gone) never costs the model or the metrics."""
 
 import errno
+import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -215,3 +217,59 @@ def test_real_descriptors_closed_full_or_a_pipe_without_reader(tmp_path, blobs):
     closed = run("closed", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                  pass_fds=(), preexec_fn=lambda: os.close(2))
     assert closed.returncode == 0
+
+
+# ---------------------------------------------------------------- names reach no terminal raw
+def test_names_from_files_are_escaped_in_the_text_output(tmp_path, capsys):
+    """Issue 21 re-test: a class folder or an image named with ESC / CR / U+202E would write
+    escape sequences to the user's terminal through predict and inspect-data."""
+    from image_factory import gray, save
+
+    evil = "\x1b[31mred\x1b]0;pwn\x07"
+    for label, shade in (("dark\r", 40), (evil, 200), ("b\u202ec", 120)):
+        for i in range(3):
+            save(tmp_path / "data" / label / f"{i}.png", gray(shade, (4, 4)))
+    save(tmp_path / "data" / "dark\r" / f"{evil}.png", gray(40, (4, 4)))
+    (tmp_path / "data" / "dark\r" / f"{evil}.txt").write_text("not an image")
+    assert main(["inspect-data", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "\\x1b[31mred\\x1b]0;pwn\\x07" in out and "dark\\r" in out and "b\\u202ec" in out
+    model = tmp_path / "m.npz"
+    assert main(["train", str(tmp_path / "data"), "--epochs", "1", "--quiet", "--save",
+                 str(model)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), str(tmp_path / "data" / "dark\r" / f"{evil}.png"),
+                 str(tmp_path / "data" / "dark\r" / f"{evil}.txt")]) == 1
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\r\x07\u202e"), repr(out)
+    assert main(["predict", "--json", str(model),
+                 str(tmp_path / "data" / "dark\r" / f"{evil}.png")]) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\r\x07\u202e"), repr(out)
+    assert json.loads(out)["results"][0]["path"].endswith(f"{evil}.png")
+
+
+# ---------------------------------------------------------------- Ctrl-C keeps what was trained
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_training_saves_what_was_trained(tmp_path, blobs, signum):
+    """Ctrl-C (or SIGTERM) after hours of training stopped with nothing saved; now the run
+    stops after its step, the model and metrics are written, and the exit says it was cut."""
+    data = _data(tmp_path, blobs)
+    model, metrics = tmp_path / "m.npz", tmp_path / "run.jsonl"
+    code = "import sys; from desktop_nn.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", code, "train", str(data), "--layers", "3", "--epochs",
+            "100000", "--device", "cpu", "--save", str(model), "--metrics", str(metrics)]
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as proc:
+        for line in proc.stderr:  # the first epoch's line: training is under way
+            if line.startswith("epoch"):
+                break
+        proc.send_signal(signum)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 128 + signum, rest
+    assert "interrupted: training stops after this step" in rest
+    assert f"saved {model}" in rest and "Traceback" not in rest
+    trained = load_model(model).training
+    epochs = [json.loads(line) for line in metrics.read_text().splitlines()
+              if json.loads(line)["type"] == "epoch"]
+    assert 1 <= len(epochs) < 100000 and trained["steps"] >= epochs[-1]["step"]

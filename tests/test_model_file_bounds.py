@@ -220,6 +220,19 @@ def test_a_class_name_with_a_control_character_is_refused(good, name):
     assert all(ord(c) >= 0x20 and not 0x7f <= ord(c) <= 0x9f for c in msg), repr(msg)
 
 
+@pytest.mark.parametrize("names,words", [
+    (["a", "a", "c"], "class names 1 and 2 are both 'a'"),
+    (["a", "", "c"], "class name 2 is empty"),
+    (["a", "b" * 5_000_000, "c"], "class name 2 has 5,000,000 characters"),
+])
+def test_class_names_that_cannot_tell_the_classes_apart_are_refused(good, names, words):
+    """Issue 21 re-test: with two classes named 'a', predict showed one and lost the other's
+    probability; an empty or 5 MB name printed as a blank or a flood."""
+    with_header(good, class_names=names)
+    msg = refused(good, words)
+    assert len(msg) < 1000
+
+
 def test_a_class_name_with_a_control_character_is_saved_escaped(tmp_path):
     """A class folder may be named so: the model is still saved, its name escaped."""
     path = save_model(tmp_path / "m.npz", image_model(class_names=["a", "\x1b[31mb", "c\r"]))

@@ -180,6 +180,16 @@ def test_class_names_become_valid_str(tmp_path):
             name.encode("utf-8")
 
 
+@pytest.mark.parametrize("names,words", [
+    (np.array(["a", "a"]), "class names 1 and 2 are both 'a'"),
+    (np.array(["a", ""]), "class name 2 is empty"),
+])
+def test_class_names_that_cannot_tell_the_classes_apart_are_refused(tmp_path, names, words):
+    """The model of such a data set could not be opened again: refused as it loads."""
+    with pytest.raises(DataFileError, match=words):
+        load_npz_dataset(_save(tmp_path, X=X, Y=Y, class_names=names))
+
+
 def test_uint8_features_are_scaled_and_float64_kept(tmp_path):
     data = load_npz_dataset(_save(tmp_path, X=(X * 255).astype(np.uint8), Y=Y))
     assert data.scaled_from_uint8 and data.train.X.dtype == np.float32

@@ -64,6 +64,22 @@ def test_the_three_files_carry_one_generation_and_open_together(saved):
     assert sorted(os.listdir(saved.parent)) == ["p.dnnproj", "p.model.npz", "p.state.npz"]
 
 
+def test_a_project_saved_through_a_link_keeps_its_set_beside_the_real_file(tmp_path):
+    """Issue 21 re-test: saving l.dnnproj -> real/p.dnnproj wrote the project through the
+    link but its model and state beside the link, so real/p.dnnproj no longer opened."""
+    (tmp_path / "real").mkdir()
+    real = save_project(tmp_path / "real" / "p.dnnproj", project(), model(1), state(90))
+    link = tmp_path / "l.dnnproj"
+    link.symlink_to(real)
+    save_project(link, project(), model(2), state(180))
+    assert link.is_symlink() and sorted(os.listdir(tmp_path)) == ["l.dnnproj", "real"]
+    assert sorted(os.listdir(real.parent)) == ["p.dnnproj", "p.model.npz", "p.state.npz"]
+    for path in (real, link):  # one set, whichever name opens it
+        opened = open_project(path)
+        assert opened.notes == [] and opened.state[0]["step_count"] == 180
+        np.testing.assert_array_equal(opened.model.network.W[0], model(2).network.W[0])
+
+
 # ------------------------------------------------------------------ all-or-nothing (item 2)
 @pytest.mark.parametrize("failing", ["state", "model", "project"])
 def test_a_save_that_fails_on_any_file_leaves_the_old_set_whole(saved, monkeypatch, failing):

@@ -10,6 +10,7 @@ import numpy as np
 from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.cli.checks import UsageError, hidden_activations, naming
 from desktop_nn.cli.common import LoadProgress, check_folder_memory, load_options
+from desktop_nn.cli.output import json_text, printable
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
@@ -97,23 +98,25 @@ def cmd_inspect_data(args) -> int:
         "warnings": data.warnings, "from_cache": data.from_cache,
     }
     if args.json:
-        print(json.dumps(report, ensure_ascii=False))
+        print(json_text(report))
         return 0
-    print(f"folder: {data.root} ({data.layout} layout{', from cache' if data.from_cache else ''})")
+    # names come from the user's files: escaped before a terminal sees them (cli/output.py)
+    cached = ", from cache" if data.from_cache else ""
+    print(f"folder: {printable(data.root)} ({data.layout} layout{cached})")
     print(f"classes ({len(data.class_names)}):")
-    width = max(len(n) for n in data.class_names)
+    width = max(len(printable(n)) for n in data.class_names)
     for name in data.class_names:
         per = "  ".join(f"{s} {splits[s][name]}" for s in splits)
-        print(f"  {name:<{width}}  {per}")
+        print(f"  {printable(name):<{width}}  {per}")
     print("sizes seen: " + ", ".join(f"{k} ({v})" for k, v in list(data.sizes_seen.items())[:8]))
     print("modes seen: " + ", ".join(f"{k} ({v})" for k, v in data.modes_seen.items()))
     print(f"input: {w}x{h} {'gray' if c == 1 else 'RGB'} -> n_x = {h} * {w} * {c} = {data.n_x}"
           f" (channel planes)")
     print(f"loaded {report['loaded']} images, skipped {len(data.skipped)}")
     for s in data.skipped:
-        print(f"  skipped {s.path}: {s.reason}")
+        print(f"  skipped {printable(s.path)}: {printable(s.reason)}")
     for note in data.warnings:
-        print(f"  note: {note}")
+        print(f"  note: {printable(note)}")
     return 0
 
 
@@ -137,13 +140,13 @@ def cmd_predict(args) -> int:
         results.append({"path": item.path, "class": predictor.class_names[item.predicted],
                         "probabilities": dict(zip(predictor.class_names, probs, strict=True))})
     if args.json:
-        print(json.dumps({"model": str(args.model), "results": results}, ensure_ascii=False))
-    else:
+        print(json_text({"model": str(args.model), "results": results}))
+    else:  # names from the user's files and from the model: escaped (cli/output.py)
         for r in results:
             if "error" in r:
-                print(f"{r['path']}: error: {r['error']}")
+                print(f"{printable(r['path'])}: error: {printable(r['error'])}")
                 continue
             top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:args.top]
-            shown = "  ".join(f"{name} {p:.3f}" for name, p in top)
-            print(f"{r['path']}: {r['class']}   ({shown})")
+            shown = "  ".join(f"{printable(name)} {p:.3f}" for name, p in top)
+            print(f"{printable(r['path'])}: {printable(r['class'])}   ({shown})")
     return 1 if failed else 0

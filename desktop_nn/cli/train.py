@@ -3,10 +3,13 @@ makes), report, and keep what was asked for (model, metrics, JSON summary)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
 import sys
 import time
+from collections.abc import Iterator
 
 from desktop_nn.backend import BackendError
 from desktop_nn.cli.checks import (
@@ -53,6 +56,35 @@ class _Progress:
                          f"{report.train_cost:.4f} acc {report.train_accuracy:.2%}{val}"
                          f"  ({report.seconds:.1f} s){' ' * 10}\n")
         sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(workbench) -> Iterator[list[int]]:
+    """While training: Ctrl-C (or SIGTERM) stops the run after its step, as the window's Stop
+    does, so that what was trained is saved; a second Ctrl-C quits at once, saving nothing.
+    Yields the signals received (empty: none)."""
+    received: list[int] = []
+
+    def stop(signum, frame) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        sys.stderr.write("\ninterrupted: training stops after this step, and what was "
+                         "trained is saved (Ctrl-C again quits without saving)\n")
+        sys.stderr.flush()
+        workbench.stop()
+
+    wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    try:
+        before = {sig: signal.signal(sig, stop) for sig in wanted}
+    except ValueError:  # not the main thread (an embedding program's): leave signals alone
+        yield received
+        return
+    try:
+        yield received
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _local(data: str):
@@ -126,7 +158,8 @@ def cmd_train(args) -> int:
     workbench.events.not_made.connect(lambda message, refused: problems.append(message))
     workbench.events.failed.connect(problems.append)
     try:
-        workbench.start(request)  # blocks until trained (or moved to the CPU and trained)
+        with _stop_on_interrupt(workbench) as interrupted:
+            workbench.start(request)  # blocks until trained (or moved to the CPU and trained)
     except (ValueError, BackendError) as exc:
         raise UsageError(str(exc)) from None
     trainer, result = workbench.trainer, workbench.last_result
@@ -165,6 +198,8 @@ def cmd_train(args) -> int:
         print(f"desktop-nn: error: {printable(line)}", file=sys.stderr)
     if failures:
         return 2  # an output could not be written (README: unusable output)
+    if interrupted:  # saved what was trained; still a run the user cut short
+        return 128 + interrupted[0]
     return 1 if result.stopped in ("nan", "out_of_memory") else 0
 
 

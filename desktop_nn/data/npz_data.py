@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop_nn.data.class_names import class_names_problem
 from desktop_nn.data.dataset import Dataset, targets_from_labels
 from desktop_nn.data.memory import NotEnoughMemory, check_memory
 from desktop_nn.data.npz_archive import ArrayHeader, NpzArchive, NpzError
@@ -267,6 +268,8 @@ class _Reader:
         n_y = 1 if n_classes <= 2 else n_classes
         check_memory(need + n_y * m_all * 8, f"its arrays and the targets of {n_classes:,} "
                                              f"classes for {m_all:,} examples")
+        if names is not None and (problem := class_names_problem(names)) is not None:
+            raise self.fail(problem[:300], "class_names")
         class_names = names if names is not None else [str(i) for i in range(n_classes)]
 
         sets: dict[str, Dataset] = {}

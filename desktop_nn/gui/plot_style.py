@@ -329,7 +329,8 @@ class SmoothedCurve:
             self.raw.setData([], [])
             self.curve.setData(x, y)
             self.curve.opts["name"] = self.name
-        show_markers(self.curve, len(x))
+        # counted where there are values: an all-NaN curve (n/a) gets no markers to scatter
+        show_markers(self.curve, int(np.count_nonzero(np.isfinite(y))))
 
     def setVisible(self, visible: bool) -> None:  # noqa: N802 (Qt's spelling)
         for item in self.items():

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from desktop_nn.data.class_names import class_names_problem
 from desktop_nn.data.dataset import NORMALISATIONS
 from desktop_nn.data.image_folder import COLORS, FLATTEN_ORDER, RESIZE_MODES
 from desktop_nn.nn.network import DTYPES, NetworkSpec
@@ -147,6 +148,9 @@ def check_class_names(spec: NetworkSpec, class_names: Any) -> list[str] | None:
         if bad is not None:
             raise Invalid(f"class name {i + 1} ('{printable(c)[:80]}') holds the control "
                           f"character {bad}; class names must be printable text")
+    problem = class_names_problem(class_names)
+    if problem is not None:
+        raise Invalid(printable(problem[:300]))
     want = n_classes(spec)
     if len(class_names) != want:
         units = " (one sigmoid output unit)" if spec.output_size == 1 else ""

@@ -156,6 +156,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def project_home(path: PathLike) -> Path:
+    """Where a project's set lives: a symbolic link to a project file stands for the file it
+    leads to, so the model and state are written and read beside that file (never beside the
+    link, where the real project would not find them)."""
+    p = Path(path)
+    # a link to no regular file is kept: writing refuses it naming it (io/atomic.py)
+    return Path(os.path.realpath(p)) if p.is_symlink() and p.is_file() else p
+
+
 def model_file_name(project_path: PathLike) -> str:
     """The model's file name beside a project: ``<stem>.model.npz`` (``a.dnnproj`` -> ``a``)."""
     return Path(project_path).stem + MODEL_SUFFIX
@@ -179,7 +188,7 @@ def load_project_state(project_path: PathLike, project: Project | None = None,
     when its values are not a state to continue from (with ``spec``, the model's: not of its
     shapes), and :class:`GenerationMismatch` when ``project`` is given and the state belongs
     to another save than it."""
-    path = state_file_path(project_path)
+    path = state_file_path(project_home(project_path))
     if not os.path.lexists(path):
         return None
     try:
@@ -286,7 +295,7 @@ def save_project(path: PathLike, project: Project, model: ModelFile | None = Non
     Raises ValueError (naming the file) when a field cannot be stored as JSON or the model is
     inconsistent, and OSError when a file cannot be written.
     """
-    target = Path(path)
+    target = project_home(path)
     generation = uuid.uuid4().hex
     model_ref = model_file_name(target) if model is not None else None
     try:
@@ -419,7 +428,7 @@ def load_project(path: PathLike) -> Project:
     reference that leaves the project folder, or settings out of range
     (:func:`~desktop_nn.io.project_settings.check_project_settings`: all of them listed).
     """
-    p = Path(path)
+    p = project_home(path)
     doc = _parse_json(p, _read_text(p))
     _check_header(p, doc)
     try:
@@ -441,7 +450,7 @@ def load_project_model(project: Project, path: PathLike,
     leaves the project folder, the file is missing, or it is not a valid model (quoting
     :class:`~desktop_nn.io.model_file.ModelFileError`'s message).
     """
-    p = Path(path)
+    p = project_home(path)
     try:
         ref = _check_model_reference(project.model)
     except _Invalid as exc:
