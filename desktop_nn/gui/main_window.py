@@ -9,7 +9,6 @@ through its events, which the handlers at the end of this class show.
 
 from __future__ import annotations
 
-import json
 import math
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -39,6 +38,7 @@ from desktop_nn.gui.model_files import ModelFiles
 from desktop_nn.gui.plots import LivePlots
 from desktop_nn.gui.predict_view import PredictView
 from desktop_nn.gui.projects import ProjectController
+from desktop_nn.gui.run_flow import RunFlow
 from desktop_nn.gui.runs_view import RunsView
 from desktop_nn.gui.training_panel import TrainingPanel
 from desktop_nn.gui.training_progress import TrainingProgress
@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
             self.device_label.setText(str(exc))
         self.progress = TrainingProgress(self.buffer, self.plots, self.statusBar(), self)
         self.progress.views.append(self.activation_view)
+        self.flow = RunFlow(self)  # speed, Continue or Restart, live changes (gui/run_flow.py)
         self.inspection = Inspection(self.workbench, self.tabs, self.weights_view,
                                      self.evaluation_view, self.predict_view, self.math_view,
                                      self._loaded_data, self._fresh_design, self.say)
@@ -194,6 +195,7 @@ class MainWindow(QMainWindow):
         self.data_panel.load_button.setEnabled(not running and not self.data_panel.is_loading())
         self.designer.setEnabled(not running)
         self.stop_action.setEnabled(running)
+        self.flow.controls_changed(running, paused)
 
     def _update_context(self) -> None:
         data = self.data_panel.data
@@ -268,11 +270,9 @@ class MainWindow(QMainWindow):
         config = self.training_panel.config()
         bs = config.batch_size if 0 < config.batch_size < train.m else train.m
         config.report_every = max(1, math.ceil(train.m / bs) // REPORTS_PER_EPOCH)
-        settings = self.panel_states()
-        key = json.dumps([settings["designer"], settings["training"], id(data)])
         return RunRequest(self.designer.spec(train.n_x, train.Y.shape[0]), config,
                           self.training_panel.dtype(), self.training_panel.device(), prepared,
-                          key=key, settings=settings)
+                          key=self.flow.key(), settings=self.panel_states())
 
     def start(self, paused: bool = False, epochs: int | None = None) -> bool:
         """Start (or continue) training for ``epochs`` epochs (default: the training panel's).
@@ -364,6 +364,8 @@ class MainWindow(QMainWindow):
             spec = held.network.spec
             self.plots.reset(spec.n_layers, spec.activations)
             self.plots.add(list(run.history.steps), list(run.history.epochs))
+            for c in run.history.changes:  # the settings changed during the run
+                self.plots.mark_change(c.step, c.epoch, c.label)
             self.plots.refresh()
 
     def show_model_design(self, model: ModelFile) -> None:

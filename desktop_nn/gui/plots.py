@@ -38,6 +38,7 @@ LAYER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
                 "#7f7f7f", "#bcbd22", "#17becf"]
 GRADIENT_MODES = {"||dW||": "grad_norm_W", "||db||": "grad_norm_b",
                   "update ratio": "update_ratio"}
+CHANGE_PEN = pg.mkPen("#555", width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
 
 
 def layer_pen(l: int) -> pg.QtGui.QPen:
@@ -65,6 +66,8 @@ class LivePlots(QWidget):
         self.steps = StepSeries()
         self.epochs = EpochSeries()
         self.redraws = 0
+        # (plot, line): one per plot and setting changed (mark_change)
+        self.change_marks: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
 
         # EMA of the per-step curves, the raw values faint behind: on by default, as one
         # mini-batch's values scatter over a decade and hide the trend (and which layer is
@@ -160,6 +163,9 @@ class LivePlots(QWidget):
         which decides whether its output's saturation means anything)."""
         self.steps.clear()
         self.epochs.clear()
+        for plot, mark in self.change_marks:
+            plot.removeItem(mark)
+        self.change_marks.clear()
         self._activations = list(activations)
         for lines, plot in ((self.gradient_lines, self.gradient_plot),
                             (self.saturation_lines, self.saturation_plot)):
@@ -199,6 +205,23 @@ class LivePlots(QWidget):
             self.steps.add(r)
         for r in epochs:
             self.epochs.add(r)
+
+    def mark_change(self, step: int, epoch: float, text: str) -> None:
+        """A setting changed after ``step`` steps (``epoch`` = examples seen / training
+        examples): a dashed vertical line labelled ``text`` ("lr 0.1 -> 0.01") on the cost
+        plot (x: step) and the accuracy plot (x: epoch), and unlabelled on the per-layer
+        plots."""
+        for plot, x, label in ((self.cost_plot, step, text), (self.accuracy_plot, epoch, text),
+                               (self.gradient_plot, step, None),
+                               (self.saturation_plot, step, None)):
+            mark = pg.InfiniteLine(pos=x, angle=90, pen=CHANGE_PEN, movable=False, label=label,
+                                   labelOpts={"position": 0.95, "color": "#333",
+                                              "anchors": [(0, 0), (0, 0)],  # right of it
+                                              "fill": (255, 255, 255, 200)})
+            mark.setObjectName("changeMark")
+            mark.setToolTip(text)
+            plot.addItem(mark)  # the view takes it in: a change before the first epoch
+            self.change_marks.append((plot, mark))
 
     def refresh(self, only: int | None = None) -> None:
         """Push the series into the curves: every plot, or only plot number ``only`` (0 cost,

@@ -129,8 +129,10 @@ class TrainingPanel(QWidget):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.stop_button.setEnabled(running)
         self.reset_button.setEnabled(not running)
-        for w in (self.epochs_spin, self.batch_spin, self.optimizer_combo, self.lr_spin,
-                  self.l2_spin, self.seed_spin, self.device_combo, self.dtype_combo):
+        # the learning rate, L2 and batch size stay open: a run takes them as they change
+        # (gui/run_flow.py); the others make another network
+        for w in (self.epochs_spin, self.optimizer_combo, self.seed_spin, self.device_combo,
+                  self.dtype_combo):
             w.setEnabled(not running)
 
     def state(self) -> dict:

@@ -4,7 +4,8 @@ and JSON lines.
 Step records are decimated: when more than ``max_step_points`` are kept, every other one is
 dropped and from then on only every second report is recorded (the stride doubles), so a run of
 a million steps keeps at most ``max_step_points`` points spread evenly over the whole run.
-Epoch records are few and all kept.
+Epoch records are few and all kept, and so are the settings changed during the run
+(train/live_settings.py's SettingChange: "lr 0.1 -> 0.01 after step 300").
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from desktop_nn.io.atomic import atomic_write_text
 from desktop_nn.nn.diagnostics import LAYER_FIELDS, LayerStats
 from desktop_nn.nn.histograms import ActivationHistograms
+from desktop_nn.train.live_settings import SettingChange
 
 
 @dataclass
@@ -99,6 +101,7 @@ class History:
     max_step_points: int = 20_000
     steps: list[StepReport] = field(default_factory=list)
     epochs: list[EpochReport] = field(default_factory=list)
+    changes: list[SettingChange] = field(default_factory=list)
     stride: int = 1
     _seen: int = 0
 
@@ -116,15 +119,21 @@ class History:
     def add_epoch(self, report: EpochReport) -> None:
         self.epochs.append(report)
 
+    def add_change(self, change: SettingChange) -> None:
+        self.changes.append(change)
+
     def clear(self) -> None:
         self.steps.clear()
         self.epochs.clear()
+        self.changes.clear()
         self.stride, self._seen = 1, 0
 
     # ------------------------------------------------------------------ export
     def to_jsonl(self) -> str:
-        """One JSON object per line: every epoch record, then the kept step records."""
+        """One JSON object per line: every epoch record, then every setting changed, then the
+        kept step records."""
         lines = [json.dumps(_clean(r.to_dict())) for r in self.epochs]
+        lines += [json.dumps(_clean(c.to_dict())) for c in self.changes]
         lines += [json.dumps(_clean(r.to_dict())) for r in self.steps]
         return "\n".join(lines) + ("\n" if lines else "")
 

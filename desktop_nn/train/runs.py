@@ -1,10 +1,11 @@
 """The runs of a session: every training run kept with its settings and history, so that runs
 can be compared (e.g. quadratic vs cross-entropy cost, sigmoid vs ReLU) and exported.
 
-A run is one network trained from its initial weights; continuing it (Start with nothing
-changed) adds to the same run. Curves are read from the run's :class:`History` and put on a
-common x axis, epochs (examples seen / training examples), so that runs with different batch
-sizes line up.
+A run is one network trained from its initial weights; continuing it (Start with only the
+epochs, learning rate, L2 or batch size changed: workbench/continuing.py) adds to the same
+run, and its history keeps the settings changed. Curves are read from the run's
+:class:`History` and put on a common x axis, epochs (examples seen / training examples), so
+that runs with different batch sizes line up.
 """
 
 from __future__ import annotations
@@ -86,11 +87,14 @@ class Run:
                 "val_cost": get("val_cost"), "val_accuracy": get("val_accuracy")}
 
     def to_summary_dict(self) -> dict:
-        """JSON-able: what a project keeps of a run (not its history)."""
+        """JSON-able: what a project keeps of a run (not its step and epoch records): its
+        settings, final figures and the settings changed during it (``changes``: dicts that
+        :meth:`SettingChange.from_dict` reads back)."""
         final = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                  for k, v in self.final().items()}
         return {"number": self.number, "summary": self.summary, "started": self.started,
-                "settings": self.settings, "final": final}
+                "settings": self.settings, "final": final,
+                "changes": [c.to_dict() for c in self.history.changes]}
 
 
 class RunLog:

@@ -31,6 +31,7 @@ import numpy as np
 
 from desktop_nn.nn.diagnostics import LayerStats
 from desktop_nn.train.history import EpochReport, History, StepReport
+from desktop_nn.train.live_settings import SettingChange
 from desktop_nn.train.runs import Run
 
 ENCODING = "float64-le-base64"
@@ -200,6 +201,24 @@ def runs_to_dicts(runs: list[Run], current: Run | None) -> list[dict]:
     return [run_to_dict(r, r is current, budget) for r in runs]
 
 
+def _changes_from(items: Any, number: int, notes: list[str]) -> list[SettingChange]:
+    """The settings changed during run ``number`` (its summary's ``changes``); those that
+    cannot be read are left out, with a note."""
+    if items is None:
+        return []
+    items = items if isinstance(items, list) else [items]
+    changes = []
+    for item in items:
+        try:
+            changes.append(SettingChange.from_dict(item))
+        except ValueError:
+            pass
+    if len(changes) < len(items):
+        notes.append(f"{len(items) - len(changes)} of Run {number}'s setting changes could "
+                     "not be read; their marks were left out.")
+    return changes
+
+
 def runs_from_dicts(items: list[Any]) -> tuple[list[Run], Run | None, list[str]]:
     """The runs a project saved (oldest first), the one marked current (None when none), and
     notes on what could not be read. A run saved without a history (by an older version, or
@@ -226,6 +245,7 @@ def runs_from_dicts(items: list[Any]) -> tuple[list[Run], Run | None, list[str]]
                 history = history_from_dict(d["history"], f"Run {number}'s history")
             except (ValueError, KeyError) as exc:
                 notes.append(f"{exc}; that run's curves were left out.")
+        history.changes.extend(_changes_from(d.get("changes"), number, notes))
         summary = d.get("summary") if isinstance(d.get("summary"), str) else ""
         run = Run(number, settings, history, m_train, summary)
         if isinstance(d.get("started"), str):

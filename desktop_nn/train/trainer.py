@@ -44,6 +44,7 @@ from desktop_nn.train.device_memory import Tensor, defers_guard, run_tensors, st
 from desktop_nn.train.early_stopping import EarlyStopping
 from desktop_nn.train.evaluation import Evaluation, Evaluator
 from desktop_nn.train.history import EpochReport, History, StepReport
+from desktop_nn.train.live_settings import apply_changes, merge_changes, take_changes
 from desktop_nn.train.nan_guard import NanGuard, NonFiniteStep
 from desktop_nn.train.progress import Progress
 from desktop_nn.train.result import TrainResult, out_of_memory_result, summary
@@ -130,6 +131,12 @@ class Trainer:
         self._steps_allowed = 0
         self._running = False
         self._waiting = False
+        # slow motion: at least this many seconds from one step's start to the next (0: full
+        # speed), and when the last step started (perf_counter)
+        self._interval = 0.0
+        self._last_step_at = 0.0
+        # live changes asked (TrainConfig field -> value), applied by the training thread
+        self._pending: dict[str, float] = {}
         self.ended_paused = self.ended_stop_asked = False
 
     # ------------------------------------------------------------------ where the run stands
@@ -217,6 +224,43 @@ class Trainer:
             self._stop = True
             self._cond.notify_all()
 
+    def set_pace(self, steps_per_s: float | None) -> None:
+        """Slow motion: at most ``steps_per_s`` steps a second, each one reported (None: full
+        speed). Takes effect at once, also in the middle of a wait for the next step."""
+        with self._cond:
+            self._interval = 1.0 / steps_per_s if steps_per_s else 0.0
+            self._cond.notify_all()
+
+    @property
+    def pace(self) -> float | None:
+        """Steps a second in slow motion, None at full speed."""
+        return 1.0 / self._interval if self._interval else None
+
+    def change(self, lr: float | None = None, l2: float | None = None,
+               batch_size: int | None = None) -> None:
+        """Go on with another learning rate, L2 or batch size (None: unchanged), same weights
+        and optimiser state (any thread; train/live_settings.py). ValueError: unusable."""
+        c = self.config
+        with self._cond:
+            merge_changes(self._pending, {"lr": c.lr, "l2": c.l2, "batch_size": c.batch_size},
+                          {"lr": lr, "l2": l2, "batch_size": batch_size})
+
+    @property
+    def pending_changes(self) -> dict[str, float]:
+        """The changes asked and not applied yet (TrainConfig field -> value)."""
+        with self._cond:
+            return dict(self._pending)
+
+    def _apply_changes(self, epoch_start: bool) -> None:
+        """Between two steps (training thread): apply the changes asked, each recorded in
+        the history, after reading a deferred NaN guard (no replay crosses a change)."""
+        with self._cond:
+            changes = take_changes(self._pending, epoch_start)
+        if changes:
+            self._check()
+            apply_changes(changes, self.config, self.optimizer, self.history,
+                          self._progress.step_count, self._progress.examples_seen / self.train.m)
+
     @property
     def is_paused(self) -> bool:
         return self._paused
@@ -235,18 +279,31 @@ class Trainer:
         wait paused answers CHECK_FIRST without blocking: a paused run's weights are looked
         at, so its deferred NaN guard must be read before it waits."""
         with self._cond:
-            if unchecked and self._paused and not self._stop and self._steps_allowed == 0:
-                return _CHECK_FIRST
-            while self._paused and not self._stop and self._steps_allowed == 0:
-                self._waiting = True
-                self._cond.wait()
-            self._waiting = False
-            if self._stop:
-                return _STOP
-            if self._paused:
-                self._steps_allowed -= 1
-                return _SINGLE_STEP
-            return _GO
+            while True:
+                if unchecked and self._paused and not self._stop and self._steps_allowed == 0:
+                    return _CHECK_FIRST
+                if self._paused and not self._stop and self._steps_allowed == 0:
+                    waited = time.perf_counter()
+                    while self._paused and not self._stop and self._steps_allowed == 0:
+                        self._waiting = True
+                        self._cond.wait()
+                    self._waiting = False
+                    # time spent paused is no training time (speed, time left)
+                    self._started += time.perf_counter() - waited
+                if self._stop:
+                    return _STOP
+                if self._paused:
+                    self._steps_allowed -= 1
+                    return _SINGLE_STEP
+                if not self._interval:
+                    return _GO
+                # slow motion: wait for the step's time (a pause, stop or new speed wakes it)
+                now = time.perf_counter()
+                delay = self._last_step_at + self._interval - now
+                if delay <= 0:
+                    self._last_step_at = now
+                    return _GO
+                self._cond.wait(delay)
 
     # ------------------------------------------------------------------ the loop
     def run(self, epochs: int | None = None, start_paused: bool = False) -> TrainResult:
@@ -257,6 +314,7 @@ class Trainer:
         epochs = self.config.epochs if epochs is None else epochs
         with self._cond:
             self._paused = self._paused or start_paused
+            self._last_step_at = 0.0  # in slow motion too, a run's first step goes at once
         self._running = True
         try:
             # Divergence is handled by the NaN guard: NumPy's overflow warnings are noise here.
@@ -307,6 +365,10 @@ class Trainer:
         status, message = "completed", f"trained {epochs} epochs"
         try:
             while progress.epoch < target_epoch:
+                if self._pending:
+                    self._apply_changes(epoch_start=progress.resume_batch == 0)
+                    self._total_steps = progress.step_count - progress.resume_batch + (
+                        target_epoch - progress.epoch) * self.steps_per_epoch
                 for xb_t, yb_t in self._batches():
                     go = self._wait_for_go(guard.unchecked > 0)
                     if go is _CHECK_FIRST:  # about to pause: check the steps taken so far
@@ -317,6 +379,8 @@ class Trainer:
                         message = f"stopped by the user at step {progress.step_count}"
                         self._check()
                         break
+                    if self._pending:  # a change asked meanwhile
+                        self._apply_changes(epoch_start=False)
                     last_cost = self._train_step(xb_t.T, yb_t.T, go is _SINGLE_STEP)
                 else:
                     self._check()
@@ -353,14 +417,15 @@ class Trainer:
                     replay: bool = False) -> float:
         """One optimiser step on a batch xb (n_x, b), yb (n_y, b). Returns the batch cost (NaN
         when a deferred guard has not read it yet); raises NonFiniteStep when the cost or a
-        gradient is not finite (the weights are left untouched). A single step is reported
-        whatever ``report_every`` says; a ``replay`` (train/nan_guard.py) is never."""
+        gradient is not finite (the weights are left untouched). A single step, or any step in
+        slow motion, is reported whatever ``report_every`` says; a ``replay``
+        (train/nan_guard.py) is never."""
         net, c, progress = self.network, self.config, self._progress
         _, caches = net.forward(xb)
         cost = net.cost_value(caches, yb, c.l2, self.train.m)
         grads = self._grads = net.backward(caches, yb, c.l2, self.train.m, out=self._grads)
         cost_value = self._guard.check_step(cost, caches, grads, progress)
-        reported = not replay and (single_step
+        reported = not replay and (single_step or self._interval
                                    or (progress.step_count + 1) % c.report_every == 0)
         if reported:
             diagnostics = self._diagnostics_for(net)

@@ -37,6 +37,7 @@ from desktop_nn.workbench.building import (
     plan_run,
     resume_run,
 )
+from desktop_nn.workbench.continuing import StartMode, restart_reasons
 from desktop_nn.workbench.events import TrainingSpan, WorkbenchEvents
 from desktop_nn.workbench.executor import Executor, InlineExecutor, describe_error
 from desktop_nn.workbench.model import (
@@ -94,6 +95,8 @@ class Workbench:
         self._end_epoch = 0  # the epoch the span in the worker trains to
         self._auto_device = False  # the run's device was "auto": it may move to the CPU
         self._closed = False
+        self._pace: float | None = None  # slow motion: steps a second (None: full speed)
+        self._asked: dict[str, float] = {}  # live changes asked while a run is made
 
     # ------------------------------------------------------------------ the model in hand
     @property
@@ -230,11 +233,16 @@ class Workbench:
         made, the events say how it goes, ending with ``finished``."""
         if self.is_busy() or self._closed:
             raise RuntimeError("a run is already being made or trained")
+        self._asked = {}
         state = self._state
         self._auto_device = request.device == "auto"
         if (train and isinstance(state, Training) and request.key is not None
                 and request.key == state.key):
-            self._train(state.trainer, paused, epochs)
+            # the same network: a new learning rate, L2 or batch size goes on from its
+            # weights and optimiser state (workbench/continuing.py)
+            c = request.config
+            state.trainer.change(lr=c.lr, l2=c.l2, batch_size=c.batch_size)
+            self._train(state.trainer, paused, c.epochs if epochs is None else epochs)
             return
         previous = state.trainer if isinstance(state, Training) else None
         on_gpu = previous is not None and previous.network.backend.is_gpu
@@ -253,6 +261,39 @@ class Workbench:
         del previous, state
         self._make(lambda: build_run(plan), _Making(request.data, request.key, request.settings,
                                                   paused, epochs, new_run=True, train=train))
+
+    def start_mode(self, key: str | None) -> StartMode:
+        """What :meth:`start` with a request of this key would do now: continue the run in
+        hand, or make a new one (and which settings changed, when a run is in hand)."""
+        state = self._state
+        if not isinstance(state, Training):
+            return StartMode("start")
+        if key is not None and key == state.key:
+            return StartMode("continue")
+        return StartMode("restart", restart_reasons(state.key or "", key or ""))
+
+    def set_pace(self, steps_per_s: float | None) -> None:
+        """Slow motion (at most ``steps_per_s`` steps a second, every step reported) or
+        full speed (None), for the run training now and the runs to come."""
+        self._pace = steps_per_s or None
+        t = self.trainer
+        if t is not None and self._making is None:
+            t.set_pace(self._pace)
+
+    def change_settings(self, lr: float | None = None, l2: float | None = None,
+                        batch_size: int | None = None) -> None:
+        """Go on with another learning rate, L2 or batch size (None: unchanged), keeping the
+        weights and optimiser state: applied by the run at its next step (the batch size at
+        its next epoch) and recorded in its history (train/live_settings.py). Asked while a
+        run is made, it applies to that run; with no run in hand, a Start uses the panels'
+        values anyway. Raises ValueError for a value no run can train with."""
+        t = self.trainer
+        asked = {k: v for k, v in (("lr", lr), ("l2", l2), ("batch_size", batch_size))
+                 if v is not None}
+        if self._making is not None:
+            self._asked.update(asked)
+        elif t is not None:
+            t.change(**asked)
 
     def pause_or_resume(self) -> None:
         if self._making is not None:
@@ -357,6 +398,10 @@ class Workbench:
                             trainer.epoch + epochs)
         self._training = True
         self._end_epoch = span.last_epoch
+        trainer.set_pace(self._pace)
+        if self._asked:
+            asked, self._asked = self._asked, {}
+            trainer.change(**asked)
         self.events.training_started.emit(span)
         self.executor.submit("trainingJob",
                              lambda: trainer.run(epochs, start_paused=paused),

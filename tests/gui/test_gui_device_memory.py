@@ -58,7 +58,7 @@ def test_window_on_a_chosen_device_stops_with_the_message(qtbot, window, monkeyp
 
 
 def _gpu_run_then_another(qtbot, window, monkeypatch, free: dict | None = None) -> Trainer:
-    """Train one epoch on the stand-in GPU under auto; return that trainer, with the epochs
+    """Train one epoch on the stand-in GPU under auto; return that trainer, with the seed
     changed so that the next start builds a new run. ``free["bytes"]``: the GPU's free
     memory, read at each check (default: plenty)."""
     from PySide6.QtWidgets import QComboBox, QSpinBox
@@ -72,7 +72,7 @@ def _gpu_run_then_another(qtbot, window, monkeypatch, free: dict | None = None) 
         assert window.start()
     first = window.workbench.trainer
     assert first.network.backend.is_gpu
-    window.findChild(QSpinBox, "epochsSpin").setValue(2)
+    window.findChild(QSpinBox, "seedSpin").setValue(1)  # a new network: a new run
     return first
 
 def test_window_shows_why_a_run_was_not_made_and_where_the_previous_one_is(

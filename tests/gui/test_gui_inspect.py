@@ -180,7 +180,7 @@ def test_math_tab_shapes_and_gradcheck_button_pass(qtbot, window):
 # ---------------------------------------------------------------------------- runs
 def test_two_runs_overlay_two_curves_and_export_csv(qtbot, window, tmp_path):
     train(qtbot, window, epochs=1, lr=0.5)
-    train(qtbot, window, epochs=1, lr=2.0)  # a change: a new run
+    train(qtbot, window, epochs=1, lr=2.0, seed=1)  # new weights: a new run
     assert len(window.workbench.runs) == 2
     show_tab(window, window.runs_view)
     view = window.runs_view

@@ -102,7 +102,7 @@ def test_a_run_that_cannot_be_made_keeps_the_previous_one(qtbot, window, monkeyp
     with qtbot.waitSignal(window.training_finished, timeout=60_000):
         assert window.start()
     first = window.workbench.trainer
-    window.training_panel.epochs_spin.setValue(2)  # other settings: a new run is made
+    window.training_panel.seed_spin.setValue(1)  # other weights: a new run is made
 
     def failing(self, *args, **kwargs):
         raise error
