@@ -237,7 +237,11 @@ def test_smoothing_toggle_draws_the_ema_over_the_faint_raw_curve(plots):
     np.testing.assert_allclose(10 ** line.raw.getData()[1], raw_W[1], rtol=1e-9)
     np.testing.assert_allclose(10 ** line.curve.getData()[1], smooth(raw_W[1], log=True),
                                rtol=1e-9)
-    assert line.raw.opts["pen"].color().alpha() < 255 and line.raw.zValue() < 0
+    # faint: the line's colour mixed with the white background (opaque: cheap to draw)
+    raw_rgb = line.raw.opts["pen"].color().getRgb()[:3]
+    line_rgb = line.curve.opts["pen"].color().getRgb()[:3]
+    assert all(r >= c for r, c in zip(raw_rgb, line_rgb, strict=True)) and raw_rgb != line_rgb
+    assert sum(raw_rgb) > sum(line_rgb) + 200 and line.raw.zValue() < 0
     sat = s.layer_values("saturated_share")
     np.testing.assert_allclose(plots.saturation_curves[0].getData()[1], ema(sat[0]))
     np.testing.assert_allclose(plots.step_cost.getData()[1], ema(s.cost))
