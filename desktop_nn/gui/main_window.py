@@ -38,6 +38,7 @@ from desktop_nn.gui.model_files import ModelFiles
 from desktop_nn.gui.plots import LivePlots
 from desktop_nn.gui.predict_view import PredictView
 from desktop_nn.gui.projects import ProjectController
+from desktop_nn.gui.reopened_run import ReopenedRun
 from desktop_nn.gui.run_flow import RunFlow
 from desktop_nn.gui.runs_view import RunsView
 from desktop_nn.gui.training_panel import TrainingPanel
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         self.progress = TrainingProgress(self.buffer, self.plots, self.statusBar(), self)
         self.progress.views.append(self.activation_view)
         self.flow = RunFlow(self)  # speed, Continue or Restart, live changes (gui/run_flow.py)
+        self.reopened = ReopenedRun(self)
         self.inspection = Inspection(self.workbench, self.tabs, self.weights_view,
                                      self.evaluation_view, self.predict_view, self.math_view,
                                      self._loaded_data, self._fresh_design, self.say)
@@ -357,16 +359,7 @@ class MainWindow(QMainWindow):
         self.runs_view.refresh()
 
     def show_run_curves(self, run: Run | None) -> None:
-        """A reopened project's runs in the Runs tab, ``run``'s curves in the plots."""
-        self.runs_view.refresh()
-        held = self.workbench.in_hand()
-        if run is not None and held is not None:
-            spec = held.network.spec
-            self.plots.reset(spec.n_layers, spec.activations)
-            self.plots.add(list(run.history.steps), list(run.history.epochs))
-            for c in run.history.changes:  # the settings changed during the run
-                self.plots.mark_change(c.step, c.epoch, c.label)
-            self.plots.refresh()
+        self.reopened.show(run)  # the Runs tab, run's curves, Continue (gui/reopened_run.py)
 
     def show_model_design(self, model: ModelFile) -> None:
         spec = model.network.spec

@@ -72,7 +72,8 @@ class ProjectView(Protocol):
         """The workbench's runs changed."""
 
     def show_run_curves(self, run: Run | None) -> None:
-        """The runs were restored: list them, and plot ``run``'s history (None: no curves)."""
+        """The runs were restored: list them, plot ``run``'s history (None: no curves) and
+        show where it stands; then :meth:`open_data` loads the data it goes on with."""
 
     def show_dialog(self, title: str, text: str, icon: Any) -> Any:
         """A message that does not block."""
@@ -256,14 +257,15 @@ class ProjectController(QObject):
             return False
         v.clear_training_view()
         v.show_panel_states(project.designer, project.training)
-        if model is not None:
-            v.show_model_design(model)
-            self.workbench.import_model(model, state)
         runs, current, notes = runs_from_dicts(project.runs)
         opened.notes += notes
         if model is None:
             current = None  # its curves belong to weights that are not here
         self.workbench.runs.restore(runs)
+        if model is not None:
+            v.show_model_design(model)
+            # the model and state are the current run's: Continue goes on with that run
+            self.workbench.import_model(model, state, current)
         self.workbench.current_run = current
         self._opened_model, self._opened_run = model, current
         v.show_run_curves(current)

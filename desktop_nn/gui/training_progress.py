@@ -65,11 +65,16 @@ class TrainingProgress(QObject):
         self._recent.clear()
         self.timer.start()
 
-    def follow_changes(self, history: History) -> None:
-        """Mark ``history``'s setting changes on the curves as they come (a new run's
-        history: none marked yet)."""
+    def follow_changes(self, history: History, marked: int = 0) -> None:
+        """Mark ``history``'s setting changes on the curves as they come (``marked``: how
+        many of them are already: none of a new run's, all of a reopened run's)."""
         if history is not self._history:
-            self._history, self._marked = history, 0
+            self._history, self._marked = history, marked
+
+    def show_position(self, epoch: int, step: int) -> None:
+        """Where a run stands before it trains (a reopened project's)."""
+        self.epoch_label.setText(f"epoch {epoch}")
+        self.step_label.setText(f"step {step}")
 
     def set_paused(self, paused: bool) -> None:
         """The run is paused: the status bar says so (and no training time passes)."""

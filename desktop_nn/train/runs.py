@@ -78,6 +78,26 @@ class Run:
                      dtype=np.float64)
         return x[keep], y
 
+    def settings_in_force(self) -> dict[str, float]:
+        """The learning rate, L2 and batch size the run last trained with (TrainConfig
+        names: ``lr``, ``l2``, ``batch_size``): its settings at the start with the changes
+        made during it. A value that is missing or unusable (an older or damaged file) is
+        left out."""
+        training = self.settings.get("training") if isinstance(self.settings, dict) else None
+        training = training if isinstance(training, dict) else {}
+        values = {"lr": training.get("lr"), "l2": training.get("l2"),
+                  "batch_size": training.get("batch")}
+        for change in self.history.changes:
+            values[change.name] = change.new
+        usable = {"lr": lambda v: v > 0, "l2": lambda v: v >= 0,
+                  "batch_size": lambda v: v >= 0 and v == int(v)}
+        out: dict[str, float] = {}
+        for name, v in values.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+                    and usable[name](v):
+                out[name] = int(v) if name == "batch_size" else float(v)
+        return out
+
     def final(self) -> dict:
         """The last epoch's figures (NaN when the run has no epoch yet)."""
         last = self.history.epochs[-1] if self.history.epochs else None

@@ -39,7 +39,8 @@ MAX_SAVED_EPOCHS = 5000
 MAX_STEPS_PER_RUN = 2000
 MIN_STEPS_PER_RUN = 100
 HISTORY_BYTES = 4 * 1024 * 1024  # all runs' step records together, before base64
-_STEP_FIELDS = [f.name for f in fields(StepReport) if f.name != "layers"]
+# the live view's histograms are no part of a history (History.add_step drops them)
+_STEP_FIELDS = [f.name for f in fields(StepReport) if f.name not in ("layers", "histograms")]
 _EPOCH_FIELDS = [f.name for f in fields(EpochReport)]
 _LAYER_FIELDS = [f.name for f in fields(LayerStats) if f.name != "layer"]
 

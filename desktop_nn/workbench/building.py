@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from desktop_nn.train.device_memory import (
     out_of_memory_said,
     run_tensors,
 )
-from desktop_nn.train.history import EpochReport, StepReport
+from desktop_nn.train.history import EpochReport, History, StepReport
 from desktop_nn.train.trainer import SetAsideRun, TrainConfig, Trainer
 from desktop_nn.workbench.executor import describe_error
 
@@ -70,6 +70,18 @@ class StartPoint:
     model: ModelFile | None = None
 
 
+@dataclass(frozen=True)
+class Resume:
+    """A reopened project's run that the new trainer goes on with, when it continues from
+    the start point's training state: its ``history`` (appended to: the same run) and the
+    learning rate, L2 and batch size it last trained with (``settings``, TrainConfig
+    names). The trainer is made with those, as the run stood when saved; the request's own
+    values follow as live changes, marked on the curves (as a Continue of a run in hand)."""
+
+    history: History
+    settings: dict[str, float]
+
+
 @dataclass
 class RunPlan:
     """A request with its device chosen: what :func:`build_run` makes."""
@@ -80,6 +92,7 @@ class RunPlan:
     on_step: StepListener | None = None
     on_epoch: EpochListener | None = None
     start_from: StartPoint | None = None
+    resume: Resume | None = None  # the run to go on with, when it continues from start_from
     # the previous run, set aside in host memory because it was on the GPU, and the data it
     # was trained on: it comes back, on the CPU, when the new run cannot be built
     set_aside: SetAsideRun | None = None
@@ -96,6 +109,7 @@ class BuiltRun:
     refusal: Exception | None = None  # why it cannot be made as asked (data, memory, device)
     error: str | None = None  # an unexpected failure
     previous: Trainer | None = None  # the set-aside run again, on the CPU (no new run)
+    continued: bool = False  # the trainer goes on with the plan's Resume run (no new run)
 
     @property
     def refused(self) -> str | None:
@@ -210,8 +224,18 @@ def _new_trainer(plan: RunPlan, backend: Backend, built: BuiltRun) -> Trainer:
     built.label = backend.label + (" (data streamed from host memory)"
                                    if trainer.streaming else "")
     if start is not None and start.state is not None:
+        asked, resume = trainer.config, plan.resume
         try:
+            if resume is not None:  # as the run stood when saved (batches inside an epoch)
+                trainer.config = replace(asked, **resume.settings)
+                trainer.config.validate()
             trainer.restore(*start.state)
         except ValueError as exc:  # e.g. another optimiser chosen since: start it afresh
+            trainer.config = asked
             built.notes.append(f"Continuing with fresh optimiser state: {exc}")
+        else:
+            if resume is not None:  # the same run goes on: its history, then the panels'
+                trainer.history = resume.history
+                trainer.change(lr=asked.lr, l2=asked.l2, batch_size=asked.batch_size)
+                built.continued = True
     return trainer

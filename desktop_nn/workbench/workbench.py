@@ -30,6 +30,7 @@ from desktop_nn.train.trainer import Trainer, TrainResult
 from desktop_nn.workbench.building import (
     BuiltRun,
     EpochListener,
+    Resume,
     RunRequest,
     StartPoint,
     StepListener,
@@ -66,6 +67,7 @@ class _Making:
     paused: bool
     epochs: int | None
     new_run: bool
+    resume: Run | None = None  # the reopened project's run it goes on with, if it can
     steps: int = 0
     stop: bool = False
     train: bool = True  # False: make the run only (:meth:`Workbench.make_run`)
@@ -90,6 +92,10 @@ class Workbench:
         self._state: ModelState = Fresh()
         self._imported: ModelFile | None = None
         self._start_from: StartPoint | None = None
+        # the reopened project's run that the start point's model and state come from, and
+        # the key under which a Start goes on with it (see :meth:`resume_with`)
+        self._reopened: Run | None = None
+        self._resume_key: str | None = None
         self._making: _Making | None = None
         self._training = False
         self._end_epoch = 0  # the epoch the span in the worker trains to
@@ -132,17 +138,36 @@ class Workbench:
             return state.model
         raise ValueError("No model yet: train a network (or import a model) first.")
 
-    def import_model(self, model: ModelFile, state: tuple[dict, dict] | None = None) -> bool:
+    def import_model(self, model: ModelFile, state: tuple[dict, dict] | None = None,
+                     run: Run | None = None) -> bool:
         """A model file (imported, or a reopened project's with its training state) becomes
-        the model in hand, and the next run starts from it when its design fits. False while
-        a run is made or trains."""
+        the model in hand, and the next run starts from it when its design fits. ``run``: the
+        reopened project's run (one of :attr:`runs`) they come from, which a Start under the
+        key given to :meth:`resume_with` goes on with. False while a run is made or trains."""
         if not self.reset():
             return False
         self._imported = model
         self._state = Imported(model)
         self._start_from = StartPoint(model.network, state, model)
+        self._reopened = run if state is not None else None  # weights alone: a new run
         self.events.model_changed.emit()
         return True
+
+    def resume_with(self, key: str | None) -> None:
+        """A Start whose request has ``key`` goes on with the reopened run (:meth:`
+        import_model`): the same run, from its weights, optimiser state and counters, its
+        history appended to. The viewer knows the key once the project's data are loaded:
+        the run's own settings on those data. None: no key does."""
+        self._resume_key = key if self._reopened is not None else None
+
+    def _resumable(self, key: str | None) -> Run | None:
+        """The reopened run a Start with ``key`` goes on with (None: it makes a new run)."""
+        run, start = self._reopened, self._start_from
+        if (run is None or key is None or key != self._resume_key or start is None
+                or start.state is None or isinstance(self._state, Training)
+                or not any(r is run for r in self.runs.runs)):  # removed from the Runs tab
+            return None
+        return run
 
     def reset(self) -> bool:
         """Drop the trained weights: the next run starts from freshly drawn ones (an imported
@@ -150,6 +175,7 @@ class Workbench:
         if self.is_busy():
             return False
         self._start_from = None
+        self._reopened = self._resume_key = None
         self._state = Imported(self._imported) if self._imported is not None else Fresh()
         self.events.model_changed.emit()
         return True
@@ -249,6 +275,9 @@ class Workbench:
         plan = plan_run(request, held_bytes(previous.memory_tensors()) if on_gpu else 0)
         plan.on_step, plan.on_epoch, plan.start_from = self.on_step, self.on_epoch, \
             self._start_from
+        resume = self._resumable(request.key)
+        if resume is not None:  # the reopened run goes on, as a run in hand would
+            plan.resume = Resume(resume.history, resume.settings_in_force())
         if on_gpu and plan.backend.is_gpu:
             # before the new run takes any GPU memory: the previous run's weights and state
             # wait in host memory, and become a CPU run again only if this one fails to build
@@ -260,14 +289,15 @@ class Workbench:
         # make it before this returns): its GPU arrays must be freed first
         del previous, state
         self._make(lambda: build_run(plan), _Making(request.data, request.key, request.settings,
-                                                  paused, epochs, new_run=True, train=train))
+                                                  paused, epochs, new_run=True, resume=resume,
+                                                  train=train))
 
     def start_mode(self, key: str | None) -> StartMode:
         """What :meth:`start` with a request of this key would do now: continue the run in
         hand, or make a new one (and which settings changed, when a run is in hand)."""
         state = self._state
         if not isinstance(state, Training):
-            return StartMode("start")
+            return StartMode("continue" if self._resumable(key) is not None else "start")
         if key is not None and key == state.key:
             return StartMode("continue")
         return StartMode("restart", restart_reasons(state.key or "", key or ""))
@@ -347,7 +377,12 @@ class Workbench:
         self.events.device_changed.emit(built.label)
         for note in built.notes:
             self.events.notice.emit(note)
-        if making.new_run:
+        # the reopened run goes on only when the trainer continued from its training state
+        new_run = making.new_run and not (built.continued and making.resume is not None)
+        self._reopened = self._resume_key = None  # its start point is now a run's past
+        if making.new_run and not new_run:
+            self.current_run = making.resume
+        elif new_run:
             settings = making.settings
             if settings is not None:
                 self.current_run = self.runs.add(
@@ -356,7 +391,7 @@ class Workbench:
             else:
                 self.current_run = None
         self.events.model_changed.emit()
-        self.events.run_made.emit(trainer, making.new_run)
+        self.events.run_made.emit(trainer, new_run)
         if not making.train:
             self.events.finished.emit(None)
             return
