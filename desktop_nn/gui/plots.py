@@ -76,9 +76,10 @@ class LivePlots(QWidget):
         self.smooth_check.setObjectName("smoothCheck")
         self.smooth_check.setChecked(True)
         self.smooth_check.setToolTip(
-            "Per-step curves (batch cost, gradients, saturation) as an exponential moving "
-            "average over about the last 20 plotted points, the raw values faint behind; on a "
-            "log axis the average is taken of the logarithms (a geometric mean)")
+            "Per-step curves (batch cost, gradients) as an exponential moving average over "
+            "about the last 20 plotted points, the raw values faint behind; on a log axis the "
+            "average is taken of the logarithms (a geometric mean). The saturated / dead "
+            "shares are window averages already, never smoothed")
         self.smooth_check.toggled.connect(lambda _: self.refresh())
 
         self.cost_plot = _plot("costPlot", "Cost", "step", "cost")
@@ -270,7 +271,9 @@ class LivePlots(QWidget):
         if self.saturation_mode.currentText() == "lines":
             for l, line in enumerate(self.saturation_lines):
                 if l < sat.shape[0]:
-                    line.set_data(x, finite_or_nan(sat[l]), self.smoothed())
+                    # a window value already averages over >= 1000 examples: drawn as it is,
+                    # a staircase (smoothing it drew ramps that no window measured)
+                    line.set_data(x, finite_or_nan(sat[l]), smoothed=False)
         elif sat.size:
             # layers x time: rows are layers (layer 1 at the bottom), columns are kept steps
             # NaN (n/a, or no window closed yet) is drawn transparent, not as 0

@@ -243,7 +243,8 @@ def test_smoothing_toggle_draws_the_ema_over_the_faint_raw_curve(plots):
     assert all(r >= c for r, c in zip(raw_rgb, line_rgb, strict=True)) and raw_rgb != line_rgb
     assert sum(raw_rgb) > sum(line_rgb) + 200 and line.raw.zValue() < 0
     sat = s.layer_values("saturated_share")
-    np.testing.assert_allclose(plots.saturation_curves[0].getData()[1], ema(sat[0]))
+    # the saturated / dead shares are window values (docs/diagnostics.md): never smoothed
+    np.testing.assert_allclose(plots.saturation_curves[0].getData()[1], sat[0])
     np.testing.assert_allclose(plots.step_cost.getData()[1], ema(s.cost))
     # the raw curves never take a legend entry of their own
     assert len(plots.gradient_plot.getPlotItem().legend.items) == 3
