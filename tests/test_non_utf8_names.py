@@ -160,3 +160,20 @@ def test_shown_leaves_valid_names_alone_and_escapes_the_rest():
     if os.name == "posix":
         assert shown(os.fsdecode(CAFE)) == CAFE_SHOWN
     assert shown("\ud800x") == "\\ud800x"  # a lone surrogate that is no escaped byte
+
+
+def test_class_folders_named_alike_once_escaped_are_refused_before_training(tmp_path,
+                                                                            capsys):
+    """Issue 21 re-test: folders named ESC and '\\x1b' (the text) trained, then no model could
+    be saved (a model file stores ESC as '\\x1b'): refused as the folder loads."""
+    try:
+        make_folder(tmp_path / "data", {"\x1b": 2, "\\x1b": 2, "ok": 2})
+    except OSError as exc:
+        pytest.skip(f"this file system refuses such names ({exc})")
+    with pytest.raises(FolderError, match=r"the same name '\\x1b' once bytes that are not "
+                                          r"UTF-8 and control characters"):
+        load_image_folder(tmp_path / "data", LoadOptions(use_cache=False))
+    assert main(["train", str(tmp_path / "data"), "--epochs", "1", "--save",
+                 str(tmp_path / "m.npz")]) == 2
+    assert "rename one of them" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()

@@ -9,12 +9,11 @@ Each check raises :class:`Invalid` (no file name: :mod:`desktop_nn.io.model_file
 from __future__ import annotations
 
 import math
-import unicodedata
 from typing import Any
 
 import numpy as np
 
-from desktop_nn.data.class_names import class_names_problem
+from desktop_nn.data.class_names import class_names_problem, printable, unprintable
 from desktop_nn.data.dataset import NORMALISATIONS
 from desktop_nn.data.image_folder import COLORS, FLATTEN_ORDER, RESIZE_MODES
 from desktop_nn.nn.network import DTYPES, NetworkSpec
@@ -108,31 +107,6 @@ def check_column(spec: NetworkSpec, name: str, a: Any) -> np.ndarray | None:
     if not np.isfinite(a).all():
         raise Invalid(f"{name} contains NaN or inf")
     return a
-
-
-# characters a name printed on a terminal or shown in a label must not hold: C0 and C1
-# controls (ESC starts a terminal's escape sequences, CR rewrites the line), DEL, and the
-# line and paragraph separators
-_UNPRINTABLE = ("Cc", "Zl", "Zp")
-
-
-def unprintable(text: str) -> str | None:
-    """The first character of ``text`` that is a control character or a line break, as
-    ``\\xNN`` / ``\\uNNNN``; None when there is none."""
-    for c in text:
-        if unicodedata.category(c) in _UNPRINTABLE:
-            return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-    return None
-
-
-def printable(text: str) -> str:
-    """``text`` with each control character or line break written as its escape
-    (``\\x1b``), as names that are not UTF-8 are shown."""
-    if unprintable(text) is None:
-        return text
-    return "".join(c if unicodedata.category(c) not in _UNPRINTABLE
-                   else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-                   for c in text)
 
 
 def check_class_names(spec: NetworkSpec, class_names: Any) -> list[str] | None:

@@ -16,6 +16,7 @@ from desktop_nn.data.image_folder.records import (
     ImageFile,
     Skipped,
 )
+from desktop_nn.data.class_names import printable
 from desktop_nn.data.user_files import os_error_reason, path_problem, refusal, shown
 
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
@@ -126,12 +127,15 @@ class _Scanner:
         for split, folders in groups.items():
             names: dict[str, str] = {}
             for c in folders:
-                name = shown(c.name)
+                # as a model file will name the class: bytes that are not UTF-8 and control
+                # characters written as \x escapes (data/class_names.py printable)
+                name = printable(shown(c.name))
                 if name in names:
                     raise FolderError(
                         f"{shown(self.root)}: the class folders {_raw(names[name])} and "
-                        f"{_raw(c.name)} have the same name {name!r} once bytes that are not "
-                        f"UTF-8 are written as \\x escapes; rename one of them")
+                        f"{_raw(c.name)} have the same name '{name}' once bytes that are not "
+                        f"UTF-8 and control characters are written as \\x escapes; rename "
+                        f"one of them")
                 names[name] = c.name
             links = [c for c in folders if _is_link(c)]
             chosen[split] = []
