@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from desktop_nn.data.class_names import printable
 from desktop_nn.data.image_folder.records import (
     IMAGE_EXTENSIONS,
     Cancelled,
@@ -16,7 +17,6 @@ from desktop_nn.data.image_folder.records import (
     ImageFile,
     Skipped,
 )
-from desktop_nn.data.class_names import printable
 from desktop_nn.data.user_files import os_error_reason, path_problem, refusal, shown
 
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "icon\r"})
