@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,3 +178,19 @@ def test_class_folders_named_alike_once_escaped_are_refused_before_training(tmp_
                  str(tmp_path / "m.npz")]) == 2
     assert "rename one of them" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_name_given_back_as_shown_opens_the_real_folder(latin1_folder, tmp_path):
+    """A saved project (or the Data panel, or a user copying a printed name) gives the name
+    as shown, caf\\xe9: it opens the real folder when nothing is named so literally."""
+    from desktop_nn.data.sources import resolve
+    from desktop_nn.data.user_files import unshown
+
+    real = os.fsdecode(os.fsencode(latin1_folder) + b"/" + CAFE)
+    as_shown = shown(real)
+    assert as_shown != real and unshown(as_shown) == real
+    assert resolve(as_shown) == Path(real)
+    assert unshown("plain/name") is None and unshown("a\\x41b") is None  # ASCII: never shown so
+    assert resolve(str(tmp_path / "nothing\\xe9")) == tmp_path / "nothing\\xe9"  # said missing
+    (latin1_folder / as_shown.rsplit("/", 1)[1]).mkdir()  # a literal 'caf\xe9' now exists
+    assert resolve(as_shown) == Path(as_shown)  # the name as written wins

@@ -33,6 +33,7 @@ from desktop_nn.data.image_folder import (
 )
 from desktop_nn.data.memory import TEST_BYTES_PER_VALUE, TRAIN_BYTES_PER_VALUE
 from desktop_nn.data.npz_data import DataFileError, load_npz_dataset
+from desktop_nn.data.user_files import unshown
 
 SAMPLE_NAME = "sample"
 
@@ -43,8 +44,17 @@ def sample_path() -> Path:
 
 
 def resolve(data: str | os.PathLike) -> Path:
-    """``"sample"`` -> the bundled sample folder; anything else as a path."""
-    return sample_path() if str(data) == SAMPLE_NAME else Path(data).expanduser()
+    """``"sample"`` -> the bundled sample folder; anything else as a path. A name given back
+    as it was shown (``d\\xffata``: a saved project's data, the Data panel's text) that names
+    nothing opens the real one it was shown for, when that exists (:func:`unshown`)."""
+    if str(data) == SAMPLE_NAME:
+        return sample_path()
+    path = Path(data).expanduser()
+    if not os.path.lexists(path):
+        real = unshown(str(path))
+        if real is not None and os.path.lexists(real):
+            return Path(real)
+    return path
 
 
 @dataclass

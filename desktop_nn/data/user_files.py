@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from typing import BinaryIO
 
@@ -40,6 +41,26 @@ def shown(name: str) -> str:
         return os.fsencode(name).decode("utf-8", "backslashreplace")
     except UnicodeError:  # a lone surrogate that is no escaped byte (a Windows name)
         return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_ESCAPED_BYTE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")
+
+
+def unshown(text: str) -> str | None:
+    r"""The real name that :func:`shown` wrote as ``text`` (``caf\xe9`` -> the name whose
+    bytes are ``caf`` and 0xE9), or None when ``text`` holds no such escape (of a byte of
+    0x80 or more: only those come from names that are not UTF-8). For a name a user gives
+    back as it was shown (a saved project's data folder, the Data panel's text): the name as
+    written is tried first, and this only when nothing has that name."""
+    if _ESCAPED_BYTE.search(text) is None:
+        return None
+    parts = _ESCAPED_BYTE.split(text)  # text, byte, text, byte, ..., text
+    raw = b"".join(os.fsencode(part) if i % 2 == 0 else bytes([int(part, 16)])
+                   for i, part in enumerate(parts))
+    try:
+        return os.fsdecode(raw)
+    except UnicodeError:
+        return None
 
 
 SYMLINK_LOOP = "symlink loop: its links lead back to themselves (too many levels of links)"

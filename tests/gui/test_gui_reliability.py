@@ -342,3 +342,7 @@ def test_a_folder_whose_name_is_not_utf8_loads_trains_and_saves(qtbot, window, t
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
         window.data_panel.load_from_edit()  # the edit's (escaped) text loads it again
     assert window.projects.save_to(tmp_path / "p.dnnproj")
+    window.data_panel.load("sample", synchronous=True)
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):  # the project's data, again
+        assert window.projects.open(tmp_path / "p.dnnproj")
+    assert window.data_panel.data.prepared.train.m + window.data_panel.data.prepared.val.m == 20
