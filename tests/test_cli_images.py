@@ -151,3 +151,9 @@ def test_a_folder_whose_name_is_not_utf8_trains_and_is_saved(tmp_path, capsys):
     from desktop_nn.io.model_file import load_model
 
     assert load_model(model).training["data"] == f"{tmp_path}/d\\xffata"
+
+
+def test_a_size_of_zero_says_what_is_wrong_with_it(capsys):
+    assert main(["inspect-data", "sample", "--image-size", "0x0"]) == 2
+    assert capsys.readouterr().err == ("desktop-nn: error: --image-size 0x0: image size '0x0': "
+                                       "the width and height must be at least 1 pixel\n")

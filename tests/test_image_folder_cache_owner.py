@@ -112,3 +112,26 @@ def test_a_fifo_named_like_the_entry_is_not_read(tmp_path):
     again = finishes(lambda: _load(root, cache), [entry], 20)  # blocked in open() before
     assert not again.from_cache
     np.testing.assert_array_equal(first.pixels, again.pixels)
+
+
+def test_a_killed_writers_temp_file_goes_at_the_next_load(tmp_path):
+    """Issue 21 re-test: a load killed while writing a big entry left gigabytes in the cache
+    until an hour had passed and another entry was written. Now the next load (even one
+    served from the cache) removes a temporary whose writer is gone; a live writer's stays."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    root = make_folder(tmp_path / "d", {"a": 2, "b": 2})
+    _load(root, cache)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    name = "abcdefabcdef-" + "1" * 32 + ".npz"
+    dead = cache / f".{name}.{int(gone.stdout)}.1.tmp"
+    alive = cache / f".{name}.{os.getpid()}.2.tmp"
+    minute_ago = time.time() - 60
+    for temp in (dead, alive):
+        temp.write_bytes(b"PK half written")
+        os.utime(temp, (minute_ago, minute_ago))
+    _load(root, cache)  # from the cache: nothing is written
+    assert not dead.exists() and alive.exists()

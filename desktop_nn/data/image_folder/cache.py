@@ -39,8 +39,11 @@ ENTRY_MEMBERS = frozenset({"pixels.npy", "file_stats.npy", "labels.npy", "splits
                            "paths.npy", "meta.npy"})
 # the temporary file of an entry being written (see _write_cache); one left by a killed
 # process is removed when it is older than this
-TEMP_NAME = re.compile(r"\.([0-9a-f]{12}-[0-9a-f]{32}\.npz)\.\d+\.\d+\.tmp")
+TEMP_NAME = re.compile(r"\.([0-9a-f]{12}-[0-9a-f]{32}\.npz)\.(\d+)\.\d+\.tmp")
 STALE_TEMP_SECONDS = 3600
+# ... or, when the process that wrote it is gone, older than this (a cache folder shared with
+# another machine could hold a live writer whose number is free here: not for long, though)
+DEAD_WRITER_TEMP_SECONDS = 10
 MAX_META_BYTES = 256 << 20  # an entry's metadata member bigger than this is not ours
 
 
@@ -213,15 +216,9 @@ def _prune(cache: Path, keep: int) -> None:
     """Keep the ``keep`` most recent of the cache's own entries in ``cache``; remove the
     temporary files that killed writers left. Nothing else there is touched."""
     entries: list[tuple[float, Path]] = []
-    now = time.time()
     for p in cache.iterdir():
         if TEMP_NAME.fullmatch(p.name):
-            try:
-                st = os.lstat(p)
-                if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TEMP_SECONDS:
-                    p.unlink()
-            except OSError:
-                pass
+            _remove_if_stale(p)
         elif ENTRY_NAME.fullmatch(p.name) and _is_own_entry(p):
             try:
                 entries.append((os.lstat(p).st_mtime, p))
@@ -230,3 +227,44 @@ def _prune(cache: Path, keep: int) -> None:
     entries.sort(key=lambda e: e[0], reverse=True)
     for _, old in entries[keep:]:
         old.unlink(missing_ok=True)
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or no way to ask: taken as alive
+        return True
+    return True
+
+
+def _remove_if_stale(p: Path) -> None:
+    """Remove the temporary ``p`` of an entry whose writer was killed (an image size of
+    20000x20000 leaves gigabytes): its process gone, or an hour old."""
+    match = TEMP_NAME.fullmatch(p.name)
+    if match is None:
+        return
+    try:
+        st = os.lstat(p)
+        age = time.time() - st.st_mtime
+        if not stat.S_ISREG(st.st_mode):
+            return
+        dead = age > DEAD_WRITER_TEMP_SECONDS and not _writer_alive(int(match.group(2)))
+        if dead or age > STALE_TEMP_SECONDS:
+            p.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def sweep_stale_temporaries(cache: Path) -> None:
+    """Remove what killed writers left in ``cache`` (done at every cached load, not only
+    after a write, so that a killed load's gigabytes go at the next load)."""
+    try:
+        names = [p for p in cache.iterdir() if TEMP_NAME.fullmatch(p.name)]
+    except OSError:
+        return
+    for p in names:
+        _remove_if_stale(p)

@@ -18,6 +18,7 @@ from desktop_nn.data.image_folder.cache import (
     _read_cache,
     _write_cache_in_background,
     default_cache_dir,
+    sweep_stale_temporaries,
 )
 from desktop_nn.data.image_folder.decode import PROCESS_THRESHOLD, _decode_chunk, _Pool
 from desktop_nn.data.image_folder.records import (
@@ -81,6 +82,7 @@ def load_image_folder(
             _check_memory(scan, options.image_size, options.color, bytes_per_value, "")
         cache_path = None
         if cache is not None:
+            sweep_stale_temporaries(cache)
             cache_path = cache / _cache_name(scan, options)
             cached = _read_cache(cache_path, scan, options)
             if cached is not None:

@@ -72,8 +72,10 @@ def parse_image_size(text: str) -> tuple[int, int]:
         raise ValueError(f"image size must look like 64x64 or 64, got {text!r}") from None
     if len(nums) == 1:
         nums = nums * 2
-    if len(nums) != 2 or min(nums) < 1:
+    if len(nums) != 2:
         raise ValueError(f"image size must look like 64x64 or 64, got {text!r}")
+    if min(nums) < 1:
+        raise ValueError(f"image size {text!r}: the width and height must be at least 1 pixel")
     width, height = nums
     _check_sides(width, height)
     return height, width
