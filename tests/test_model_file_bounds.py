@@ -247,6 +247,8 @@ def test_a_standardised_model_needs_a_positive_std(tmp_path):
     members = members_of(path)
     members["norm_std.npy"] = npy(np.zeros((6, 1)))
     refused(write_npz(path, members), "norm_std must be positive")
+    members["norm_std.npy"] = npy(np.full((6, 1), 1e-38))  # tiny: 1/std overflows float32
+    refused(write_npz(path, members), "norm_std must be positive, at least 1e-06")
 
 
 @pytest.mark.parametrize("training", [{"epochs": "many"}, {"steps": -1}, {"epochs": 1.5},

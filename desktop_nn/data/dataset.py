@@ -89,6 +89,11 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int = 0
 NORMALISATIONS = ("scale", "standardise", "none")
 
 
+# a feature whose spread is below this is taken as constant (std 1): dividing by a tiny std
+# would blow its noise up (and overflow float32); a model's std is checked against it too
+MIN_STD = 1e-6
+
+
 @dataclass
 class Normalisation:
     """How uint8 pixels become network inputs, fitted on the training set only.
@@ -124,7 +129,7 @@ class Normalisation:
         m = max(pixels.shape[0], 1)
         mean = total / m
         std = np.sqrt(np.maximum(total_sq / m - mean * mean, 0.0))
-        std[std < 1e-6] = 1.0
+        std[std < MIN_STD] = 1.0
         return cls(kind, mean.reshape(-1, 1).astype(np.float32),
                    std.reshape(-1, 1).astype(np.float32))
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from desktop_nn.data.class_names import class_names_problem, printable, unprintable
-from desktop_nn.data.dataset import NORMALISATIONS
+from desktop_nn.data.dataset import MIN_STD, NORMALISATIONS
 from desktop_nn.data.image_folder import COLORS, FLATTEN_ORDER, RESIZE_MODES
 from desktop_nn.nn.network import DTYPES, NetworkSpec
 
@@ -221,8 +221,9 @@ def check_normalisation(norm: Any, mean: np.ndarray | None,
     if kind == "standardise":
         if mean is None or std is None:
             raise Invalid("normalisation is 'standardise' but norm_mean or norm_std is missing")
-        if not (std > 0).all():
-            raise Invalid("norm_std must be positive (it divides the inputs)")
+        if not (std >= np.float32(MIN_STD)).all():  # as the float32 copy the model keeps
+            raise Invalid(f"norm_std must be positive, at least {MIN_STD:g} (it divides the "
+                          f"inputs; desktop-nn takes a smaller spread as constant, std 1)")
     return norm
 
 
