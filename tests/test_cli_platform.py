@@ -225,3 +225,23 @@ def test_the_window_is_imported_where_the_installer_sees_it():
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
              and isinstance(node.func, ast.Name) and node.func.id == "__import__"]
     assert calls == []
+
+
+@linux_only
+def test_a_platform_qt_does_not_have_is_said_before_qt_aborts(monkeypatch, capsys):
+    """QT_QPA_PLATFORM=nonesuch made Qt abort (rc 134); the plugins it has are listed."""
+    monkeypatch.setattr(pc, "available_platforms", lambda: ["offscreen", "wayland", "xcb"])
+    problem = pc.platform_problem({"QT_QPA_PLATFORM": "nonesuch"})
+    assert problem == ("the window cannot open: QT_QPA_PLATFORM=nonesuch names no platform "
+                       "plugin of this Qt; it has offscreen, wayland, xcb (unset "
+                       "QT_QPA_PLATFORM to let Qt choose)")
+    for fine in ("wayland", "wayland-egl", "offscreen"):
+        assert pc.unknown_platform(fine) is None
+    monkeypatch.setenv("QT_QPA_PLATFORM", "nonesuch")
+    assert main(["--self-test"]) == 2
+    assert capsys.readouterr().err == f"desktop-nn: error: {problem}\n"
+
+
+@linux_only
+def test_the_installed_qt_has_its_usual_plugins():
+    assert {"offscreen", "xcb"} <= set(pc.available_platforms())

@@ -158,6 +158,33 @@ def display_problem(display: str) -> str | None:
             f"in a desktop session, or check it without one with desktop-nn --self-test")
 
 
+def available_platforms() -> list[str] | None:
+    """The platform plugins the installed PySide6 has (xcb, offscreen, wayland, ...), or None
+    when they cannot be listed."""
+    plugin = platform_plugin("offscreen") or platform_plugin("xcb")
+    if plugin is None:
+        return None
+    try:
+        names = [p.name for p in plugin.parent.iterdir()]
+    except OSError:
+        return None
+    return sorted(n[len("libq"):-len(".so")] for n in names
+                  if n.startswith("libq") and n.endswith(".so"))
+
+
+def unknown_platform(name: str | None) -> str | None:
+    """Why Qt would abort on ``QT_QPA_PLATFORM`` naming a plugin it does not have, or None."""
+    if name is None:
+        return None
+    available = available_platforms()
+    # one plugin can answer to several keys (wayland: wayland-egl, wayland-brcm)
+    if not available or any(name == a or name.startswith(f"{a}-") for a in available):
+        return None
+    return (f"the window cannot open: QT_QPA_PLATFORM={name} names no platform plugin of "
+            f"this Qt; it has {', '.join(available)} (unset QT_QPA_PLATFORM to let Qt "
+            f"choose)")
+
+
 def qt_platform(environ: Mapping[str, str]) -> str | None:
     """The platform plugin Qt will use here (xcb, offscreen, wayland, ...); None off Linux."""
     if not sys.platform.startswith("linux"):
@@ -184,6 +211,9 @@ def platform_problem(environ: Mapping[str, str] | None = None, plugin: Path | No
     when it can, or when this cannot be told."""
     environ = os.environ if environ is None else environ
     name = qt_platform(environ)
+    unknown = unknown_platform(name)
+    if unknown is not None:
+        return unknown
     if name not in ("xcb", "offscreen"):
         return None
     plugin = plugin if plugin is not None else platform_plugin(name)
