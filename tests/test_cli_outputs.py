@@ -273,3 +273,22 @@ def test_an_interrupted_training_saves_what_was_trained(tmp_path, blobs, signum)
     epochs = [json.loads(line) for line in metrics.read_text().splitlines()
               if json.loads(line)["type"] == "epoch"]
     assert 1 <= len(epochs) < 100000 and trained["steps"] >= epochs[-1]["step"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs and links")
+def test_an_output_that_cannot_be_a_file_is_refused_before_training(tmp_path, capsys, blobs,
+                                                                    never_loaded):
+    """A link to a pipe (as /dev/stderr is, on a pipe) was 'a link that leads to nothing',
+    after training; a folder that is a loop of links was 'does not exist'."""
+    data = _data(tmp_path, blobs)
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "to_pipe").symlink_to(tmp_path / "pipe")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    cases = [(tmp_path / "to_pipe", f"is a symbolic link to {tmp_path / 'pipe'}, which is a "
+                                    f"FIFO (named pipe), not a regular file"),
+             (tmp_path / "loop" / "m.npz", f"the folder {tmp_path / 'loop'} is a loop of "
+                                           f"symbolic links")]
+    for target, words in cases:
+        for option in ("--save", "--metrics"):
+            assert _train(data, option, str(target)) == 2
+            assert f"{option} {target}: {words}" in _one_error_line(capsys.readouterr().err)

@@ -5,6 +5,7 @@ that refuse out-of-range and non-finite numbers naming the option (argparse prin
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 from pathlib import Path
@@ -128,9 +129,21 @@ def check_output_path(option: str, path: str | None) -> None:
     if target.is_dir():
         raise UsageError(f"{option} {path}: is a folder; name a file")
     if not folder.is_dir():
+        try:
+            os.stat(folder)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UsageError(f"{option} {path}: the folder {folder} is a loop of symbolic "
+                                 f"links") from None
         raise UsageError(f"{option} {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: the folder {folder} is not writable")
+    from desktop_nn.io.atomic import write_target
+
+    try:  # a FIFO, a device, /dev/stderr, a link leading nowhere: refused before training
+        write_target(target)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
 
 
 def _real(path: str | os.PathLike) -> str:

@@ -120,6 +120,13 @@ def write_target(path: str | os.PathLike) -> Path:
     if not stat.S_ISLNK(st.st_mode):
         _refuse_kind(p, st.st_mode)
         return p
+    try:  # what the system opens through the link: /dev/stderr leads to a pipe or a terminal
+        opened = os.stat(p)  # that no path names (realpath cannot follow it)
+    except OSError:
+        opened = None
+    if opened is not None and not stat.S_ISREG(opened.st_mode):
+        _refuse_kind(p, opened.st_mode, through=f"is a symbolic link to {os.readlink(p)}, "
+                                                f"which ")
     try:
         real = Path(os.path.realpath(p, strict=True))
         st = os.stat(real)
