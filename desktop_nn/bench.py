@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from desktop_nn.arg_types import whole_number
 from desktop_nn.backend import Backend, BackendError, select_backend
 from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.train.trainer import TrainConfig, Trainer
@@ -178,22 +179,6 @@ MAX_REPEATS = 1000
 # PyTorch threads: a few times the cores is already slower; far more makes it crash (100000
 # threads segfaulted), so more than this is refused
 MAX_THREADS = 4 * (os.cpu_count() or 1)
-
-
-def whole_number(lo: int, hi: int):
-    """An argparse type: a whole number in [lo, hi] (argparse names the option)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {text}")
-        return value
-
-    parse.__name__ = "whole number"
-    return parse
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:

@@ -10,6 +10,8 @@ import math
 import os
 from pathlib import Path
 
+from desktop_nn.arg_types import whole_number
+
 
 class UsageError(Exception):
     """Bad input: printed as one line, exit code 2."""
@@ -22,18 +24,7 @@ MAX_UNITS = 10_000_000  # units per hidden layer: far beyond any memory, far bel
 
 def int_in(lo: int, hi: int = MAX_INT):
     """An argparse type: a whole number in [lo, hi]."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {text}")
-        return value
-
-    parse.__name__ = "whole number"
-    return parse
+    return whole_number(lo, hi)
 
 
 def float_in(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False):
@@ -204,21 +195,6 @@ def write_failure(path: str, exc: BaseException) -> str:
         return f"cannot write {path}: {exc.strerror}"
     text = str(exc).strip() or type(exc).__name__
     return text if str(path) in text else f"cannot write {path}: {text}"
-
-
-def available_memory() -> int | None:
-    """Bytes of memory a new allocation can have now (Linux: MemAvailable), None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 # bytes per pixel value: loading keeps the uint8 pixels (and a second copy for a moment, as

@@ -13,11 +13,11 @@ from desktop_nn.cli.checks import (
     TRAIN_BYTES_PER_VALUE,
     UsageError,
     activation_list,
-    available_memory,
     check_image_memory,
     int_in,
     layer_sizes,
 )
+from desktop_nn.data.memory import available_memory
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.init import BIAS_INITS, INITS
