@@ -109,6 +109,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            f"{_NIELSEN}, ch. 5", "mnist-nielsen", "train",
            (Variant((30,), (_acc("final validation accuracy", 0.9648, "final_accuracy"),)),
             Variant((30, 30), (_acc("final validation accuracy", 0.9690, "final_accuracy"),)),
+            Variant((30, 30, 30),
+                    (_acc("final validation accuracy", 0.9657, "final_accuracy"),)),
             Variant((30, 30, 30, 30),
                     (_acc("final validation accuracy", 0.9653, "final_accuracy"),))),
            "sigmoid", "sigmoid", "cross-entropy", "scaled", "normal", lr=0.1, l2=5.0,
@@ -126,7 +128,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "train", (Variant((7,), _cat(0.693, 0.0486, 1.00, 0.72)),),
            "relu", "sigmoid", "cross-entropy", "small", "zeros", lr=0.0075, batch_size=0,
            epochs=2500, shuffle=False, monitor="none", class_order=("non-cat", "cat"),
-           weights="course",
+           weights="course", dtype="float64",
            note="weights randn * 0.01, as the course's initialize_parameters() for its "
                 "two-layer model (its L-layer model divides by sqrt(n_prev) instead), drawn "
                 "as the notebook draws them (np.random.seed(1))"),
@@ -134,7 +136,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "catvnoncat", "train", (Variant((20, 7, 5), _cat(0.772, 0.0929, 0.986, 0.80)),),
            "relu", "sigmoid", "cross-entropy", "scaled", "zeros", lr=0.0075, batch_size=0,
            epochs=2500, shuffle=False, monitor="none", class_order=("non-cat", "cat"),
-           weights="course",
+           weights="course", dtype="float64",
            note="weights randn / sqrt(n_prev), biases 0 (initialize_parameters_deep()), "
                 "drawn as the notebook draws them (np.random.seed(1))"),
 )}
