@@ -27,6 +27,7 @@ from pathlib import Path
 
 KERNELS = ("default", "Haswell", "SkylakeX", "Zen")
 RECIPES = ("cat-2layer", "cat-4layer")
+CPUINFO = Path("/proc/cpuinfo")
 # the CPU flags (as /proc/cpuinfo spells them) each forced kernel executes
 NEEDS = {"Haswell": {"avx2", "fma"}, "Zen": {"avx2", "fma"},
          "SkylakeX": {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}}
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if val is not None:
             extra += [opt, str(val)]
     try:
-        flags = cpu_flags(Path("/proc/cpuinfo").read_text())
+        flags = cpu_flags(CPUINFO.read_text())
     except OSError:
         flags = set()
     print(f"CPU flags: {' '.join(sorted(f for f in flags if f.startswith(('avx', 'fma'))))}")
