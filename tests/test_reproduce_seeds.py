@@ -32,7 +32,7 @@ def _within(published: float, tol: float, values: list[float]) -> int:
 
 
 def test_mean_within_half_a_point_passes_and_counts_the_seeds_within():
-    # docs/reproductions.md's nielsen-ch1 seeds 0-4: seed 0 misses alone, the mean passes
+    # issue 8's nielsen-ch1 seeds 0-4 (docs/reproductions.md): seed 0 misses, the mean passes
     values = [0.9474, 0.9534, 0.9496, 0.9517, 0.9500]
     agg = aggregate(ACC, values)
     assert agg["center"] == pytest.approx(statistics.fmean(values), abs=1e-15)
