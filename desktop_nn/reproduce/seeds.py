@@ -109,8 +109,7 @@ def run_seeds(recipe: Recipe, data_dir: Path, work_dir: Path, seeds: Sequence[in
     rep = {k: first[k] for k in ("recipe", "title", "source", "setup", "note", "epochs",
                                  "init", "dtype", "initial_weights", "overridden", "data",
                                  "examples", "data_notes", "device", "machine")}
-    rep.update(seeds=list(seeds), statistic=recipe.statistic,
-               first_seed_judged=recipe.first_seed_judged, networks=networks, pass_=ok,
-               runs=runs, seconds=round(time.perf_counter() - t0, 2))
-    rep["pass"] = rep.pop("pass_")
+    rep.update({"seeds": list(seeds), "statistic": recipe.statistic,
+                "first_seed_judged": recipe.first_seed_judged, "networks": networks,
+                "pass": ok, "runs": runs, "seconds": round(time.perf_counter() - t0, 2)})
     return rep
