@@ -198,7 +198,8 @@ def add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
                    help="override the recipe's weight initialisation (an experiment)")
     p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="override the recipe's dtype (float64 for the cat recipes, as the "
-                   "course's NumPy code; float32, the app's, for the MNIST recipes)")
+                   "course's NumPy code: their float32 figures depend on OpenBLAS's kernel; "
+                   "float32, the app's, for the MNIST recipes)")
     p.add_argument("--weights", choices=WEIGHTS, default=None,
                    help="initial weights: course = the course notebook's own draw "
                    "(np.random.seed(1), its layer order, its pixel order; the cat recipes' "
