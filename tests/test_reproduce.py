@@ -73,7 +73,9 @@ def test_recipes_hold_the_published_settings():
     assert (ch3.variants[0].hidden, ch3.lr, ch3.l2, ch3.cost, ch3.init, ch3.monitor) == \
         ((100,), 0.5, 5.0, "cross-entropy", "normal", "val")
     ch5 = RECIPES["nielsen-ch5"]
-    assert [v.hidden for v in ch5.variants] == [(30,), (30, 30), (30, 30, 30, 30)]
+    assert [v.hidden for v in ch5.variants] == [(30,), (30, 30), (30, 30, 30), (30, 30, 30, 30)]
+    assert [v.targets[0].published for v in ch5.variants] == \
+        pytest.approx([0.9648, 0.9690, 0.9657, 0.9653])
     assert (ch5.lr, ch5.l2, ch5.init) == (0.1, 5.0, "scaled")
     grads = RECIPES["nielsen-ch5-gradients"]
     assert [len(v.hidden) for v in grads.variants] == [2, 3, 4]
@@ -228,6 +230,47 @@ def test_cat_recipe_labels_cat_as_one(tmp_path):
     bright = prep.train.X.mean(axis=0) > 0.5
     assert np.array_equal(prep.train.Y[0] == 1, bright)
     assert np.array_equal(prep.test.Y[0] == 1, prep.test.X.mean(axis=0) > 0.5)
+
+
+def test_float64_inputs_are_exactly_each_pixel_value_over_255():
+    from fractions import Fraction
+
+    from desktop_nn.data.dataset import Normalisation
+
+    pixels = np.arange(256, dtype=np.uint8).reshape(2, 128)  # every value, 2 images
+    X = Normalisation("scale").apply(pixels, "float64")
+    assert X.dtype == np.float64 and X.shape == (128, 2)
+    for p, x in zip(pixels.T.ravel(), X.ravel(), strict=True):
+        # x is the float64 nearest to p / 255 (exact rational arithmetic as the reference)
+        assert abs(Fraction(float(x)) - Fraction(int(p), 255)) <= \
+            Fraction(np.spacing(float(x))) / 2
+    # the float32 path, cast up, is off by up to ~7e-8 (what issue 23 measured)
+    X32 = Normalisation("scale").apply(pixels).astype(np.float64)
+    assert 1e-8 < np.abs(X32 - X).max() < 1e-7
+    with pytest.raises(ValueError):
+        Normalisation("none").apply(pixels, "float64")
+
+
+def test_cat_recipes_run_in_float64_with_x_exactly_pixels_over_255(tmp_path):
+    _fake_catvnoncat(tmp_path / "data")
+    for name in ("cat-2layer", "cat-4layer"):
+        assert RECIPES[name].dtype == "float64"
+    folder = load_image_folder(tmp_path / "data" / "catvnoncat")
+    data = load_recipe_data(RECIPES["cat-2layer"], tmp_path / "data", tmp_path / "work",
+                            dtype="float64")
+    prep = data.prepared
+    for split in ("train", "test"):
+        idx = folder.indices(split)
+        X = getattr(prep, split).X
+        assert X.dtype == np.float64
+        # the class reorder keeps the loader's order of the images (columns)
+        expect = folder.pixels[idx].T.astype(np.float64) / 255.0  # computed independently
+        assert np.array_equal(X, expect)  # exactly, not approximately
+        # and the float32 X cast up differs (the reason for the float64 path)
+        X32 = load_recipe_data(RECIPES["cat-2layer"], tmp_path / "data",
+                               tmp_path / "work").prepared
+        assert getattr(X32, split).X.dtype == np.float32
+        assert not np.array_equal(getattr(X32, split).X.astype(np.float64), expect)
 
 
 def test_cat_recipe_end_to_end_through_the_cli(tmp_path, capsys):

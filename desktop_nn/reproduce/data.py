@@ -172,9 +172,12 @@ class RecipeData:
 
 def load_recipe_data(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int = 0,
                      n_train: int = NIELSEN_TRAIN,
-                     log: Callable[[str], None] | None = None) -> RecipeData:
+                     log: Callable[[str], None] | None = None,
+                     dtype: str = "float32") -> RecipeData:
     """The recipe's data through the app's loader (pixels / 255, no random validation split:
-    the folders say which image is train, val or test)."""
+    the folders say which image is train, val or test). ``dtype="float64"``: X is made in
+    float64 from the decoded pixels (exactly p / 255), not cast up from the float32 X."""
+    from desktop_nn.data.dataset import prepare_image_data
     from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
 
     notes: list[str] = []
@@ -194,6 +197,9 @@ def load_recipe_data(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int =
     except (DataFileError, FolderError, ValueError) as exc:
         raise ReproduceError(str(exc)) from None
     prepared = loaded.prepared
+    if dtype == "float64":
+        # the same split, X = pixels / 255 in float64 (float32 X cast up differs by ~1e-8)
+        prepared = prepare_image_data(loaded.folder, 0.0, seed, "scale", dtype="float64")
     train_indices = None
     if recipe.data == "mnist-nielsen":
         data = loaded.folder

@@ -15,6 +15,9 @@ from desktop_nn.nn.network import DTYPES
 from desktop_nn.reproduce.data import DATA_ENV, default_data_dir, default_work_dir
 from desktop_nn.reproduce.recipes import RECIPES, WEIGHTS, ReproduceError
 from desktop_nn.reproduce.run import run_recipe
+from desktop_nn.reproduce.seeds import run_seeds
+
+SEEDS_RANGE = (1, 100)  # --seeds
 
 
 def _fmt(value, unit: str) -> str:
@@ -87,6 +90,61 @@ def format_report(rep: dict) -> str:
     return "\n".join(lines)
 
 
+def _tolerance_seeds(f: dict) -> str:
+    return f"{f['statistic']} {_tolerance(f)}"
+
+
+def format_seeds_report(rep: dict) -> str:
+    """The report of :func:`run_seeds`: each figure's mean (or median), min, max and how many
+    seeds are within the tolerance on their own; the stuck share where the recipe has one."""
+    seeds = rep["seeds"]
+    span = f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+    judged = f"judged on the {rep['statistic']} over the seeds"
+    if rep["first_seed_judged"]:
+        judged += f" and on seed {seeds[0]} alone"
+    lines = [f"{rep['recipe']}: {rep['title']} ({rep['source']})",
+             f"  {rep['setup']}",
+             f"  {span} ({len(seeds)} runs, {judged}), {rep['dtype']}, initial weights: "
+             f"{rep['initial_weights']}" +
+             (f"; NOT THE RECIPE'S SETUP: {', '.join(rep['overridden'])}"
+              if rep["overridden"] else ""),
+             f"  data: {rep['data']}: " + ", ".join(f"{n} {s}" for s, n in
+                                                    rep["examples"].items() if n)]
+    lines += [f"  note: {n}" for n in [*rep["data_notes"], rep["note"]] if n]
+    header = ("network", "figure", "published", rep["statistic"], "min", "max", "within",
+              "tolerance", "result")
+    table = []
+    for row in rep["networks"]:
+        for f in row["figures"]:
+            within = f"{f['within']} of {f['n']}"
+            if rep["first_seed_judged"]:
+                within += f" (seed {seeds[0]} {f['first']})"
+            table.append((str(row["network"]).replace(" ", ""), f["label"],
+                          _fmt(f["published"], f["unit"]), _fmt(f["center"], f["unit"]),
+                          _fmt(f["min"], f["unit"]), _fmt(f["max"], f["unit"]), within,
+                          _tolerance(f), f["result"]))
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
+    for r in [header, *table]:
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
+                     .rstrip())
+    for row in rep["networks"]:
+        net = str(row["network"]).replace(" ", "")
+        for f in row["figures"]:
+            if f["unit"] != "norms":
+                lines.append(f"  {net} {f['label']} per seed: " + ", ".join(
+                    f"{s}: {_fmt(v, f['unit'])}" for s, v in zip(seeds, f["values"],
+                                                                   strict=True)))
+        if "stuck" in row:
+            st = row["stuck"]
+            share = "-" if st["share"] is None else f"{100 * st['share']:.0f} %"
+            lines.append(f"  {net} stuck (peak below {100 * st['below']:.0f} %): "
+                         f"{st['stuck']} of {st['n']} seeds ({share})")
+    verdict = "all PASS" if rep["pass"] else "some MISS"
+    lines.append(f"  {verdict}; {rep['seconds']:.1f} s in all on {rep['device']}")
+    lines.append(f"  machine: {rep['machine']}")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------- CLI
 def _whole(lo: int, hi: int):
     """An argparse type: a whole number in [lo, hi] (argparse names the option), checked
@@ -126,6 +184,12 @@ def add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_whole(*SEED_RANGE), default=0,
                    help="seeds the initial weights and the shuffling (default 0; the "
                    f"window's range, {SEED_RANGE[0]} to {SEED_RANGE[1]})")
+    p.add_argument("--seeds", metavar="N", type=_whole(*SEEDS_RANGE), default=None,
+                   help="run seeds --seed, --seed + 1, ... (N runs) and judge each figure on "
+                   "their mean (the gradients: median, and the first seed alone too); default: "
+                   "the recipe's (5 for the MNIST accuracy recipes, 20 initialisations for "
+                   f"nielsen-ch5-gradients, 1 for the cat recipes); {SEEDS_RANGE[0]} to "
+                   f"{SEEDS_RANGE[1]}")
     p.add_argument("--epochs", type=_whole(0, EPOCHS_RANGE[1]), default=None,
                    help="override the recipe's epochs (iterations for full batch) for a "
                    "quick check; the figures are then not comparable (0: the cost at "
@@ -133,7 +197,9 @@ def add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", choices=INITS, default=None,
                    help="override the recipe's weight initialisation (an experiment)")
     p.add_argument("--dtype", choices=DTYPES, default=None,
-                   help="override the recipe's dtype (float32, as the app)")
+                   help="override the recipe's dtype (float64 for the cat recipes, as the "
+                   "course's NumPy code: their float32 figures depend on OpenBLAS's kernel; "
+                   "float32, the app's, for the MNIST recipes)")
     p.add_argument("--weights", choices=WEIGHTS, default=None,
                    help="initial weights: course = the course notebook's own draw "
                    "(np.random.seed(1), its layer order, its pixel order; the cat recipes' "
@@ -161,12 +227,24 @@ def run_reproduce(args: argparse.Namespace) -> int:
     try:
         for name in names:
             log(f"{name}: running")
-            rep = run_recipe(RECIPES[name], data_dir, work_dir, args.seed, args.epochs,
-                             args.device, args.init, args.dtype,
-                             weights=args.weights, log=log)
+            recipe = RECIPES[name]
+            n = args.seeds or recipe.seeds
+            if n == 1:
+                rep = run_recipe(recipe, data_dir, work_dir, args.seed, args.epochs,
+                                 args.device, args.init, args.dtype,
+                                 weights=args.weights, log=log)
+            else:
+                if args.seed + n - 1 > SEED_RANGE[1]:
+                    raise ReproduceError(f"--seed {args.seed} with --seeds {n} runs past the "
+                                         f"largest seed, {SEED_RANGE[1]}")
+                rep = run_seeds(recipe, data_dir, work_dir,
+                                list(range(args.seed, args.seed + n)), args.epochs,
+                                args.device, args.init, args.dtype, weights=args.weights,
+                                log=log)
             reports.append(rep)
             if not args.json:
-                print(format_report(rep), flush=True)
+                print(format_seeds_report(rep) if "seeds" in rep else format_report(rep),
+                      flush=True)
     except ReproduceError as exc:
         print(f"desktop-nn: error: {exc}", file=sys.stderr)
         return 2

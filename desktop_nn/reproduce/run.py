@@ -56,6 +56,11 @@ def judge(target: Target, measured) -> bool | None:
     if target.check == "abs":
         return abs(measured - target.published) <= target.tolerance + 1e-12
     if target.check == "factor":
+        if isinstance(target.published, tuple):  # each value against its published one
+            if len(measured) != len(target.published):
+                return False
+            return all(judge(replace(target, published=p), float(m))
+                       for p, m in zip(target.published, measured, strict=True))
         if measured <= 0:
             return False
         return target.published / target.tolerance <= measured <= \
@@ -171,22 +176,30 @@ def machine() -> str:
            f"Python {platform.python_version()}, NumPy {np.__version__}"
 
 
-def run_recipe(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int = 0,
-               epochs: int | None = None, device: str = "auto", init: str | None = None,
-               dtype: str | None = None, n_train: int = NIELSEN_TRAIN,
-               gradient_examples: int = GRADIENT_EXAMPLES, weights: str | None = None,
-               log: Callable[[str], None] | None = None) -> dict:
-    """Run every network of ``recipe`` and judge each published figure -> a JSON-able dict.
-
-    ``weights``: None for the recipe's, "seeded" for the app's initialiser seeded by
-    ``seed``, "course" (cat recipes) for the course's own initial weights
-    (:func:`course_initial_parameters`)."""
-    log = _log_to(log)
+def check_weights(recipe: Recipe, weights: str | None) -> str:
+    """The initial weights a run uses (None: the recipe's); ReproduceError if unusable."""
     weights = weights or recipe.weights
     if weights not in WEIGHTS:
         raise ReproduceError(f"initial weights {weights!r}: expected one of {WEIGHTS}")
     if weights == "course" and recipe.data != "catvnoncat":
         raise ReproduceError("--weights course goes with the cat recipes only")
+    return weights
+
+
+def run_recipe(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int = 0,
+               epochs: int | None = None, device: str = "auto", init: str | None = None,
+               dtype: str | None = None, n_train: int = NIELSEN_TRAIN,
+               gradient_examples: int = GRADIENT_EXAMPLES, weights: str | None = None,
+               log: Callable[[str], None] | None = None,
+               data: RecipeData | None = None) -> dict:
+    """Run every network of ``recipe`` and judge each published figure -> a JSON-able dict.
+
+    ``weights``: None for the recipe's, "seeded" for the app's initialiser seeded by
+    ``seed``, "course" (cat recipes) for the course's own initial weights
+    (:func:`course_initial_parameters`). ``data``: the recipe's data already loaded (with
+    ``dtype``), as a run over several seeds passes it; None loads them."""
+    log = _log_to(log)
+    weights = check_weights(recipe, weights)
     t0 = time.perf_counter()
     try:
         backend = select_backend(device)
@@ -195,7 +208,8 @@ def run_recipe(recipe: Recipe, data_dir: Path, work_dir: Path, seed: int = 0,
     init = init or recipe.init
     dtype = dtype or recipe.dtype
     epochs = recipe.epochs if epochs is None else epochs
-    data = load_recipe_data(recipe, data_dir, work_dir, seed, n_train, log)
+    if data is None:
+        data = load_recipe_data(recipe, data_dir, work_dir, seed, n_train, log, dtype)
     load_s = time.perf_counter() - t0
     prep = data.prepared
     counts = {s: (getattr(prep, s).m if getattr(prep, s) is not None else 0)
