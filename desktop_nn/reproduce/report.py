@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from desktop_nn.arg_types import whole_number
 from desktop_nn.io.project_settings import EPOCHS_RANGE, SEED_RANGE
 from desktop_nn.nn.init import INITS
 from desktop_nn.nn.network import DTYPES
@@ -146,23 +147,6 @@ def format_seeds_report(rep: dict) -> str:
 
 
 # ---------------------------------------------------------------------------- CLI
-def _whole(lo: int, hi: int):
-    """An argparse type: a whole number in [lo, hi] (argparse names the option), checked
-    before anything is loaded."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {text}")
-        return value
-
-    parse.__name__ = "whole number"
-    return parse
-
-
 def _folder(text: str) -> Path:
     """An argparse type: a folder's name; '' (which would mean the current folder) refused."""
     if not text.strip():
@@ -181,16 +165,16 @@ def add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
                    help="where the MNIST image folders are built and reused (default: "
                    "$DESKTOP_NN_CACHE_DIR/reproduce, else the user cache dir's "
                    "desktop-nn/reproduce)")
-    p.add_argument("--seed", type=_whole(*SEED_RANGE), default=0,
+    p.add_argument("--seed", type=whole_number(*SEED_RANGE), default=0,
                    help="seeds the initial weights and the shuffling (default 0; the "
                    f"window's range, {SEED_RANGE[0]} to {SEED_RANGE[1]})")
-    p.add_argument("--seeds", metavar="N", type=_whole(*SEEDS_RANGE), default=None,
+    p.add_argument("--seeds", metavar="N", type=whole_number(*SEEDS_RANGE), default=None,
                    help="run seeds --seed, --seed + 1, ... (N runs) and judge each figure on "
                    "their mean (the gradients: median, and the first seed alone too); default: "
                    "the recipe's (5 for the MNIST accuracy recipes, 20 initialisations for "
                    f"nielsen-ch5-gradients, 1 for the cat recipes); {SEEDS_RANGE[0]} to "
                    f"{SEEDS_RANGE[1]}")
-    p.add_argument("--epochs", type=_whole(0, EPOCHS_RANGE[1]), default=None,
+    p.add_argument("--epochs", type=whole_number(0, EPOCHS_RANGE[1]), default=None,
                    help="override the recipe's epochs (iterations for full batch) for a "
                    "quick check; the figures are then not comparable (0: the cost at "
                    f"initialisation only; at most {EPOCHS_RANGE[1]:,})")
