@@ -600,17 +600,20 @@ def test_workers_start_during_the_scan_only_for_a_folder_never_cached(tmp_path, 
     started_after_classes = []
     real_start, real_scan = folder_decode._Pool.start, folder_load.scan_folder
     scanned = []
+    stat_asked = []
 
     def start(pool):
         started_after_classes.append(len(scanned))
         real_start(pool)
 
-    def scan(root, min_classes=2, on_found=None, cancel=None):
+    def scan(root, min_classes=2, on_found=None, cancel=None, stat_files=False):
+        stat_asked.append(stat_files)
+
         def found(n):
             scanned.append(n)
             if on_found is not None:
                 on_found(n)
-        return real_scan(root, min_classes, found, cancel)
+        return real_scan(root, min_classes, found, cancel, stat_files)
 
     monkeypatch.setattr(folder_decode._Pool, "start", start)
     monkeypatch.setattr(folder_load, "scan_folder", scan)
@@ -622,6 +625,8 @@ def test_workers_start_during_the_scan_only_for_a_folder_never_cached(tmp_path, 
     scanned.clear()
     assert load(root, cache, workers=2).from_cache
     assert started_after_classes == []  # a cached reload starts no process
+    # ... and its scan reads the files' stats, which the first (decoded) load did not need
+    assert stat_asked == [False, True]
 
 
 def test_a_file_whose_content_is_not_what_its_extension_says_is_read(tmp_path):

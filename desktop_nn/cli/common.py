@@ -83,7 +83,7 @@ def check_folder_memory(data, options, training: bool = True) -> None:
     if not path.is_dir():
         return
     try:
-        n_images = len(scan_folder(path).files)
+        n_images = len(scan_folder(path).paths)
     except (FolderError, OSError):
         return  # the loader says what is wrong with the folder
     check_image_memory(options.image_size, options.color, n_images, available_memory(),

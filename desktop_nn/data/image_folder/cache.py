@@ -10,6 +10,7 @@ Nothing else in the directory is ever removed."""
 
 from __future__ import annotations
 
+import array
 import hashlib
 import json
 import os
@@ -23,16 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_nn.data.image_folder.decode import DECODER_VERSION, _stat_pair
+from desktop_nn.data.image_folder.decode import DECODER_VERSION
 from desktop_nn.data.image_folder.records import (
     FolderScan,
     ImageFolderData,
     LoadOptions,
     Skipped,
 )
+from desktop_nn.data.image_folder.scan import file_stats
 from desktop_nn.data.user_files import shown
 
-CACHE_VERSION = 4  # 3: file stats stored in the entry; 4: the entry's marker in its metadata
+# 3: file stats stored in the entry; 4: the entry's marker in its metadata; 5: the key hashes
+# the file list in a few calls, and the paths are stored as one UTF-8 string
+CACHE_VERSION = 5
 ENTRY_MARKER = "desktop-nn image-folder cache"
 ENTRY_NAME = re.compile(r"[0-9a-f]{12}-[0-9a-f]{32}\.npz")
 ENTRY_MEMBERS = frozenset({"pixels.npy", "file_stats.npy", "labels.npy", "splits.npy",
@@ -88,9 +92,14 @@ def _cache_key(scan: FolderScan, options: LoadOptions) -> str:
     opts = {k: v for k, v in asdict(options).items() if k not in ("workers", "use_cache")}
     # ASCII JSON and "surrogatepass": names that are not UTF-8 (surrogate escapes) hash too
     h.update(json.dumps([CACHE_VERSION, DECODER_VERSION, os.path.realpath(scan.root), opts,
-                         scan.class_names]).encode())
-    for f in scan.files:
-        h.update(f"{f.path}\0{f.label}\0{f.split}\n".encode("utf-8", "surrogatepass"))
+                         scan.class_names, len(scan.paths)]).encode())
+    # Whole lists at once, not a call per file: with their number hashed first, the labels
+    # (8 bytes each), then the splits and the paths joined by NUL, which no name holds, can
+    # be read back from the bytes hashed in one way only.
+    h.update(array.array("q", scan.labels).tobytes())
+    h.update("\0".join(scan.splits).encode())
+    h.update(b"\0")
+    h.update("\0".join(scan.paths).encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:32]
 
 
@@ -140,12 +149,14 @@ def _read_cache(path: Path, scan: FolderScan, options: LoadOptions) -> ImageFold
             if meta.get("version") != CACHE_VERSION or meta.get("format") != ENTRY_MARKER:
                 return None
             # an edited, replaced or touched file makes the entry stale
-            stats = np.array([_stat_pair(f.path) for f in scan.files], dtype=np.int64)
-            if not np.array_equal(z["file_stats"], stats.reshape(-1, 2)):
+            stats = scan.file_stats  # read by the scan as it listed each folder, or now
+            if stats is None:
+                stats = file_stats(scan.paths)
+            if not np.array_equal(z["file_stats"], stats):
                 return None
             pixels, labels, splits = z["pixels"], z["labels"], z["splits"]
             pixels.flags.writeable = False  # as after a cold load
-            paths = [str(p) for p in z["paths"]]
+            paths = bytes(z["paths"]).decode("utf-8").split("\0")
     except Exception:  # a damaged cache entry is rebuilt, never trusted
         return None
     skipped = list(scan.skipped) + [Skipped(**s) for s in meta["decode_skipped"]]
@@ -171,7 +182,9 @@ def _write_cache(path: Path, data: ImageFolderData, decode_skipped: list[Skipped
         with open(tmp, "wb") as f:
             np.savez(f, pixels=data.pixels, file_stats=file_stats, labels=data.labels,
                      splits=data.splits.astype("U5"),
-                     paths=np.array(data.paths, dtype=str),
+                     # the paths as shown (valid str, no NUL): one string, split when read
+                     paths=np.frombuffer("\0".join(data.paths).encode("utf-8"),
+                                         dtype=np.uint8),
                      meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
         os.replace(tmp, path)
         _prune(path.parent, keep)

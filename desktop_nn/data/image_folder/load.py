@@ -77,7 +77,10 @@ def load_image_folder(
             if decode_ahead and n >= PROCESS_THRESHOLD:
                 pool.start()
 
-        scan = scan_folder(root, min_classes, on_found=found, cancel=cancel)
+        # A folder cached before is likely read back: the scan reads each file's size and
+        # mtime as it lists its folder, to check them against the entry.
+        scan = scan_folder(root, min_classes, on_found=found, cancel=cancel,
+                           stat_files=not decode_ahead)
         if options.image_size is not None:  # before the cache entry or any image is read
             _check_memory(scan, options.image_size, options.color, bytes_per_value, "")
         cache_path = None
@@ -87,7 +90,7 @@ def load_image_folder(
             cached = _read_cache(cache_path, scan, options)
             if cached is not None:
                 if progress is not None:
-                    progress(len(scan.files), len(scan.files))
+                    progress(len(scan.paths), len(scan.paths))
                 return cached
         data, decode_skipped, file_stats = _decode_folder(
             scan, options, pool, progress, cancel, min_classes, bytes_per_value)
@@ -99,7 +102,7 @@ def load_image_folder(
 def _check_memory(scan: FolderScan, size: tuple[int, int], color: str | None,
                   bytes_per_value: int, why: str) -> None:
     try:
-        check_image_memory(size, color, len(scan.files), bytes_per_value)
+        check_image_memory(size, color, len(scan.paths), bytes_per_value)
     except NotEnoughMemory as exc:
         raise FolderError(f"{shown(str(scan.root))}: {exc}{why}") from None
 
@@ -109,7 +112,7 @@ def _decode_folder(scan: FolderScan, options: LoadOptions, pool: _Pool,
                    min_classes: int, bytes_per_value: int
                    ) -> tuple[ImageFolderData, list[Skipped], np.ndarray]:
     """Decode every file of ``scan`` -> (the data, the decoding's skips, (m_files, 2) stats)."""
-    paths = [f.path for f in scan.files]
+    paths = scan.paths
     n = len(paths)
     # Guess the target size and colour from a sample of headers, decode everything in one
     # pass while recording each image's real size and mode, and decode again only when the
@@ -159,15 +162,15 @@ def _decode_folder(scan: FolderScan, options: LoadOptions, pool: _Pool,
     if not keep.all():
         pixels = pixels[keep]
     pixels.flags.writeable = False  # shared with the cache writer; nothing edits pixels
-    kept = [f for f, k in zip(scan.files, keep, strict=True) if k]
+    kept = [p for p, k in zip(paths, keep, strict=True) if k]
     modes = collections.Counter(mode for _, _, mode, _ in readable)
     sizes = collections.Counter(f"{w}x{h}" for w, h, *_ in readable)
     data = ImageFolderData(
         root=shown(str(scan.root)), layout=scan.layout, class_names=scan.class_names,
         input_shape=(size[0], size[1], 1 if color == "gray" else 3), options=options,
-        pixels=pixels, labels=np.array([f.label for f in kept], dtype=np.int64),
-        splits=np.array([f.split for f in kept], dtype="U5"),
-        paths=[shown(rel(f.path)) for f in kept],
+        pixels=pixels, labels=np.array(scan.labels, dtype=np.int64)[keep],
+        splits=np.array(scan.splits, dtype="U5")[keep],
+        paths=[shown(rel(p)) for p in kept],
         skipped=scan.skipped + decode_skipped, warnings=list(scan.warnings),
         sizes_seen=dict(sizes.most_common()), modes_seen=dict(modes.most_common()))
     if not kept:

@@ -96,14 +96,26 @@ class ImageFile:
 
 @dataclass
 class FolderScan:
-    """What is in a folder before decoding: candidate images, skipped files, classes."""
+    """What is in a folder before decoding: candidate images, skipped files, classes.
+    The candidates are three parallel lists, not one object per file: a cached reload of a
+    big folder spends its time per file, so the scan builds no record for each."""
 
     root: Path
     layout: str
     class_names: list[str]  # the class folders' names as :func:`shown` gives them
-    files: list[ImageFile]  # real paths, to open
+    paths: list[str]  # (m_files,) the candidates' paths, to open
+    labels: list[int]  # (m_files,) index into class_names
+    splits: list[str]  # (m_files,) "train" | "val" | "test"
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # (m_files, 2) int64 size and mtime_ns (-1: cannot be stat'ed), when the scan read them
+    file_stats: np.ndarray | None = None
+
+    @property
+    def files(self) -> list[ImageFile]:
+        """The candidates as records (built on each call)."""
+        return [ImageFile(p, c, s) for p, c, s in zip(self.paths, self.labels, self.splits,
+                                                       strict=True)]
 
 
 @dataclass
