@@ -52,6 +52,27 @@ def test_decimation_keeps_every_other_point_and_then_every_stride():
     assert s._step.size == 4  # never grew
 
 
+def test_histograms_are_thinned_as_the_step_values_are():
+    """The heat map's series keeps the same reports as the curves' (one shared rule)."""
+    from dataclasses import replace
+
+    from desktop_nn.nn.histograms import ActivationHistograms
+    from desktop_nn.train.series import HistogramSeries
+
+    h = HistogramSeries(capacity=4)
+    steps = StepSeries(capacity=4)
+    for k in range(1, 11):
+        shares = np.full((2, 3), k, dtype=float)  # each report's own values
+        r = replace(report(k), histograms=ActivationHistograms([(0, 1), (0, 1)], shares))
+        h.add(r)
+        steps.add(r)
+    np.testing.assert_array_equal(h.step, [1, 5, 9])
+    np.testing.assert_array_equal(h.step, steps.step)
+    assert h.stride == steps.stride == 4
+    np.testing.assert_array_equal(h.shares(2)[:, 0], [1, 5, 9])  # the kept reports' shares
+    assert h._shares.shape == (2, 4, 3)  # never grew
+
+
 def test_epoch_series_and_finite():
     e = EpochSeries()
     e.add(EpochReport(1, 10, 0.5, 0.8))

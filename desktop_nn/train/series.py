@@ -17,14 +17,12 @@ from desktop_nn.train.history import EpochReport, StepReport
 STEP_FIELDS = LAYER_FIELDS
 
 
-class StepSeries:
-    """Per-step values: ``step`` (n,), ``cost`` (n,), and per layer ``layers[field]`` (L, n).
+class _Thinned:
+    """What the bounded series share: at most ``capacity`` points; when full, every other
+    point is dropped and only every ``stride``-th later report is kept (the older part of the
+    curve gets coarser, never the memory bigger)."""
 
-    Holds at most ``capacity`` points: when full, every other point is dropped and only every
-    ``stride``-th later report is kept (the older part of the curve gets coarser, never the
-    memory bigger)."""
-
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int) -> None:
         if capacity < 2:
             raise ValueError("capacity must be at least 2")
         self.capacity = capacity
@@ -34,20 +32,49 @@ class StepSeries:
         self.n = 0
         self.stride = 1
         self._seen = 0
+
+    def _kept(self) -> bool:
+        """Count a report; whether it is one to keep at the current stride."""
+        self._seen += 1
+        return (self._seen - 1) % self.stride == 0
+
+    @property
+    def _full(self) -> bool:
+        return self.n == self.capacity
+
+    def _halve(self, *over_time: np.ndarray) -> None:
+        """Keep every other point of each array (views whose first axis is time) and double
+        the stride: called when full."""
+        half = self.capacity // 2
+        for a in over_time:
+            a[:half] = a[: 2 * half : 2]
+        self.n = half
+        self.stride *= 2
+
+
+class StepSeries(_Thinned):
+    """Per-step values: ``step`` (n,), ``cost`` (n,), and per layer ``layers[field]`` (L, n).
+
+    Holds at most ``capacity`` points, thinned as :class:`_Thinned` says."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        super().__init__(capacity)
+
+    def clear(self) -> None:
+        super().clear()
         self.n_layers = 0
         self._step = np.zeros(self.capacity)
         self._cost = np.zeros(self.capacity)
         self._layers: dict[str, np.ndarray] = {}
 
     def add(self, report: StepReport) -> None:
-        self._seen += 1
-        if (self._seen - 1) % self.stride:
+        if not self._kept():
             return
         if not self._layers:
             self.n_layers = len(report.layers)
             self._layers = {f: np.zeros((self.n_layers, self.capacity)) for f in STEP_FIELDS}
-        if self.n == self.capacity:
-            self._decimate()
+        if self._full:
+            self._halve(self._step, self._cost, *(a.T for a in self._layers.values()))
         i = self.n
         self._step[i] = report.step
         self._cost[i] = report.batch_cost
@@ -56,15 +83,6 @@ class StepSeries:
             for stats in report.layers:
                 column[stats.layer - 1, i] = getattr(stats, f)
         self.n += 1
-
-    def _decimate(self) -> None:
-        half = self.capacity // 2
-        for a in (self._step, self._cost):
-            a[:half] = a[: 2 * half : 2]
-        for a in self._layers.values():
-            a[:, :half] = a[:, : 2 * half : 2]
-        self.n = half
-        self.stride *= 2
 
     @property
     def step(self) -> np.ndarray:
@@ -83,22 +101,17 @@ class StepSeries:
         return self._layers[field][:, : self.n]
 
 
-class HistogramSeries:
+class HistogramSeries(_Thinned):
     """The reports' activation histograms, ready for a heat map: ``step`` (n,) and per layer
     ``shares(l)`` (n, bins), the share of A[l]'s entries in each bin at each kept report, with
     the bins' ``ranges`` (lo, hi) per layer. At most ``capacity`` reports, decimated as in
     :class:`StepSeries`."""
 
     def __init__(self, capacity: int = 1024) -> None:
-        if capacity < 2:
-            raise ValueError("capacity must be at least 2")
-        self.capacity = capacity
-        self.clear()
+        super().__init__(capacity)
 
     def clear(self) -> None:
-        self.n = 0
-        self.stride = 1
-        self._seen = 0
+        super().clear()
         self.ranges: list[tuple[float, float]] = []
         self.bins = HISTOGRAM_BINS
         self._step = np.zeros(self.capacity)
@@ -109,18 +122,14 @@ class HistogramSeries:
         h = report.histograms
         if h is None:
             return
-        self._seen += 1
-        if (self._seen - 1) % self.stride:
+        if not self._kept():
             return
         if self.n == 0 or h.shares.shape != self._shares[:, 0].shape:
             self.n, self.stride, self._seen = 0, 1, 1  # the first report, or another network
             self.bins = h.shares.shape[1]
             self._shares = np.zeros((h.shares.shape[0], self.capacity, self.bins))
-        if self.n == self.capacity:
-            half = self.capacity // 2
-            self._step[:half] = self._step[: 2 * half : 2]
-            self._shares[:, :half] = self._shares[:, : 2 * half : 2]
-            self.n, self.stride = half, self.stride * 2
+        if self._full:
+            self._halve(self._step, np.moveaxis(self._shares, 1, 0))
         self.ranges = list(h.ranges)
         self._step[self.n] = report.step
         self._shares[:, self.n] = h.shares
