@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 from desktop_nn.arg_types import whole_number
+from desktop_nn.data import memory
+from desktop_nn.data.memory import TRAIN_BYTES_PER_VALUE
 
 
 class UsageError(Exception):
@@ -197,31 +199,15 @@ def write_failure(path: str, exc: BaseException) -> str:
     return text if str(path) in text else f"cannot write {path}: {text}"
 
 
-# bytes per pixel value: loading keeps the uint8 pixels (and a second copy for a moment, as
-# the decoded chunks are joined); training adds the float32 inputs and the trainer's float32
-# copy of them (transposed, one example per row)
-LOAD_BYTES_PER_VALUE = 2
-TRAIN_BYTES_PER_VALUE = 1 + 4 + 4
-
-
 def check_image_memory(size: tuple[int, int], color: str | None, n_images: int,
                        available: int | None, bytes_per_value: int = TRAIN_BYTES_PER_VALUE,
                        option: str = "--image-size") -> None:
-    """Refuse, before decoding, an image size whose data cannot fit in memory: say what it
-    would need and what fits. ``color`` gray, rgb, or None (auto: counted as gray, the least
-    it can need)."""
-    from desktop_nn.train.device_memory import format_bytes
-
+    """The data layer's check of an image size (data/memory.py), before decoding, said as a
+    usage error naming ``option`` and the size to give it instead."""
     h, w = size
-    channels = 3 if color == "rgb" else 1
-    per_pixel = max(n_images, 1) * channels * bytes_per_value
-    need = h * w * per_pixel
-    if available is None or need <= available:
-        return
-    side = math.isqrt(max(available // per_pixel, 0))
-    fit = f"at most about {side}x{side} fits (e.g. {option} {side}x{side})" if side >= 1 \
-        else "no image size fits"
-    colour = {"gray": "gray ", "rgb": "RGB "}.get(str(color), "")
-    raise UsageError(f"{option} {w}x{h}: {n_images:,} {colour}images of {w}x{h} need at "
-                     f"least {format_bytes(need)} of memory, {format_bytes(available)} "
-                     f"available; {fit}")
+    try:
+        memory.check_image_memory(size, color, n_images, bytes_per_value, available)
+    except memory.NotEnoughMemory as exc:
+        text = str(exc).removeprefix(f"image size {w}x{h}: ")
+        hint = f" (e.g. {option} {exc.fits}x{exc.fits})" if exc.fits else ""
+        raise UsageError(f"{option} {w}x{h}: {text}{hint}") from None

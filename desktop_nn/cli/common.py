@@ -8,16 +8,14 @@ import sys
 import time
 
 from desktop_nn.cli.checks import (
-    LOAD_BYTES_PER_VALUE,
     MAX_SEED,
-    TRAIN_BYTES_PER_VALUE,
     UsageError,
     activation_list,
     check_image_memory,
     int_in,
     layer_sizes,
 )
-from desktop_nn.data.memory import available_memory
+from desktop_nn.data.memory import LOAD_BYTES_PER_VALUE, TRAIN_BYTES_PER_VALUE, available_memory
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.init import BIAS_INITS, INITS

@@ -24,7 +24,12 @@ TEST_BYTES_PER_VALUE = 2 + 4
 
 class NotEnoughMemory(ValueError):
     """What was asked for cannot fit in the memory available; the message says what it needs
-    and what is available (the caller adds the file or folder's name)."""
+    and what is available (the caller adds the file or folder's name). ``fits``: for an image
+    size, the largest square side that fits (0: none), else None."""
+
+    def __init__(self, message: str, fits: int | None = None) -> None:
+        super().__init__(message)
+        self.fits = fits
 
 
 def available_memory() -> int | None:
@@ -43,7 +48,7 @@ def available_memory() -> int | None:
 
 
 def format_bytes(n: float) -> str:
-    """1234567 -> '1.2 MB' (powers of 1000, as train/device_memory.py writes them)."""
+    """1234567 -> '1.2 MB' (powers of 1000), in every memory message of the app."""
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -84,7 +89,7 @@ def check_image_memory(size: tuple[int, int], color: str | None, n_images: int,
     colour = {"gray": "gray ", "rgb": "RGB "}.get(str(color), "")
     raise NotEnoughMemory(f"image size {w}x{h}: {n_images:,} {colour}images of {w}x{h} need "
                           f"at least {format_bytes(need)} of memory, {format_bytes(have)} "
-                          f"available; {fit}")
+                          f"available; {fit}", fits=side)
 
 
 __all__ = ["LOAD_BYTES_PER_VALUE", "TEST_BYTES_PER_VALUE", "TRAIN_BYTES_PER_VALUE",

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from desktop_nn.backend import Backend, BackendError, cpu_backend, select_backend
+from desktop_nn.data.memory import format_bytes
 
 EVAL_CHUNK = 8192  # columns per evaluation forward pass (Trainer.evaluate_data)
 HEADROOM = 1.1  # the estimate is close but not exact (allocator rounding, small temporaries)
@@ -61,14 +62,6 @@ class Tensor:
         dims = " x ".join(str(n) for n in self.shape)
         dtype = {4: "float32", 8: "float64"}.get(self.itemsize, f"{self.itemsize}-byte")
         return f"{self.name}, {dims} {dtype} = {format_bytes(self.nbytes)}"
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
 
 
 def defers_guard(on_gpu: bool, report_every: int) -> bool:
