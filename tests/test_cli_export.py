@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from cli_helpers import one_error_line as _one_error_line
 from onnx_support import TOLERANCE, need
 from PIL import Image
 
@@ -27,14 +28,6 @@ def ort():
 @pytest.fixture(scope="module")
 def onnx():
     return need("onnx")
-
-
-def _one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert "Traceback" not in err
-    assert len(lines) == 1, err
-    assert lines[0].startswith("desktop-nn: error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

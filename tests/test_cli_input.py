@@ -5,32 +5,18 @@ failing output never costs the trained model."""
 import errno
 import json
 
-import numpy as np
 import pytest
+from cli_helpers import npz_data as _data
+from cli_helpers import one_error_line as _one_error_line
 
 from desktop_nn.cli import main
 
 GB = 1_000_000_000
 
 
-def _data(tmp_path, blobs):
-    X, Y = blobs
-    path = tmp_path / "data.npz"
-    np.savez(path, X=X, Y=Y)
-    return path
-
-
 def _train(data, *extra):
     return main(["train", str(data), "--layers", "4", "--epochs", "2", "--batch-size", "20",
                  "--device", "cpu", "--quiet", *extra])
-
-
-def _one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert "Traceback" not in err
-    assert len(lines) == 1, err
-    assert lines[0].startswith("desktop-nn: error: ")
-    return lines[0]
 
 
 def _disk_full(*args, **kwargs):
