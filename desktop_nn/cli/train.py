@@ -3,13 +3,10 @@ makes), report, and keep what was asked for (model, metrics, JSON summary)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import signal
 import sys
 import time
-from collections.abc import Iterator
 
 from desktop_nn.backend import BackendError
 from desktop_nn.cli.checks import (
@@ -58,33 +55,10 @@ class _Progress:
         sys.stderr.flush()
 
 
-@contextlib.contextmanager
-def _stop_on_interrupt(workbench) -> Iterator[list[int]]:
-    """While training: Ctrl-C (or SIGTERM) stops the run after its step, as the window's Stop
-    does, so that what was trained is saved; a second Ctrl-C quits at once, saving nothing.
-    Yields the signals received (empty: none)."""
-    received: list[int] = []
-
-    def stop(signum, frame) -> None:
-        if received:
-            raise KeyboardInterrupt
-        received.append(signum)
-        sys.stderr.write("\ninterrupted: training stops after this step, and what was "
-                         "trained is saved (Ctrl-C again quits without saving)\n")
-        sys.stderr.flush()
-        workbench.stop()
-
-    wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
-    try:
-        before = {sig: signal.signal(sig, stop) for sig in wanted}
-    except ValueError:  # not the main thread (an embedding program's): leave signals alone
-        yield received
-        return
-    try:
-        yield received
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
+def _interrupted() -> None:
+    sys.stderr.write("\ninterrupted: training stops after this step, and what was "
+                     "trained is saved (Ctrl-C again quits without saving)\n")
+    sys.stderr.flush()
 
 
 def _local(data: str):
@@ -98,6 +72,7 @@ def cmd_train(args) -> int:
     from desktop_nn.data.sources import DataFileError, FolderError, load_training_data
     from desktop_nn.train.trainer import TrainConfig, summary
     from desktop_nn.workbench import RunRequest, Workbench
+    from desktop_nn.workbench.interrupt import stop_on_interrupt
 
     check_output_path("--save", args.save)  # before the work, not after it
     check_output_path("--metrics", args.metrics)
@@ -158,7 +133,7 @@ def cmd_train(args) -> int:
     workbench.events.not_made.connect(lambda message, refused: problems.append(message))
     workbench.events.failed.connect(problems.append)
     try:
-        with _stop_on_interrupt(workbench) as interrupted:
+        with stop_on_interrupt(workbench.stop, _interrupted) as interrupted:
             workbench.start(request)  # blocks until trained (or moved to the CPU and trained)
     except (ValueError, BackendError) as exc:
         raise UsageError(str(exc)) from None
