@@ -18,6 +18,7 @@ from desktop_nn.api.data import Data, design, load_data
 from desktop_nn.api.evaluation import Scores, evaluate
 from desktop_nn.api.model import Model, load_model
 from desktop_nn.api.run import Run, StopTraining, train
+from desktop_nn.train.history import EpochReport, StepReport
 
-__all__ = ["Data", "Model", "Run", "Scores", "StopTraining", "design", "evaluate",
-           "load_data", "load_model", "train"]
+__all__ = ["Data", "EpochReport", "Model", "Run", "Scores", "StepReport", "StopTraining",
+           "design", "evaluate", "load_data", "load_model", "train"]

@@ -78,9 +78,11 @@ class Run:
             sys.stderr.write("\ninterrupted: training stops after this step (the run keeps "
                              "what was trained; interrupt again to quit at once)\n")
 
-        with stop_on_interrupt(workbench.stop, said):
-            workbench.start(self._request, epochs=epochs)  # returns when trained
-        self._on_report = None
+        try:
+            with stop_on_interrupt(workbench.stop, said):
+                workbench.start(self._request, epochs=epochs)  # returns when trained
+        finally:
+            self._on_report = None
         if self._error is not None:
             error, self._error = self._error, None
             raise error
