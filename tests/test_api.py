@@ -257,3 +257,30 @@ def test_other_refusals_say_what_is_wrong(sample, tmp_path, two_classes):
         api.train(sample, epochs=0).model().predict(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="no test set"):
         api.evaluate(api.train(two_classes, epochs=0), two_classes, "test")
+
+
+def test_a_gpu_run_trains_there_and_its_model_comes_to_the_cpu(sample, monkeypatch):
+    """device="gpu" is the workbench's GPU run (here the tests' stand-in GPU); the model is a
+    host copy that predicts as the run's network does."""
+    from fake_gpu import fake_gpu
+
+    from desktop_nn.train import device_memory
+
+    monkeypatch.setattr(device_memory, "select_backend", lambda choice: fake_gpu())
+    run = api.train(sample, epochs=1, device="gpu")
+    assert run.network.backend.is_gpu and run.network.backend.device_name == "Fake GPU"
+    model = run.model()
+    assert not model.network.backend.is_gpu
+    X = sample.val.X
+    on_gpu = run.network.backend.to_host(run.network.predict_proba(X))
+    assert np.array_equal(model.outputs(X), on_gpu.astype(np.float64))
+    assert api.evaluate(run, sample).accuracy == run.history.epochs[-1].val_accuracy
+
+
+def test_without_a_gpu_a_gpu_run_is_refused_saying_why(sample):
+    from desktop_nn.backend import BackendError, gpu_available
+
+    if gpu_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(BackendError):
+        api.train(sample, epochs=1, device="gpu")
