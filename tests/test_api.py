@@ -114,6 +114,15 @@ def test_an_error_in_the_callback_stops_the_run_and_is_raised(sample):
     with pytest.raises(Mine, match="from the callback"):
         api.train(sample, epochs=3, on_report=on_report)
     assert len(calls) == 1  # not called again while the run stopped
+    # continuing: the run stays usable and says how its last call ended
+    run = api.train(sample, epochs=1)
+    with pytest.raises(Mine):
+        run.train_more(3, on_report=on_report)
+    assert run.result.stopped == "stopped" and run.result.steps == calls[-1].step
+    with pytest.raises(ValueError, match="^on_report"):
+        run.train_more(1, lr=0.5, on_report="print")
+    assert run.config.lr == 0.1  # refused before anything changed
+    assert run.train_more(1).result.stopped == "completed"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -25,6 +25,12 @@ DEVICES = ("cpu", "auto", "gpu")
 _keys = itertools.count(1)
 
 
+def _callback(on_report: object) -> OnReport | None:
+    if on_report is not None and not callable(on_report):
+        raise ValueError(f"on_report must be a function of one report, got {on_report!r}")
+    return on_report
+
+
 class StopTraining(Exception):  # noqa: N818 - raised to ask for a stop, not an error
     """Raise it in ``on_report`` to stop the run after the step just reported (as returning
     False does); the run keeps what was trained."""
@@ -69,8 +75,6 @@ class Run:
             self.workbench.stop()
 
     def _train(self, epochs: int | None, on_report: OnReport | None) -> Run:
-        if on_report is not None and not callable(on_report):
-            raise ValueError(f"on_report must be a function of one report, got {on_report!r}")
         self._on_report, self._error, self._problems[:] = on_report, None, []
         workbench = self.workbench
 
@@ -83,6 +87,8 @@ class Run:
                 workbench.start(self._request, epochs=epochs)  # returns when trained
         finally:
             self._on_report = None
+        if workbench.last_result is not None:  # also when the callback's error is raised
+            self.result = workbench.last_result
         if self._error is not None:
             error, self._error = self._error, None
             raise error
@@ -92,7 +98,6 @@ class Run:
             raise RuntimeError(self._problems[-1] if self._problems else "no run was made")
         if workbench.last_result is None:  # training raised (its traceback is printed)
             raise RuntimeError(self._problems[-1] if self._problems else "training failed")
-        self.result = workbench.last_result
         return self
 
     def train_more(self, epochs: int, *, on_report: OnReport | None = None,
@@ -102,6 +107,7 @@ class Run:
         optimiser state and place (as the window's Continue); ``lr``, ``l2``, ``batch_size``
         change those settings from now on (None: unchanged). Returns the run."""
         whole("epochs", epochs, 0)
+        _callback(on_report)
         changes: dict[str, float] = {}
         if lr is not None:
             changes["lr"] = number("lr", lr, 0.0, low_open=True)
@@ -190,4 +196,4 @@ def train(data: Data, spec: NetworkSpec | None = None, *, epochs: int = 10, lr: 
     request = RunRequest(spec, config, choice("dtype", dtype, DTYPES),
                          choice("device", device, DEVICES), data.prepared,
                          key=f"api-run-{next(_keys)}")  # its own key: train_more continues it
-    return Run(data, request)._train(None, on_report)
+    return Run(data, request)._train(None, _callback(on_report))
