@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_nn.data.dataset import labels_of
-from desktop_nn.data.image_folder import LoadOptions, parse_image_size, unflatten_planes
+from desktop_nn.data.image_folder import LoadOptions, parse_image_size
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
 from desktop_nn.data.user_files import shown
+from desktop_nn.gui.data_helpers import class_counts, dropped_folder, image_size_text, to_qimage
 from desktop_nn.gui.saved_values import Replaced, number_in
 from desktop_nn.gui.worker import Job
 from desktop_nn.io.project_settings import VAL_SPLIT_RANGE
@@ -44,17 +44,6 @@ SHUTDOWN_WAIT_MS = 2000  # closing the window waits this long, at most, for load
 # the data panel's scaling choices: (shown text, normalisation kind in data/dataset.py)
 SCALINGS = (("pixels / 255, in [0, 1]", "scale"),
             ("standardise (training-set mean and std)", "standardise"))
-
-
-def to_qimage(pixels: np.ndarray, shape: tuple[int, int, int]) -> QImage:
-    """One flattened image (n_x,) uint8 in channel planes -> a QImage (copied)."""
-    h, w, c = shape
-    a = np.ascontiguousarray(unflatten_planes(pixels, shape))
-    if c == 1:
-        img = QImage(a.tobytes(), w, h, w, QImage.Format.Format_Grayscale8)
-    else:
-        img = QImage(a.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888)
-    return img.copy()
 
 
 class DataPanel(QWidget):
@@ -212,7 +201,7 @@ class DataPanel(QWidget):
             folder = ""
         self.folder_edit.setText(folder)
         size = state.get("size", "auto")
-        if not _image_size_text(size):
+        if not image_size_text(size):
             replaced.add("image size", size, "is not auto or WIDTHxHEIGHT", "auto")
             size = "auto"
         self.size_edit.setText(size)
@@ -412,7 +401,7 @@ class DataPanel(QWidget):
         classes = prepared.class_names
         counts = [prepared.train.Y, prepared.val.Y if prepared.val else None,
                   prepared.test.Y if prepared.test else None]
-        per = [_class_counts(Y, len(classes)) for Y in counts]
+        per = [class_counts(Y, len(classes)) for Y in counts]
         self.class_table.setRowCount(len(classes))
         for r, c in enumerate(classes):
             values = [c] + [str(p[r]) if p is not None else "-" for p in per]
@@ -438,40 +427,11 @@ class DataPanel(QWidget):
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if _dropped_folder(event.mimeData()) is not None:
+        if dropped_folder(event.mimeData()) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802
-        folder = _dropped_folder(event.mimeData())
+        folder = dropped_folder(event.mimeData())
         if folder is not None:
             event.acceptProposedAction()
             self.load(folder)
-
-
-def _image_size_text(text) -> bool:
-    """Whether ``text`` is what the image size field takes: auto (or blank) or WxH."""
-    if not isinstance(text, str):
-        return False
-    if text.strip().lower() in ("", "auto"):
-        return True
-    try:
-        parse_image_size(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _dropped_folder(mime) -> str | None:
-    if not mime.hasUrls():
-        return None
-    for url in mime.urls():
-        path = url.toLocalFile()
-        if path and Path(path).is_dir():
-            return path
-    return None
-
-
-def _class_counts(Y: np.ndarray | None, n_classes: int) -> list[int] | None:
-    if Y is None:
-        return None
-    return np.bincount(labels_of(Y), minlength=n_classes).tolist()
