@@ -34,6 +34,7 @@ from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
 from desktop_nn.data.user_files import shown
 from desktop_nn.gui.data_helpers import class_counts, dropped_folder, image_size_text, to_qimage
 from desktop_nn.gui.saved_values import Replaced, number_in
+from desktop_nn.gui.toy_source import ToySource
 from desktop_nn.gui.worker import Job
 from desktop_nn.io.project_settings import VAL_SPLIT_RANGE
 
@@ -156,6 +157,8 @@ class DataPanel(QWidget):
         busy.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        self.toy_source = ToySource(self)  # the built-in 2-D data sets (gui/toy_source.py)
+        layout.addWidget(self.toy_source)
         layout.addLayout(form)
         layout.addLayout(busy)
         layout.addWidget(self.message)
@@ -383,13 +386,13 @@ class DataPanel(QWidget):
     # ------------------------------------------------------------------ display
     def _show(self, loaded: LoadedData) -> None:
         prepared, folder = loaded.prepared, loaded.folder
-        name = SAMPLE_NAME if folder is None else Path(folder.root).name
+        name = loaded.source if folder is None else Path(folder.root).name
         shape = prepared.input_shape
         shape_text = "" if shape is None else f"{shape[1]}x{shape[0]}x{shape[2]} images, "
         n_val = prepared.val.m if prepared.val is not None else 0
         n_test = prepared.test.m if prepared.test is not None else 0
-        scaling = "standardised" if prepared.normalisation.kind == "standardise" else \
-            "pixels / 255"
+        scaling = {"standardise": "standardised", "none": "inputs as given"}.get(
+            prepared.normalisation.kind, "pixels / 255")
         self.summary.setText(f"{name}: {shape_text}n_x = {prepared.train.n_x} ({scaling}); "
                              f"{prepared.train.m} training, {n_val} validation, "
                              f"{n_test} test examples")
@@ -409,6 +412,8 @@ class DataPanel(QWidget):
                 self.class_table.setItem(r, col, QTableWidgetItem(text))
 
         self.thumbnails.clear()
+        for images_only in (self.thumbnails, self.skipped_table):  # none for arrays, points
+            images_only.setVisible(folder is not None)
         if folder is not None:
             for label, cname in enumerate(classes):
                 rows = np.flatnonzero(folder.labels == label)[:THUMBNAILS_PER_CLASS]
