@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_reproduce_arguments(r)
     gui = sub.add_parser("gui", help="start the desktop app (the default with no command)")
     gui.add_argument("data", nargs="?", default=None,
-                     help="image folder to open (default: the last one, or the sample)")
+                     help="image folder (or toy:spiral, a built-in 2-D data set) to open "
+                     "(default: the last one, or the sample)")
     return parser
 
 

@@ -69,7 +69,8 @@ class DataPanel(QWidget):
 
         self.folder_edit = QLineEdit()
         self.folder_edit.setObjectName("dataFolderEdit")
-        self.folder_edit.setPlaceholderText("image folder (one subfolder per class), or sample")
+        self.folder_edit.setPlaceholderText("image folder (one subfolder per class), sample, "
+                                            "or toy:spiral")
         self.folder_edit.returnPressed.connect(self.load_from_edit)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.setObjectName("browseDataButton")
