@@ -48,10 +48,6 @@ class ToySpecError(ValueError):
 Generated = tuple[np.ndarray, np.ndarray]  # X (2, n) float64, labels (n,) int64
 
 
-def _uniform(rng: np.random.Generator, lo: float, hi: float, shape) -> np.ndarray:
-    return rng.uniform(lo, hi, shape)
-
-
 def circle(n: int, noise: float, rng: np.random.Generator) -> Generated:
     """A disc inside a ring. Class 0 ("inside", the first ceil(n/2) points): radius
     r ~ U(0, 0.5); class 1 ("outside"): r ~ U(0.7, 1); angle a ~ U(0, 2 pi);
@@ -59,10 +55,10 @@ def circle(n: int, noise: float, rng: np.random.Generator) -> Generated:
     label is 0 when |x + e| < 0.5 with e ~ U(-1, 1)^2 * noise, else 1 (so near the gap a
     point can carry the other class's label); the point stored is x itself."""
     n0 = (n + 1) // 2
-    r = np.concatenate([_uniform(rng, 0.0, 0.5, n0), _uniform(rng, 0.7, 1.0, n - n0)])
-    a = _uniform(rng, 0.0, 2 * math.pi, n)
+    r = np.concatenate([rng.uniform(0.0, 0.5, n0), rng.uniform(0.7, 1.0, n - n0)])
+    a = rng.uniform(0.0, 2 * math.pi, n)
     X = np.stack([r * np.sin(a), r * np.cos(a)])
-    e = _uniform(rng, -1.0, 1.0, (2, n)) * noise
+    e = rng.uniform(-1.0, 1.0, (2, n)) * noise
     labels = np.where(np.hypot(*(X + e)) < 0.5, 0, 1)
     return X, labels
 
@@ -72,9 +68,9 @@ def xor(n: int, noise: float, rng: np.random.Generator) -> Generated:
     (Playground's padding 0.3, divided by 5); class 0 ("same sign") when
     (x1 + e1)(x2 + e2) >= 0 with e ~ U(-1, 1)^2 * noise, class 1 ("opposite signs")
     otherwise; the point stored is x (noise only flips labels near the axes)."""
-    X = _uniform(rng, -1.0, 1.0, (2, n))
+    X = rng.uniform(-1.0, 1.0, (2, n))
     X += np.where(X > 0, 0.06, -0.06)
-    e = _uniform(rng, -1.0, 1.0, (2, n)) * noise
+    e = rng.uniform(-1.0, 1.0, (2, n)) * noise
     labels = np.where((X[0] + e[0]) * (X[1] + e[1]) >= 0, 0, 1)
     return X, labels
 
@@ -102,7 +98,7 @@ def spiral(n: int, noise: float, rng: np.random.Generator) -> Generated:
         frac = np.arange(count) / count
         t = 1.75 * 2 * math.pi * frac + k * math.pi
         parts.append(np.stack([frac * np.sin(t), frac * np.cos(t)]))
-    X = np.concatenate(parts, axis=1) + _uniform(rng, -1.0, 1.0, (2, n)) * (noise / SCALE)
+    X = np.concatenate(parts, axis=1) + rng.uniform(-1.0, 1.0, (2, n)) * (noise / SCALE)
     labels = np.concatenate([np.zeros(n0, np.int64), np.ones(n - n0, np.int64)])
     return X, labels
 
@@ -135,7 +131,10 @@ class ToySpec:
 
     def text(self) -> str:
         """The spec as :func:`parse_spec` reads it, every setting written out."""
-        return f"{TOY_PREFIX}{self.name},n={self.n},noise={self.noise:g},seed={self.seed}"
+        noise = f"{self.noise:g}"
+        if float(noise) != self.noise:  # %g keeps 6 digits: the exact value instead
+            noise = repr(self.noise)
+        return f"{TOY_PREFIX}{self.name},n={self.n},noise={noise},seed={self.seed}"
 
     def record(self) -> dict:
         """A JSON-able record (a model file's ``preprocessing``: what it was trained on)."""
