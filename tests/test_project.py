@@ -192,10 +192,10 @@ def test_missing_relative_folder_falls_back_to_the_given_one(tmp_path):
     assert load_project(path).data["folder"] == str(tmp_path / "images")
 
 
-@pytest.mark.parametrize("folder", ["", "sample"])
+@pytest.mark.parametrize("folder", ["", "sample", "toy:spiral,n=300"])
 def test_special_data_sources_get_no_relative_path(tmp_path, folder, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "sample").mkdir()
+    (tmp_path / (folder or "sample")).mkdir()  # a folder so named is not the data
     path = save_project(tmp_path / "p.dnnproj", make_project(folder))
     assert "folder_relative" not in json.loads(path.read_text(encoding="utf-8"))["data"]
     assert load_project(path).data["folder"] == folder

@@ -37,11 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "in one line (exit 0 when it works)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a network on an image folder, 'sample' or an .npz",
+    t = sub.add_parser("train", help="train a network on an image folder, 'sample', an .npz "
+                       "or a built-in 2-D data set (toy:spiral)",
                        description="Train a fully-connected network. DATA is a folder of images "
                        "with one subfolder per class (or train/ and test/ folders holding "
                        "those), 'sample' for the bundled MNIST digits, or an .npz with X "
-                       "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test].")
+                       "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test], or "
+                       "toy:NAME[,n=N][,noise=F][,seed=S] for a built-in 2-D data set as in "
+                       "TensorFlow Playground: circle, xor, gauss or spiral (default n=400, "
+                       "noise=0, seed=0; docs/toy-data.md).")
     t.add_argument("data", metavar="DATA", type=file_name)
     add_network_args(t, default_output=None)
     add_image_args(t)
@@ -97,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Load an image folder as training would and report classes, "
                        "counts, sizes and modes seen, the input shape and n_x, and every "
                        "skipped file with the reason.")
-    d.add_argument("folder", metavar="DIR", type=file_name, help="image folder, or 'sample'")
+    d.add_argument("folder", metavar="DIR", type=file_name,
+                   help="image folder, 'sample', or a built-in 2-D data set (toy:spiral)")
     add_image_args(d)
     d.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -124,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_reproduce_arguments(r)
     gui = sub.add_parser("gui", help="start the desktop app (the default with no command)")
     gui.add_argument("data", nargs="?", default=None,
-                     help="image folder to open (default: the last one, or the sample)")
+                     help="image folder (or toy:spiral, a built-in 2-D data set) to open "
+                     "(default: the last one, or the sample)")
     return parser
 
 

@@ -11,6 +11,7 @@ from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.cli.checks import UsageError, hidden_activations, naming
 from desktop_nn.cli.common import LoadProgress, check_folder_memory, load_options
 from desktop_nn.cli.output import json_text, printable
+from desktop_nn.cli.toy_data import inspect_toy
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
 from desktop_nn.nn.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
@@ -79,7 +80,10 @@ def cmd_gradcheck(args) -> int:
 def cmd_inspect_data(args) -> int:
     from desktop_nn.data.image_folder import FolderError, load_image_folder
     from desktop_nn.data.sources import resolve
+    from desktop_nn.data.toy2d import is_toy_spec
 
+    if is_toy_spec(args.folder):  # a built-in 2-D data set: cli/toy_data.py
+        return inspect_toy(args.folder, args.json)
     options = load_options(args)
     check_folder_memory(args.folder, options, training=False)
     try:

@@ -62,10 +62,12 @@ def _interrupted() -> None:
 
 
 def _local(data: str):
-    """The file or folder ``data`` names ('sample': the bundled one)."""
+    """The file or folder ``data`` names ('sample': the bundled one); None for a built-in
+    2-D data set (``toy:...``), which no file holds."""
     from desktop_nn.data.sources import resolve
+    from desktop_nn.data.toy2d import is_toy_spec
 
-    return resolve(data)
+    return None if is_toy_spec(data) else resolve(data)
 
 
 def cmd_train(args) -> int:
@@ -74,6 +76,9 @@ def cmd_train(args) -> int:
     from desktop_nn.workbench import RunRequest, Workbench
     from desktop_nn.workbench.interrupt import stop_on_interrupt
 
+    if args.test_dir is not None and _local(args.data) is None:
+        raise UsageError(f"--test-dir {args.test_dir}: a test folder goes with an image "
+                         f"folder, not with the built-in data set {args.data}")
     check_output_path("--save", args.save)  # before the work, not after it
     check_output_path("--metrics", args.metrics)
     check_outputs_apart({"--save": args.save, "--metrics": args.metrics},

@@ -33,6 +33,7 @@ from desktop_nn.data.image_folder import (
 )
 from desktop_nn.data.memory import TEST_BYTES_PER_VALUE, TRAIN_BYTES_PER_VALUE
 from desktop_nn.data.npz_data import DataFileError, load_npz_dataset
+from desktop_nn.data.toy2d import is_toy_spec, parse_spec, prepare_toy
 from desktop_nn.data.user_files import unshown
 
 SAMPLE_NAME = "sample"
@@ -44,7 +45,8 @@ def sample_path() -> Path:
 
 
 def resolve(data: str | os.PathLike) -> Path:
-    """``"sample"`` -> the bundled sample folder; anything else as a path. A name given back
+    """``"sample"`` -> the bundled sample folder; anything else as a path (a ``toy:`` spec,
+    not a path, comes back as the path of that name, which nothing opens). A name given back
     as it was shown (``d\\xffata``: a saved project's data, the Data panel's text) that names
     nothing opens the real one it was shown for, when that exists (:func:`unshown`)."""
     if str(data) == SAMPLE_NAME:
@@ -78,12 +80,20 @@ def load_training_data(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> LoadedData:
-    """Load ``data`` (folder, ``"sample"`` or ``.npz``) and split / normalise it.
+    """Load ``data`` (folder, ``"sample"``, ``.npz`` or a ``toy:`` spec of a built-in 2-D
+    data set, data/toy2d.py) and split / normalise it.
 
     Raises :class:`FolderError` or :class:`DataFileError` with a message naming the path,
     among them, before anything big is allocated, data that cannot fit in the memory
     available (an image folder at its image size, counted for training; a data set's arrays).
     """
+    if is_toy_spec(data):  # a spec, never a path (a file so named: ./toy:...)
+        if test_dir is not None:
+            raise DataFileError(f"{shown(str(test_dir))}: a test folder goes with an image "
+                                f"folder, not with the built-in data set {data}")
+        spec = parse_spec(str(data))
+        return LoadedData(prepared=prepare_toy(spec, val_split, seed), folder=None,
+                          source=spec.text())
     path = resolve(data)
     source = shown(os.fsdecode(data))
     if path.is_file() or path.suffix.lower() == ".npz":

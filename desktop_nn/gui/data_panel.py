@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -29,11 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_nn.data.dataset import labels_of
-from desktop_nn.data.image_folder import LoadOptions, parse_image_size, unflatten_planes
+from desktop_nn.data.image_folder import LoadOptions, parse_image_size
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
 from desktop_nn.data.user_files import shown
+from desktop_nn.gui.data_helpers import class_counts, dropped_folder, image_size_text, to_qimage
 from desktop_nn.gui.saved_values import Replaced, number_in
+from desktop_nn.gui.toy_source import ToySource
 from desktop_nn.gui.worker import Job
 from desktop_nn.io.project_settings import VAL_SPLIT_RANGE
 
@@ -44,17 +45,6 @@ SHUTDOWN_WAIT_MS = 2000  # closing the window waits this long, at most, for load
 # the data panel's scaling choices: (shown text, normalisation kind in data/dataset.py)
 SCALINGS = (("pixels / 255, in [0, 1]", "scale"),
             ("standardise (training-set mean and std)", "standardise"))
-
-
-def to_qimage(pixels: np.ndarray, shape: tuple[int, int, int]) -> QImage:
-    """One flattened image (n_x,) uint8 in channel planes -> a QImage (copied)."""
-    h, w, c = shape
-    a = np.ascontiguousarray(unflatten_planes(pixels, shape))
-    if c == 1:
-        img = QImage(a.tobytes(), w, h, w, QImage.Format.Format_Grayscale8)
-    else:
-        img = QImage(a.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888)
-    return img.copy()
 
 
 class DataPanel(QWidget):
@@ -79,7 +69,8 @@ class DataPanel(QWidget):
 
         self.folder_edit = QLineEdit()
         self.folder_edit.setObjectName("dataFolderEdit")
-        self.folder_edit.setPlaceholderText("image folder (one subfolder per class), or sample")
+        self.folder_edit.setPlaceholderText("image folder (one subfolder per class), sample, "
+                                            "or toy:spiral")
         self.folder_edit.returnPressed.connect(self.load_from_edit)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.setObjectName("browseDataButton")
@@ -167,6 +158,8 @@ class DataPanel(QWidget):
         busy.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        self.toy_source = ToySource(self)  # the built-in 2-D data sets (gui/toy_source.py)
+        layout.addWidget(self.toy_source)
         layout.addLayout(form)
         layout.addLayout(busy)
         layout.addWidget(self.message)
@@ -212,7 +205,7 @@ class DataPanel(QWidget):
             folder = ""
         self.folder_edit.setText(folder)
         size = state.get("size", "auto")
-        if not _image_size_text(size):
+        if not image_size_text(size):
             replaced.add("image size", size, "is not auto or WIDTHxHEIGHT", "auto")
             size = "auto"
         self.size_edit.setText(size)
@@ -394,13 +387,13 @@ class DataPanel(QWidget):
     # ------------------------------------------------------------------ display
     def _show(self, loaded: LoadedData) -> None:
         prepared, folder = loaded.prepared, loaded.folder
-        name = SAMPLE_NAME if folder is None else Path(folder.root).name
+        name = loaded.source if folder is None else Path(folder.root).name
         shape = prepared.input_shape
         shape_text = "" if shape is None else f"{shape[1]}x{shape[0]}x{shape[2]} images, "
         n_val = prepared.val.m if prepared.val is not None else 0
         n_test = prepared.test.m if prepared.test is not None else 0
-        scaling = "standardised" if prepared.normalisation.kind == "standardise" else \
-            "pixels / 255"
+        scaling = {"standardise": "standardised", "none": "inputs as given"}.get(
+            prepared.normalisation.kind, "pixels / 255")
         self.summary.setText(f"{name}: {shape_text}n_x = {prepared.train.n_x} ({scaling}); "
                              f"{prepared.train.m} training, {n_val} validation, "
                              f"{n_test} test examples")
@@ -412,7 +405,7 @@ class DataPanel(QWidget):
         classes = prepared.class_names
         counts = [prepared.train.Y, prepared.val.Y if prepared.val else None,
                   prepared.test.Y if prepared.test else None]
-        per = [_class_counts(Y, len(classes)) for Y in counts]
+        per = [class_counts(Y, len(classes)) for Y in counts]
         self.class_table.setRowCount(len(classes))
         for r, c in enumerate(classes):
             values = [c] + [str(p[r]) if p is not None else "-" for p in per]
@@ -420,6 +413,8 @@ class DataPanel(QWidget):
                 self.class_table.setItem(r, col, QTableWidgetItem(text))
 
         self.thumbnails.clear()
+        for images_only in (self.thumbnails, self.skipped_table):  # none for arrays, points
+            images_only.setVisible(folder is not None)
         if folder is not None:
             for label, cname in enumerate(classes):
                 rows = np.flatnonzero(folder.labels == label)[:THUMBNAILS_PER_CLASS]
@@ -438,40 +433,11 @@ class DataPanel(QWidget):
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if _dropped_folder(event.mimeData()) is not None:
+        if dropped_folder(event.mimeData()) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802
-        folder = _dropped_folder(event.mimeData())
+        folder = dropped_folder(event.mimeData())
         if folder is not None:
             event.acceptProposedAction()
             self.load(folder)
-
-
-def _image_size_text(text) -> bool:
-    """Whether ``text`` is what the image size field takes: auto (or blank) or WxH."""
-    if not isinstance(text, str):
-        return False
-    if text.strip().lower() in ("", "auto"):
-        return True
-    try:
-        parse_image_size(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _dropped_folder(mime) -> str | None:
-    if not mime.hasUrls():
-        return None
-    for url in mime.urls():
-        path = url.toLocalFile()
-        if path and Path(path).is_dir():
-            return path
-    return None
-
-
-def _class_counts(Y: np.ndarray | None, n_classes: int) -> list[int] | None:
-    if Y is None:
-        return None
-    return np.bincount(labels_of(Y), minlength=n_classes).tolist()

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_nn.data.image_folder import flatten_planes
-from desktop_nn.gui.data_panel import to_qimage
+from desktop_nn.gui.data_helpers import to_qimage
 from desktop_nn.inspect.evaluation import Evaluation, evaluate
 
 SET_ORDER = ("validation", "test", "train")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_nn.data.image_folder import IMAGE_EXTENSIONS
-from desktop_nn.gui.data_panel import to_qimage
+from desktop_nn.gui.data_helpers import to_qimage
 from desktop_nn.gui.worker import Job
 from desktop_nn.predict import FilePrediction, Predictor, predict_files
 

@@ -16,6 +16,7 @@ import numpy as np
 from desktop_nn.data.class_names import class_names_problem, printable, unprintable
 from desktop_nn.data.dataset import MIN_STD, NORMALISATIONS
 from desktop_nn.data.image_folder import COLORS, FLATTEN_ORDER, RESIZE_MODES
+from desktop_nn.data.toy2d import ToySpecError, spec_from_record
 from desktop_nn.nn.network import DTYPES, NetworkSpec
 
 _SPEC_TYPES = {"input_size": "int", "hidden_sizes": "ints", "hidden_activations": "strs",
@@ -163,6 +164,8 @@ def check_preprocessing(spec: NetworkSpec, pre: Any,
     pre = check_dict("preprocessing", pre)
     if pre is None:
         return None
+    if "toy" in pre:  # a built-in 2-D data set (data/toy2d.py): two inputs, x1 and x2
+        return _check_toy(spec, pre)
     size = pre.get("image_size")
     if (not isinstance(size, list | tuple) or len(size) != 2
             or not all(is_whole(n) and n >= 1 for n in size)):
@@ -188,6 +191,21 @@ def check_preprocessing(spec: NetworkSpec, pre: Any,
     if input_shape is not None and tuple(input_shape) != (h, w, c):
         raise Invalid(f"preprocessing makes images of shape {(h, w, c)} but input_shape "
                       f"says {tuple(input_shape)}")
+    return pre
+
+
+def _check_toy(spec: NetworkSpec, pre: dict) -> dict:
+    """``{"toy": {"name", "n", "noise", "seed"}}``: the built-in data set trained on."""
+    try:
+        spec_from_record(pre)
+    except ToySpecError as exc:
+        raise Invalid(str(exc)) from None
+    if set(pre) != {"toy"}:
+        raise Invalid(f"preprocessing of a 2-D data set holds only toy, got keys "
+                      f"{sorted(pre)!r:.80}")
+    if spec.input_size != 2:
+        raise Invalid(f"preprocessing records a 2-D data set but the network has "
+                      f"{spec.input_size} inputs")
     return pre
 
 

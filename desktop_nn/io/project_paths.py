@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from desktop_nn.data.sources import SAMPLE_NAME
+from desktop_nn.data.toy2d import is_toy_spec
 
 PathLike = str | os.PathLike[str]
 
@@ -24,7 +25,8 @@ def _unsafe_reference(ref: str) -> bool:
 
 def _relative_below(folder: Any, project_dir: Path) -> str | None:
     """``folder`` relative to ``project_dir`` (POSIX separators) when it lies inside it."""
-    if not isinstance(folder, str) or not folder.strip() or folder == SAMPLE_NAME:
+    if not isinstance(folder, str) or not folder.strip() or folder == SAMPLE_NAME \
+            or is_toy_spec(folder):  # built in: no file
         return None
     try:
         target = Path(folder).expanduser().resolve()
