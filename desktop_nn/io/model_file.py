@@ -39,6 +39,7 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
+from desktop_nn.data.table import is_table
 from desktop_nn.io import json_text
 from desktop_nn.io.atomic import atomic_open
 from desktop_nn.io.model_checks import (
@@ -147,7 +148,8 @@ def _arrays_for(model: ModelFile, generation: str | None = None) -> dict[str, np
     preprocessing = check_preprocessing(spec, model.preprocessing, input_shape)
     norm_mean = check_column(spec, "norm_mean", model.norm_mean)
     norm_std = check_column(spec, "norm_std", model.norm_std)
-    normalisation = check_normalisation(model.normalisation, norm_mean, norm_std)
+    normalisation = check_normalisation(model.normalisation, norm_mean, norm_std,
+                                        table=is_table(preprocessing))
     check_generation(generation)
 
     W, b = net.get_parameters()
@@ -287,7 +289,7 @@ def _model_from(npz: NpzArchive, backend: Backend | None) -> ModelFile:
         check_parameter(spec, name, arrays[name])
     norm = {name: check_column(spec, name, npz.read(name)) for name in columns}
     normalisation = check_normalisation(header.get("normalisation"), norm.get("norm_mean"),
-                                        norm.get("norm_std"))
+                                        norm.get("norm_std"), table=is_table(preprocessing))
     created = header.get("created")
     app_version = header.get("app_version")
 
