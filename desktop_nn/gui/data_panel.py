@@ -426,6 +426,7 @@ class DataPanel(QWidget):
                 self.class_table.setItem(r, col, QTableWidgetItem(text))
 
         self.thumbnails.clear()
+        self.thumbnails.setVisible(folder is not None)  # no pictures of arrays or tables
         if folder is not None:
             for label, cname in enumerate(classes):
                 rows = np.flatnonzero(folder.labels == label)[:THUMBNAILS_PER_CLASS]

@@ -1,7 +1,8 @@
 """The Data panel's table chooser: open a CSV / TSV file and choose its target column (the
 column holding the classes; the combo lists the file's header), then the panel loads it
-(data/table.py reads it; the panel's Load, Validation split and Scaling apply as to images,
-a table's "pixels / 255" being taken as its default, standardise)."""
+(data/table.py reads it; the panel's Load, Validation split and Scaling apply as to images;
+Scaling "pixels / 255" means nothing for a table's values: a table loads with Scaling set to
+standardise, its default)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ class TableSource(QWidget):
         combo's choice (its columns read first when they are another file's)."""
         if not is_table_path(source) or resolve(source).is_dir():
             return None
+        if self.panel.normalisation() == "scale":  # pixels / 255: a table is standardised
+            self.panel.set_normalisation("standardise")  # (the loader's default) and shown so
         if self._path != source:
             wanted = self._pending
             if not self._fill(source):

@@ -38,6 +38,8 @@ def test_open_a_csv_choose_its_target_load_and_train(qtbot, window, monkeypatch,
     assert prepared.class_names == sorted(SPECIES) and prepared.train.n_x == 2
     assert prepared.preprocessing["target_column"] == "species"
     assert "t.csv: n_x = 2 (standardised)" in find(window, "nxLabel").text()
+    assert window.data_panel.normalisation() == "standardise"  # as the Scaling combo shows
+    assert not find(window, "thumbnailList").isVisible()
     assert "column 'kind' holds no numbers" in find(window, "dataMessageLabel").text()
 
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):  # another target chosen
