@@ -13,7 +13,9 @@ The JSON header has ``format`` ("desktop-nn-model"), ``format_version`` (1), ``s
 ``input_shape`` ([H, W, C] or null), ``flatten_order`` (free text saying how an image became a
 column, e.g. "channel-planes"), ``normalisation`` (object or null, e.g.
 ``{"kind": "scale", "factor": 0.00392...}``), ``training`` (object or null),
-``preprocessing`` (object or null: image size, colour, resize mode, flatten order),
+``preprocessing`` (object or null: image size, colour, resize mode, flatten order; or, for a
+model trained on a table, ``{"kind": "table", "feature_columns": [...], "target_column": ...,
+"class_names": [...]}``, whose ``normalisation`` factor is 1: data/table.py),
 ``created`` (ISO 8601 UTC timestamp) and ``app_version``.
 
 Optional header field: ``generation``, the save of a project (project, model and training
@@ -91,7 +93,8 @@ class ModelFile:
         training: JSON-able summary of the training run (epochs, accuracy, ...), or None.
         preprocessing: JSON-able dict saying how an image file becomes a column, or None:
             ``{"image_size": [H, W], "color": "gray" | "rgb", "resize": "stretch" | "fit",
-            "flatten_order": "channel-planes"}`` (see desktop_nn.data.image_folder).
+            "flatten_order": "channel-planes"}`` (see desktop_nn.data.image_folder), or a
+            table's columns (see desktop_nn.data.table: table_preprocessing).
         created: ISO timestamp read from the file; ignored by :func:`save_model`, which stamps
             the current time.
         app_version: desktop-nn version that wrote the file; ignored by :func:`save_model`.
