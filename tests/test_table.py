@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from table_factory import FEATURES, SPECIES, table_rows, write_table
 
 from desktop_nn.backend import select_backend
@@ -299,3 +301,28 @@ def test_load_training_data_refuses_a_target_where_it_does_not_fit(tmp_path):
     np.savez(tmp_path / "d.npz", X=np.zeros((2, 4)), Y=np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="a target column goes with a table"):
         load_training_data(tmp_path / "d.npz", target="species")
+
+
+# ------------------------------------------------------------------ fuzzing
+_CELLS = st.sampled_from(["1", "-2.5", "", "NA", "x", "a b", '"q,1"', '"', "1e3", "inf",
+                          "\ufeff", "é", "\t", ";", "\r"])
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(_CELLS, min_size=0, max_size=4), max_size=6),
+       noise=st.binary(max_size=12), suffix=st.sampled_from([".csv", ".tsv", ".txt"]),
+       target=st.sampled_from([None, "y", "1"]))
+def test_any_file_gives_a_table_or_a_table_error_naming_it(tmp_path, rows, noise, suffix,
+                                                             target):
+    path = tmp_path / f"f{suffix}"
+    text = "a,y,1\n" + "\n".join(",".join(r) for r in rows)
+    path.write_bytes(text.encode("utf-8") + noise)
+    try:
+        t = read_table(path, target)
+    except TableError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        return
+    assert t.values.shape == (t.m, len(t.feature_names)) and np.isfinite(t.values).all()
+    if target is not None:
+        assert len(t.class_names) >= 2 and t.labels.shape == (t.m,)
