@@ -1,5 +1,6 @@
 """Predict the class of new image files with a saved model, preprocessing each image exactly as
-the model's training data were: same size, colour, resize mode, flatten order and scaling."""
+the model's training data were: same size, colour, resize mode, flatten order and scaling; and
+of the rows of a table, for a model trained on a table (:class:`TablePredictor`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from desktop_nn.data.image_folder import (
     RESIZE_MODES,
     decode_image,
 )
+from desktop_nn.data.table import TableError, is_table, read_table
 from desktop_nn.data.user_files import shown
 from desktop_nn.io.model_file import ModelFile
 
@@ -40,6 +42,11 @@ class Predictor:
                 "read image files"))
         if not isinstance(pre, dict):
             raise PredictError(self._about_model(f"has unreadable preprocessing {pre!r}"))
+        if is_table(pre):
+            raise PredictError(self._about_model(
+                f"was trained on a table (its columns {', '.join(pre['feature_columns'])}), "
+                f"not on images: it predicts the rows of a CSV or TSV file with those columns "
+                f"(desktop-nn predict MODEL.npz ROWS.csv)"))
         if pre.get("flatten_order", FLATTEN_ORDER) != FLATTEN_ORDER:
             raise PredictError(self._about_model(
                 f"has an unknown flatten order {pre.get('flatten_order')!r}"))
@@ -178,3 +185,78 @@ def preparation_mismatch(model: ModelFile, prepared: PreparedData) -> str | None
         return ("the model's inputs were scaled differently (standardised with the statistics "
                 "of another training set)")
     return None
+
+
+@dataclass
+class TablePredictions:
+    """The rows of one table file predicted. rows: (k,) their spreadsheet row numbers (the
+    header is row 1); P: (n_classes, k) class probabilities (a row whose outputs are not
+    finite: NaN, see ``errors``); targets: the target column's values when the file has it;
+    accuracy: the share of rows whose prediction is their target, when every target value is
+    one of the model's classes (else None, and ``note`` says why)."""
+
+    path: str
+    rows: np.ndarray
+    P: np.ndarray
+    errors: dict[int, str]
+    targets: list[str] | None = None
+    accuracy: float | None = None
+    note: str | None = None
+
+    def predicted(self) -> np.ndarray:
+        """(k,) class indices (the first largest probability)."""
+        return np.argmax(np.nan_to_num(self.P, nan=-np.inf), axis=0)
+
+
+class TablePredictor:
+    """Reads the rows of a table as ``model``'s training table was read: its feature columns
+    by name (any order in the file, other columns ignored), standardised with the training
+    set's statistics kept in the model."""
+
+    def __init__(self, model: ModelFile, source: str | os.PathLike | None = None) -> None:
+        self.source = None if source is None else shown(str(source))
+        pre = model.preprocessing
+        if not is_table(pre):
+            where = f"{self.source}: " if self.source else ""
+            raise PredictError(f"{where}this model was not trained on a table: it does not "
+                               f"know which columns to read")
+        self.model = model
+        self.net = model.network
+        self.feature_columns = list(pre["feature_columns"])
+        self.target_column = pre.get("target_column")
+        self.normalisation = Normalisation.from_model(model.normalisation, model.norm_mean,
+                                                      model.norm_std)
+        n_out = self.net.spec.output_size
+        self.class_names = model.class_names or [str(i) for i in range(max(n_out, 2))]
+
+    def predict_file(self, path: str | os.PathLike) -> TablePredictions:
+        """Every row of the table at ``path``; raises PredictError naming the file (and the
+        row and column) when a column the model reads is missing or holds a value that is
+        not a number."""
+        try:
+            table = read_table(path, self.target_column, features=self.feature_columns)
+        except TableError as exc:
+            raise PredictError(str(exc)) from None
+        X = self.normalisation.apply(table.values)  # (n_x, k) float32, as in training
+        with np.errstate(over="ignore", invalid="ignore"):  # huge weights: said per row
+            A = self.net.backend.to_host(self.net.predict_proba(X)).astype(np.float64)
+        if A.shape[0] == 1:
+            A = np.vstack([1.0 - A, A])
+        errors = {}
+        for k in np.flatnonzero(~np.isfinite(A).all(axis=0)):
+            errors[int(k)] = (f"{table.path}: row {table.rows[k]}: the model's outputs are not "
+                              f"finite for this row (its weights are too large for "
+                              f"{self.net.dtype}); no class can be given")
+            A[:, k] = np.nan
+        out = TablePredictions(table.path, table.rows, A, errors, table.target_values)
+        if out.targets is not None:
+            index = {name: i for i, name in enumerate(self.class_names)}
+            unknown = [t for t in out.targets if t not in index]
+            if unknown:
+                out.note = (f"the target column '{self.target_column}' holds values that are "
+                            f"not the model's classes (such as '{unknown[0][:40]}'): no "
+                            f"accuracy")
+            else:
+                truth = np.array([index[t] for t in out.targets])
+                out.accuracy = float(np.mean(out.predicted() == truth))
+        return out

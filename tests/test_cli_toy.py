@@ -134,3 +134,14 @@ def test_the_help_names_toy_data():
     train = sub.choices["train"].format_help()
     assert "toy:NAME[,n=N][,noise=F][,seed=S]" in " ".join(train.split())
     assert "toy:spiral" in sub.choices["inspect-data"].format_help()
+
+
+@pytest.mark.parametrize("kind", ["scale", "standardise"])
+def test_toy_data_refuse_a_normalisation_they_do_not_get(capsys, kind):
+    """A built-in set's points are used as they are: asking for scaling or standardisation
+    is refused, not silently ignored; --normalise none says what happens, and is taken."""
+    assert main(["train", "toy:xor", "--normalise", kind, "--epochs", "1", "--quiet"]) == 2
+    problem = capsys.readouterr().err
+    assert f"--normalise {kind} does not apply to toy:xor" in problem
+    assert main(["train", "toy:xor", "--normalise", "none", "--epochs", "1", "--quiet",
+                 "--json"]) == 0

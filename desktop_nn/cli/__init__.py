@@ -38,21 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a network on an image folder, 'sample', an .npz "
-                       "or a built-in 2-D data set (toy:spiral)",
+                       "or a built-in 2-D data set (toy:spiral) or a CSV / TSV table",
                        description="Train a fully-connected network. DATA is a folder of images "
                        "with one subfolder per class (or train/ and test/ folders holding "
-                       "those), 'sample' for the bundled MNIST digits, or an .npz with X "
-                       "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test], or "
+                       "those), 'sample' for the bundled MNIST digits, an .npz with X "
+                       "(n_x, m) and Y, or X_train/Y_train[/X_val/Y_val][/X_test/Y_test], "
                        "toy:NAME[,n=N][,noise=F][,seed=S] for a built-in 2-D data set as in "
                        "TensorFlow Playground: circle, xor, gauss or spiral (default n=400, "
-                       "noise=0, seed=0; docs/toy-data.md).")
+                       "noise=0, seed=0; docs/toy-data.md), or a table (.csv, .tsv) with a "
+                       "header: its numeric columns are the features and --target names the "
+                       "column holding the classes.")
     t.add_argument("data", metavar="DATA", type=file_name)
     add_network_args(t, default_output=None)
     add_image_args(t)
     t.add_argument("--test-dir", metavar="DIR", default=None, type=file_name,
                    help="a folder of test images (same classes), decoded like the training data")
-    t.add_argument("--normalise", choices=["scale", "standardise"], default="scale",
-                   help="pixels / 255 (default), or standardised with training-set statistics")
+    t.add_argument("--target", metavar="COLUMN", default=None,
+                   help="a table's column that holds the classes (required for a table)")
+    t.add_argument("--normalise", choices=["scale", "standardise", "none"], default=None,
+                   help="images: pixels / 255 (scale, the default) or standardised with "
+                   "training-set statistics; a table: standardised (default) or none (its "
+                   "values as they are)")
     g = t.add_argument_group("training")
     g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
     g.add_argument("--lr", type=float_in(0, lo_open=True), default=0.1, help="learning rate")
@@ -97,20 +103,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check every hidden activation x output x cost combination")
     c.add_argument("--json", action="store_true")
 
-    d = sub.add_parser("inspect-data", help="what an image folder holds and how it will load",
+    d = sub.add_parser("inspect-data", help="what an image folder or a table holds and how it "
+                       "will load",
                        description="Load an image folder as training would and report classes, "
                        "counts, sizes and modes seen, the input shape and n_x, and every "
-                       "skipped file with the reason.")
+                       "skipped file with the reason; or read a table (.csv, .tsv) and report "
+                       "its columns (numeric or not, min / max / mean) and, with --target, its "
+                       "classes and counts.")
     d.add_argument("folder", metavar="DIR", type=file_name,
-                   help="image folder, 'sample', or a built-in 2-D data set (toy:spiral)")
+                   help="image folder, 'sample', a built-in 2-D data set (toy:spiral), "
+                   "or a table (.csv, .tsv)")
+    d.add_argument("--target", metavar="COLUMN", default=None,
+                   help="a table's column that holds the classes")
     add_image_args(d)
     d.add_argument("--json", action="store_true", help="print one JSON object")
 
-    pr = sub.add_parser("predict", help="classify image files with a saved model",
+    pr = sub.add_parser("predict", help="classify image files (or a table's rows) with a saved "
+                        "model",
                         description="Print each image's class and probabilities, the image "
-                        "preprocessed exactly as the model's training data.")
+                        "preprocessed exactly as the model's training data. For a model "
+                        "trained on a table, give tables (.csv, .tsv) holding its feature "
+                        "columns (by name, in any order; other columns are ignored): each row "
+                        "is predicted, and where the table has the target column, the accuracy "
+                        "is reported.")
     pr.add_argument("model", metavar="MODEL.npz", type=file_name)
-    pr.add_argument("images", metavar="IMAGE", nargs="+", type=file_name)
+    pr.add_argument("images", metavar="IMAGE", nargs="+", type=file_name,
+                    help="image files; for a table model, tables of rows")
     pr.add_argument("--top", type=int_in(1), default=3, help="probabilities shown per image")
     pr.add_argument("--device", default="cpu", choices=["auto", "cpu", "gpu"])
     pr.add_argument("--json", action="store_true", help="print one JSON object")

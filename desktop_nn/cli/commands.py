@@ -78,10 +78,15 @@ def cmd_gradcheck(args) -> int:
 
 
 def cmd_inspect_data(args) -> int:
+    from desktop_nn.cli.tables import cmd_inspect_table, is_table_data
     from desktop_nn.data.image_folder import FolderError, load_image_folder
     from desktop_nn.data.sources import resolve
     from desktop_nn.data.toy2d import is_toy_spec
 
+    if is_table_data(args.folder):
+        return cmd_inspect_table(args)
+    if args.target is not None:
+        raise UsageError(f"--target goes with a table (.csv, .tsv); {args.folder} is not one")
     if is_toy_spec(args.folder):  # a built-in 2-D data set: cli/toy_data.py
         return inspect_toy(args.folder, args.json)
     options = load_options(args)
@@ -125,12 +130,16 @@ def cmd_inspect_data(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from desktop_nn.cli.tables import cmd_predict_table
+    from desktop_nn.data.table import is_table
     from desktop_nn.io.model_file import ModelFileError, load_model
     from desktop_nn.predict import PredictError, Predictor, predict_files
 
     try:
-        predictor = Predictor(load_model(args.model, select_backend(args.device)),
-                              source=args.model)
+        model = load_model(args.model, select_backend(args.device))
+        if is_table(model.preprocessing):
+            return cmd_predict_table(args, model)
+        predictor = Predictor(model, source=args.model)
     except (ModelFileError, PredictError, BackendError) as exc:
         raise UsageError(str(exc)) from None
     # one forward pass over all the readable files, as the Predict tab makes

@@ -19,6 +19,7 @@ from desktop_nn.cli.checks import (
 )
 from desktop_nn.cli.common import LoadProgress, check_folder_memory, check_run_memory, load_options
 from desktop_nn.cli.output import printable
+from desktop_nn.cli.tables import check_table_args
 from desktop_nn.nn.network import NetworkSpec
 
 
@@ -86,12 +87,14 @@ def cmd_train(args) -> int:
                          "the test folder": args.test_dir})
     hidden = args.layers if args.layers is not None else [30]
     activations = hidden_activations(hidden, args.activations, "relu")
+    normalise = check_table_args(args)
     options = load_options(args)
     check_folder_memory(args.data, options)
     try:
         loaded = load_training_data(args.data, options, args.val_split, args.seed,
-                                    args.normalise, args.test_dir,
-                                    progress=LoadProgress(not args.quiet))
+                                    normalise, args.test_dir,
+                                    progress=LoadProgress(not args.quiet),
+                                    target=args.target)
     except (DataFileError, FolderError, ValueError) as exc:  # names the file or folder
         raise UsageError(naming(args.data, exc)) from None
     data = loaded.prepared

@@ -93,10 +93,17 @@ NORMALISATIONS = ("scale", "standardise", "none")
 # would blow its noise up (and overflow float32); a model's std is checked against it too
 MIN_STD = 1e-6
 
+# what a raw value is multiplied by before standardising: pixels (uint8) are scaled into [0, 1];
+# a table's values are taken as they are (a factor of 1). Only these two exist.
+PIXEL_FACTOR = 1.0 / 255.0
+TABLE_FACTOR = 1.0
+
 
 @dataclass
 class Normalisation:
-    """How uint8 pixels become network inputs, fitted on the training set only.
+    """How raw values (uint8 pixels, or a table's numbers) become network inputs, fitted on
+    the training set only. ``factor`` is 1/255 for pixels (p below) and 1 for a table's values
+    (v): a table's standardisation is x = (v - mean) / std.
 
     scale:        x = p / 255                                  (inputs in [0, 1])
     standardise:  x = (p / 255 - mean) / std, per feature; mean, std (n_x, 1) from the
@@ -107,23 +114,36 @@ class Normalisation:
     kind: str = "scale"
     mean: np.ndarray | None = None  # (n_x, 1) float32
     std: np.ndarray | None = None  # (n_x, 1) float32
+    factor: float = PIXEL_FACTOR
 
     def __post_init__(self) -> None:
         if self.kind not in NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {self.kind!r}")
+        if self.factor not in (PIXEL_FACTOR, TABLE_FACTOR):
+            raise ValueError(f"the normalisation factor is 1/255 (pixels) or 1 (a table's "
+                             f"values), got {self.factor!r}")
         if self.kind == "standardise" and (self.mean is None or self.std is None):
             raise ValueError("standardisation needs the training set's mean and std")
 
+    @property
+    def pixels(self) -> bool:
+        """Whether raw values are pixels, scaled by 1/255 (else a table's values, as given)."""
+        return self.factor != TABLE_FACTOR
+
     @classmethod
-    def fit(cls, kind: str, pixels: np.ndarray, chunk: int = 8192) -> Normalisation:
-        """Fit on training pixels (m, n_x) uint8, one image per row."""
+    def fit(cls, kind: str, pixels: np.ndarray, chunk: int = 8192,
+            factor: float = PIXEL_FACTOR) -> Normalisation:
+        """Fit on training rows (m, n_x), one example per row: uint8 pixels (``factor``
+        1/255), or a table's values (``factor`` 1, any float or integer dtype)."""
         if kind != "standardise":
-            return cls(kind)
+            return cls(kind, factor=factor)
         n_x = pixels.shape[1]
         total = np.zeros(n_x)
         total_sq = np.zeros(n_x)
         for i in range(0, pixels.shape[0], chunk):  # float64 sums, a chunk at a time
-            block = pixels[i:i + chunk].astype(np.float64) / 255.0
+            block = pixels[i:i + chunk].astype(np.float64)
+            if factor != TABLE_FACTOR:
+                block /= 255.0
             total += block.sum(axis=0)
             total_sq += (block * block).sum(axis=0)
         m = max(pixels.shape[0], 1)
@@ -131,10 +151,11 @@ class Normalisation:
         std = np.sqrt(np.maximum(total_sq / m - mean * mean, 0.0))
         std[std < MIN_STD] = 1.0
         return cls(kind, mean.reshape(-1, 1).astype(np.float32),
-                   std.reshape(-1, 1).astype(np.float32))
+                   std.reshape(-1, 1).astype(np.float32), factor)
 
     def apply(self, pixels: np.ndarray, dtype: str = "float32") -> np.ndarray:
-        """(m, n_x) uint8 rows -> X (n_x, m) float32 columns (stored so X.T is contiguous).
+        """(m, n_x) uint8 rows (a table: any numbers) -> X (n_x, m) float32 columns (stored
+        so X.T is contiguous). A table's values are made float32 first, then standardised.
 
         ``dtype="float64"`` (scale only): X = p / 255 computed in float64, exactly the
         correctly rounded quotient (float32 X cast up differs from it by up to 7.4e-8)."""
@@ -145,7 +166,8 @@ class Normalisation:
         X = pixels.T.astype(np.float32)
         if self.kind == "none":
             return X
-        X *= np.float32(1.0 / 255.0)
+        if self.pixels:
+            X *= np.float32(1.0 / 255.0)
         if self.kind == "standardise":
             X -= self.mean
             X /= self.std
@@ -156,15 +178,16 @@ class Normalisation:
 
         scale: p = 255 x; standardise: p = 255 (x std + mean); rounded and clipped to 0..255.
         none: there is nothing to undo, so values all within [0, 1] are read as p / 255 (arrays
-        saved pre-scaled) and anything else as pixel values."""
+        saved pre-scaled) and anything else as pixel values. A table's values (factor 1) are
+        not pixels: they are given back unscaled, rounded and clipped the same way."""
         P = np.asarray(X, dtype=np.float32).T.astype(np.float32)
         if self.kind == "standardise":
             P = P * self.std.reshape(1, -1) + self.mean.reshape(1, -1)
-        if self.kind == "none":
+        if self.kind == "none" and self.pixels:
             finite = P[np.isfinite(P)]
             if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
                 P = P * np.float32(255.0)
-        else:
+        elif self.pixels:
             P = P * np.float32(255.0)
         P = np.nan_to_num(P, nan=0.0, posinf=255.0, neginf=0.0)
         return np.clip(np.rint(P), 0, 255).astype(np.uint8)
@@ -173,15 +196,20 @@ class Normalisation:
         """The JSON part for a model file (mean / std travel as arrays beside it)."""
         if self.kind == "none":
             return {"kind": "none"}
-        return {"kind": self.kind, "factor": 1.0 / 255.0}
+        return {"kind": self.kind, "factor": self.factor}
 
     @classmethod
     def from_model(cls, info: dict | None, mean: np.ndarray | None,
                    std: np.ndarray | None) -> Normalisation:
-        kind = (info or {}).get("kind", "scale")
+        """From a model file's ``normalisation`` (checked: io/model_checks.py). A factor of
+        exactly 1 is a table's; any other (1/255, maybe written with fewer digits) or none
+        given (older files) is the pixels' 1/255, so older files read as they always did."""
+        info = info or {}
+        kind = info.get("kind", "scale")
         if kind == "standardize":
             kind = "standardise"
-        return cls(kind, mean, std)
+        factor = TABLE_FACTOR if info.get("factor") == TABLE_FACTOR else PIXEL_FACTOR
+        return cls(kind, mean, std, factor)
 
 
 @dataclass

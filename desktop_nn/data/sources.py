@@ -33,6 +33,7 @@ from desktop_nn.data.image_folder import (
 )
 from desktop_nn.data.memory import TEST_BYTES_PER_VALUE, TRAIN_BYTES_PER_VALUE
 from desktop_nn.data.npz_data import DataFileError, load_npz_dataset
+from desktop_nn.data.table import is_table_path, prepare_table_data, read_table
 from desktop_nn.data.toy2d import is_toy_spec, parse_spec, prepare_toy
 from desktop_nn.data.user_files import unshown
 
@@ -79,9 +80,12 @@ def load_training_data(
     test_dir: str | os.PathLike | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    target: str | None = None,
 ) -> LoadedData:
-    """Load ``data`` (folder, ``"sample"``, ``.npz`` or a ``toy:`` spec of a built-in 2-D
-    data set, data/toy2d.py) and split / normalise it.
+    """Load ``data`` (folder, ``"sample"``, ``.npz``, a ``toy:`` spec of a built-in 2-D
+    data set, data/toy2d.py, or a ``.csv`` / ``.tsv`` table whose ``target`` column holds the
+    classes: data/table.py) and split / normalise it. A table's ``normalisation`` "scale"
+    (the images' default) is taken as "standardise", its default.
 
     Raises :class:`FolderError` or :class:`DataFileError` with a message naming the path,
     among them, before anything big is allocated, data that cannot fit in the memory
@@ -91,11 +95,19 @@ def load_training_data(
         if test_dir is not None:
             raise DataFileError(f"{shown(str(test_dir))}: a test folder goes with an image "
                                 f"folder, not with the built-in data set {data}")
+        if target is not None:
+            raise DataFileError(f"{data}: a target column goes with a table (.csv, .tsv); "
+                                f"a built-in data set has its classes")
         spec = parse_spec(str(data))
         return LoadedData(prepared=prepare_toy(spec, val_split, seed), folder=None,
                           source=spec.text())
     path = resolve(data)
     source = shown(os.fsdecode(data))
+    if is_table_path(path) and not path.is_dir():
+        return _load_table(path, source, target, val_split, seed, normalisation, test_dir)
+    if target is not None:
+        raise DataFileError(f"{source}: a target column goes with a table (.csv, .tsv), "
+                            f"whose columns hold the classes; this data has its classes")
     if path.is_file() or path.suffix.lower() == ".npz":
         if test_dir is not None:
             raise DataFileError(f"{shown(str(test_dir))}: --test-dir goes with an image folder; "
@@ -148,6 +160,22 @@ def load_test_folder(test_dir: str | os.PathLike, train: ImageFolderData,
     test.paths = [p for p, k in zip(test.paths, keep, strict=True) if k]
     test.class_names = list(train.class_names)
     return test
+
+
+def _load_table(path: Path, source: str, target: str | None, val_split: float, seed: int,
+                normalisation: str, test_dir: str | os.PathLike | None) -> LoadedData:
+    if test_dir is not None:
+        raise DataFileError(f"{shown(str(test_dir))}: a test folder goes with an image folder, "
+                            f"not with a table")
+    if target is None:
+        from desktop_nn.data.table import read_header
+
+        raise DataFileError(f"{source}: say which column holds the classes (the target); "
+                            f"its columns are {', '.join(repr(c) for c in read_header(path))}")
+    table = read_table(path, target)
+    kind = "standardise" if normalisation == "scale" else normalisation
+    return LoadedData(prepared=prepare_table_data(table, val_split, seed, kind), folder=None,
+                      notes=list(table.notes), source=source)
 
 
 def _prepare_npz(path: Path, val_split: float, seed: int) -> PreparedData:

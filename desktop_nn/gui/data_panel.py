@@ -34,6 +34,7 @@ from desktop_nn.data.sources import SAMPLE_NAME, LoadedData, load_training_data
 from desktop_nn.data.user_files import shown
 from desktop_nn.gui.data_helpers import class_counts, dropped_folder, image_size_text, to_qimage
 from desktop_nn.gui.saved_values import Replaced, number_in
+from desktop_nn.gui.table_source import TableSource
 from desktop_nn.gui.toy_source import ToySource
 from desktop_nn.gui.worker import Job
 from desktop_nn.io.project_settings import VAL_SPLIT_RANGE
@@ -142,6 +143,7 @@ class DataPanel(QWidget):
         self.skipped_table.verticalHeader().hide()
         self.skipped_table.horizontalHeader().setStretchLastSection(True)
         self.skipped_table.setMaximumHeight(120)
+        self.table_source = TableSource(self)  # a CSV / TSV and its target column
 
         row = QHBoxLayout()
         row.addWidget(self.folder_edit, 1)
@@ -160,6 +162,7 @@ class DataPanel(QWidget):
         layout.addLayout(row)
         self.toy_source = ToySource(self)  # the built-in 2-D data sets (gui/toy_source.py)
         layout.addWidget(self.toy_source)
+        layout.addWidget(self.table_source)
         layout.addLayout(form)
         layout.addLayout(busy)
         layout.addWidget(self.message)
@@ -190,7 +193,7 @@ class DataPanel(QWidget):
         return {"folder": self.folder_edit.text(), "size": self.size_edit.text(),
                 "color": self.color_combo.currentText(),
                 "resize": self.resize_combo.currentText(), "val_split": self.val_spin.value(),
-                "normalisation": self.normalisation()}
+                "normalisation": self.normalisation(), **self.table_source.state()}
 
     def set_state(self, state: dict) -> list[str]:
         """Show saved settings (a project's, the last session's). A value that cannot be
@@ -227,6 +230,7 @@ class DataPanel(QWidget):
         kind = replaced.choice("scaling", state, "normalisation", kinds, self.normalisation())
         self.set_normalisation(kind or ("scale" if "normalisation" not in state
                                         else self.normalisation()))  # older files: scale
+        self.table_source.set_state(state, replaced)
         return replaced.lines
 
     # ------------------------------------------------------------------ loading
@@ -282,10 +286,11 @@ class DataPanel(QWidget):
             self.job = None
             self._set_busy(False)
         val_split, normalisation = self.val_spin.value(), self.normalisation()
+        target = self.table_source.target_for(source)  # None unless a table
 
         def work(job: Job) -> LoadedData:
             return load_training_data(source, options, val_split=val_split,
-                                      normalisation=normalisation,
+                                      normalisation=normalisation, target=target,
                                       progress=job.report_progress, cancel=job.cancel_event)
 
         self.message.setText(f"Loading {source}…")
@@ -293,7 +298,8 @@ class DataPanel(QWidget):
         if synchronous:
             try:
                 self._loaded(load_training_data(source, options, val_split=val_split,
-                                                normalisation=normalisation), by_user)
+                                                normalisation=normalisation,
+                                                target=target), by_user)
             except (ValueError, OSError) as exc:
                 self._fail(str(exc))
             return
@@ -387,7 +393,8 @@ class DataPanel(QWidget):
     # ------------------------------------------------------------------ display
     def _show(self, loaded: LoadedData) -> None:
         prepared, folder = loaded.prepared, loaded.folder
-        name = loaded.source if folder is None else Path(folder.root).name
+        name = Path(loaded.source or SAMPLE_NAME).name if folder is None else Path(
+            folder.root).name
         shape = prepared.input_shape
         shape_text = "" if shape is None else f"{shape[1]}x{shape[0]}x{shape[2]} images, "
         n_val = prepared.val.m if prepared.val is not None else 0

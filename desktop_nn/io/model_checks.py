@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from desktop_nn.data.class_names import class_names_problem, printable, unprintable
-from desktop_nn.data.dataset import MIN_STD, NORMALISATIONS
+from desktop_nn.data.dataset import MIN_STD, NORMALISATIONS, PIXEL_FACTOR, TABLE_FACTOR
 from desktop_nn.data.image_folder import COLORS, FLATTEN_ORDER, RESIZE_MODES
+from desktop_nn.data.table import TABLE_KIND, is_table
 from desktop_nn.data.toy2d import ToySpecError, spec_from_record
 from desktop_nn.nn.network import DTYPES, NetworkSpec
 
@@ -164,6 +165,8 @@ def check_preprocessing(spec: NetworkSpec, pre: Any,
     pre = check_dict("preprocessing", pre)
     if pre is None:
         return None
+    if is_table(pre):
+        return check_table_preprocessing(spec, pre, input_shape)
     if "toy" in pre:  # a built-in 2-D data set (data/toy2d.py): two inputs, x1 and x2
         return _check_toy(spec, pre)
     size = pre.get("image_size")
@@ -209,15 +212,40 @@ def _check_toy(spec: NetworkSpec, pre: dict) -> dict:
     return pre
 
 
-# the pixel scale the app applies and writes (data/dataset.py: Normalisation.to_model)
-PIXEL_FACTOR = 1.0 / 255.0
+
+def check_table_preprocessing(spec: NetworkSpec, pre: dict,
+                              input_shape: tuple[int, int, int] | None) -> dict:
+    """How a table's row becomes a column: ``{"kind": "table", "feature_columns": [names of
+    the n_x columns, in the network's input order], "target_column": name, "class_names":
+    [...]}`` (data/table.py). Names are printable, distinct and not empty."""
+    columns = pre.get("feature_columns")
+    if (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+            or len(columns) != spec.input_size):
+        raise Invalid(f"preprocessing.feature_columns must list the {spec.input_size} column "
+                      f"names the network reads, got {columns!r:.80}")
+    target = pre.get("target_column")
+    for name in [*columns, target]:
+        if not isinstance(name, str) or not name or unprintable(name) is not None:
+            raise Invalid(f"preprocessing of a {TABLE_KIND}: the column name {name!r:.80} "
+                          f"is not printable text")
+    if len(set(columns)) != len(columns) or target in columns:
+        raise Invalid("preprocessing.feature_columns names a column twice, or the target")
+    names = pre.get("class_names")
+    if names is not None and (not isinstance(names, list)
+                              or not all(isinstance(c, str) for c in names)):
+        raise Invalid("preprocessing.class_names must be a list of strings")
+    if input_shape is not None:
+        raise Invalid("a model trained on a table has no image input_shape")
+    return pre
 
 
 def check_normalisation(norm: Any, mean: np.ndarray | None,
-                        std: np.ndarray | None) -> dict | None:
+                        std: np.ndarray | None, table: bool = False) -> dict | None:
     """How raw inputs were scaled: kind scale, standardise (with norm_mean and a positive
     norm_std) or none; null means scale. A ``factor``, when given, must be the one the app
-    applies, 1/255 (to a relative 1e-3: written with fewer digits); kind none has none."""
+    applies: 1/255 to pixels (to a relative 1e-3: written with fewer digits), or, for a
+    ``table`` model (its preprocessing says so), exactly 1: a table's values are standardised
+    as they are (data/dataset.py: Normalisation); kind none has none."""
     norm = check_dict("normalisation", norm)
     if norm is None:
         return None
@@ -232,8 +260,11 @@ def check_normalisation(norm: Any, mean: np.ndarray | None,
         if kind == "none":
             raise Invalid(f"normalisation 'none' has a factor ({factor!r:.80}); inputs used "
                           "as given have none")
-        if (not isinstance(factor, int | float) or isinstance(factor, bool)
-                or not math.isclose(factor, PIXEL_FACTOR, rel_tol=1e-3)):
+        number = isinstance(factor, int | float) and not isinstance(factor, bool)
+        if table and not (number and factor == TABLE_FACTOR):
+            raise Invalid(f"normalisation factor must be 1 for a model trained on a table "
+                          f"(its values are standardised as they are), got {factor!r:.80}")
+        if not table and not (number and math.isclose(factor, PIXEL_FACTOR, rel_tol=1e-3)):
             raise Invalid(f"normalisation factor must be 1/255 (0.0039215...), the scale "
                           f"desktop-nn applies to pixels, got {factor!r:.80}")
     if kind == "standardise":

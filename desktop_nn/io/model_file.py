@@ -13,7 +13,9 @@ The JSON header has ``format`` ("desktop-nn-model"), ``format_version`` (1), ``s
 ``input_shape`` ([H, W, C] or null), ``flatten_order`` (free text saying how an image became a
 column, e.g. "channel-planes"), ``normalisation`` (object or null, e.g.
 ``{"kind": "scale", "factor": 0.00392...}``), ``training`` (object or null),
-``preprocessing`` (object or null: image size, colour, resize mode, flatten order),
+``preprocessing`` (object or null: image size, colour, resize mode, flatten order; or, for a
+model trained on a table, ``{"kind": "table", "feature_columns": [...], "target_column": ...,
+"class_names": [...]}``, whose ``normalisation`` factor is 1: data/table.py),
 ``created`` (ISO 8601 UTC timestamp) and ``app_version``.
 
 Optional header field: ``generation``, the save of a project (project, model and training
@@ -39,6 +41,7 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.backend import Backend
+from desktop_nn.data.table import is_table
 from desktop_nn.io import json_text
 from desktop_nn.io.atomic import atomic_open
 from desktop_nn.io.model_checks import (
@@ -90,7 +93,8 @@ class ModelFile:
         training: JSON-able summary of the training run (epochs, accuracy, ...), or None.
         preprocessing: JSON-able dict saying how an image file becomes a column, or None:
             ``{"image_size": [H, W], "color": "gray" | "rgb", "resize": "stretch" | "fit",
-            "flatten_order": "channel-planes"}`` (see desktop_nn.data.image_folder).
+            "flatten_order": "channel-planes"}`` (see desktop_nn.data.image_folder), or a
+            table's columns (see desktop_nn.data.table: table_preprocessing).
         created: ISO timestamp read from the file; ignored by :func:`save_model`, which stamps
             the current time.
         app_version: desktop-nn version that wrote the file; ignored by :func:`save_model`.
@@ -147,7 +151,8 @@ def _arrays_for(model: ModelFile, generation: str | None = None) -> dict[str, np
     preprocessing = check_preprocessing(spec, model.preprocessing, input_shape)
     norm_mean = check_column(spec, "norm_mean", model.norm_mean)
     norm_std = check_column(spec, "norm_std", model.norm_std)
-    normalisation = check_normalisation(model.normalisation, norm_mean, norm_std)
+    normalisation = check_normalisation(model.normalisation, norm_mean, norm_std,
+                                        table=is_table(preprocessing))
     check_generation(generation)
 
     W, b = net.get_parameters()
@@ -287,7 +292,7 @@ def _model_from(npz: NpzArchive, backend: Backend | None) -> ModelFile:
         check_parameter(spec, name, arrays[name])
     norm = {name: check_column(spec, name, npz.read(name)) for name in columns}
     normalisation = check_normalisation(header.get("normalisation"), norm.get("norm_mean"),
-                                        norm.get("norm_std"))
+                                        norm.get("norm_std"), table=is_table(preprocessing))
     created = header.get("created")
     app_version = header.get("app_version")
 

@@ -7,11 +7,14 @@ The graph, for a batch of N examples (all float32):
     input   image model (the file has ``preprocessing``): ``pixels`` (N, H, W, C), the image
             already converted to gray (C = 1) or RGB (C = 3) and resized to H x W as the
             model's preprocessing says, pixel values 0..255 (uint8 values given as floats);
-            array model (no preprocessing): ``features`` (N, n_x), the raw feature vector.
+            array model (no preprocessing): ``features`` (N, n_x), the raw feature vector;
+            table model (preprocessing kind "table"): ``features`` (N, n_x), the raw values
+            of its feature columns in the model's order (metadata ``feature_columns``).
     flatten image models only: Transpose to (N, C, H, W) and Reshape to (N, n_x), so feature
             c*H*W + y*W + x holds pixel (y, x) of channel c: the "channel-planes" order.
     scale   as the model's normalisation: ``scale`` x = p * (1/255); ``standardise``
-            x = (p * (1/255) - mean) / std with the file's norm_mean, norm_std; ``none`` x = p.
+            x = (p * (1/255) - mean) / std with the file's norm_mean, norm_std; ``none`` x = p;
+            a table's values are not multiplied (factor 1): x = (v - mean) / std.
     layers  Z[l] = A[l-1] W[l]^T + b[l]^T (Gemm, rows are examples), A[l] = g[l](Z[l]) with
             g one of Sigmoid, Tanh, Relu, LeakyRelu (alpha = the app's slope), Identity
             (linear), Softmax over the units.
@@ -27,7 +30,8 @@ The model's ``metadata_props``: ``class_names`` (JSON list, in the order of the 
 ``app_version`` (the exporting desktop-nn), ``model_app_version`` (the one that saved the
 model, when known), ``input`` (name), ``input_layout`` ("NHWC" or "NF"), ``input_shape``
 (JSON [H, W, C] or [n_x]), ``input_description`` (one sentence), ``preprocessing`` (the
-model file's, JSON), ``normalisation`` (kind), ``flatten_order`` and ``network`` (the spec).
+model file's, JSON), ``normalisation`` (kind), ``flatten_order`` and ``network`` (the spec);
+for a table model also ``feature_columns`` (JSON list) and ``target_column``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import numpy as np
 
 import desktop_nn
 from desktop_nn.data.dataset import Normalisation
+from desktop_nn.data.table import is_table
 from desktop_nn.io.atomic import atomic_open
 from desktop_nn.io.model_file import DEFAULT_FLATTEN_ORDER, ModelFile
 from desktop_nn.nn.activations import LEAKY_SLOPE
@@ -97,7 +102,8 @@ def _is_image(model: ModelFile) -> bool:
 
 def input_signature(model: ModelFile) -> tuple[str, str, list[int]]:
     """(input name, layout, shape without the batch): ("pixels", "NHWC", [H, W, C]) for an
-    image model, ("features", "NF", [n_x]) for a model trained on arrays."""
+    image model, ("features", "NF", [n_x]) for a model trained on arrays or on a table (its
+    feature columns in the model's order)."""
     pre = model.preprocessing
     if _is_image(model):
         h, w = (int(n) for n in pre["image_size"])
@@ -115,6 +121,10 @@ def input_description(model: ModelFile) -> str:
         return (f"{name}: float32 (batch, {h}, {w}, {c}) = (batch, height, width, channels), "
                 f"the image converted to {color} and resized to {w}x{h} "
                 f"({pre.get('resize', 'stretch')}), pixel values 0..255")
+    if is_table(pre):
+        columns = ", ".join(f"'{c}'" for c in pre["feature_columns"])
+        return (f"{name}: float32 (batch, {shape[0]}), the raw values of the table's columns "
+                f"{columns}, in this order, one row per example")
     return f"{name}: float32 (batch, {shape[0]}), the raw feature values, one row per example"
 
 
@@ -166,7 +176,7 @@ def build_onnx_model(model: ModelFile) -> Any:
     if layout == "NHWC":  # channel planes: (N, H, W, C) -> (N, C, H, W) -> (N, C*H*W)
         x = node("Transpose", [x], "planes", perm=[0, 3, 1, 2])
         x = node("Reshape", [x, const("flat_shape", np.array([-1, n_x], np.int64))], "flat")
-    if norm.kind != "none":  # the same float32 steps as Normalisation.apply
+    if norm.kind != "none" and norm.pixels:  # the same float32 steps as Normalisation.apply
         x = node("Mul", [x, const("pixel_factor", np.array(1.0 / 255.0, np.float32))],
                  "scaled")
     if norm.kind == "standardise":
@@ -229,6 +239,10 @@ def metadata(model: ModelFile) -> dict[str, str]:
                           if _is_image(model) else "none"),
         "network": json.dumps(model.network.spec.to_dict()),
     }
+    if is_table(model.preprocessing):  # the columns a row's values come from, in order
+        props["feature_columns"] = json.dumps(model.preprocessing["feature_columns"],
+                                              ensure_ascii=False)
+        props["target_column"] = str(model.preprocessing.get("target_column"))
     if model.app_version:
         props["model_app_version"] = model.app_version
     return props

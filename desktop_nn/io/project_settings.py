@@ -128,6 +128,8 @@ def _check_data(d: Mapping, out: _Problems) -> None:
     out.choice(d, "resize", "data", RESIZE_MODES)
     out.choice(d, "normalisation", "data", SCALINGS)
     out.number(d, "val_split", "data", *VAL_SPLIT_RANGE)
+    if d.get("target") is not None and not isinstance(d["target"], str):
+        out.append(f"data.target must be a column name or null, got {_show(d['target'])}")
 
 
 def check_project_settings(project: Any) -> list[str]:

@@ -22,7 +22,8 @@ def _stuck_loader(release: threading.Event, started: threading.Event):
     """A stand-in for a load blocked on a read that ignores Cancel (a FIFO named x.png):
     the bundled sample loads as usual, any other folder blocks until ``release``."""
 
-    def load(source, options, val_split, progress=None, cancel=None, normalisation="scale"):
+    def load(source, options, val_split, progress=None, cancel=None, normalisation="scale",
+             target=None):
         if source == "sample":
             return load_training_data(source, options, val_split=val_split,
                                       normalisation=normalisation)

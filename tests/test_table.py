@@ -1,0 +1,328 @@
+"""Tables (issue 25, item 2): a CSV / TSV with a header read into X (n_x, m) and classes,
+what is refused and how it is said, and standardisation with the training set's statistics
+kept in the model file (data/table.py, data/dataset.py Normalisation)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from table_factory import FEATURES, SPECIES, table_rows, write_table
+
+from desktop_nn.backend import select_backend
+from desktop_nn.data import table as table_module
+from desktop_nn.data.dataset import PIXEL_FACTOR, Normalisation, stratified_split
+from desktop_nn.data.sources import load_training_data
+from desktop_nn.data.table import (
+    TableError,
+    prepare_table_data,
+    read_header,
+    read_table,
+    table_preprocessing,
+)
+from desktop_nn.io.model_file import ModelFile, ModelFileError, load_model, save_model
+from desktop_nn.nn.network import Network, NetworkSpec
+
+
+def test_numeric_columns_become_x_and_the_target_the_classes(tmp_path):
+    path = write_table(tmp_path / "iris.csv", m=30)
+    values, classes = table_rows(30)
+    t = read_table(path, "species")
+    assert t.feature_names == list(FEATURES)
+    assert t.class_names == sorted(SPECIES)
+    assert t.counts() == {name: 10 for name in SPECIES}
+    assert t.X.shape == (3, 30) and t.X.dtype == np.float32
+    assert np.array_equal(t.X, values.T.astype(np.float32))
+    assert [t.class_names[k] for k in t.labels] == classes
+    assert t.rows.tolist() == list(range(2, 32))  # the header is row 1
+    assert t.delimiter == "," and "extension .csv" in t.delimiter_how
+    assert [c.role for c in t.columns] == ["feature"] * 3 + ["left out", "target"]
+    assert len(t.notes) == 1 and "column 'name' holds no numbers" in t.notes[0]
+    weight = t.columns[2]
+    assert (weight.min, weight.max) == (values[:, 2].min(), values[:, 2].max())
+    assert weight.mean == pytest.approx(values[:, 2].mean(), rel=1e-12)
+
+
+def test_read_header_gives_the_column_names(tmp_path):
+    assert read_header(write_table(tmp_path / "t.tsv", delimiter="\t")) == \
+        [*FEATURES, "name", "species"]
+
+
+@pytest.mark.parametrize("name, delimiter, how", [
+    ("t.tsv", "\t", "tab (the extension .tsv)"),
+    ("t.csv", ";", "semicolon (sniffed from the header line)"),
+    ("t.txt", "\t", "tab (sniffed from the header line)"),
+    ("t.txt", "|", "bar (sniffed from the header line)"),
+])
+def test_the_delimiter_by_extension_or_sniffed(tmp_path, name, delimiter, how):
+    t = read_table(write_table(tmp_path / name, m=9, delimiter=delimiter), "species")
+    assert (t.delimiter, t.delimiter_how) == (delimiter, how)
+    assert t.feature_names == list(FEATURES) and t.m == 9
+
+
+def test_number_classes_are_sorted_as_numbers_and_keep_their_text(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n1,10\n2,2\n3,1.5\n4,10\n", encoding="utf-8")
+    t = read_table(path, "y")
+    assert t.class_names == ["1.5", "2", "10"]
+    assert t.labels.tolist() == [2, 1, 0, 2]
+
+
+def test_blank_lines_and_a_bom_are_taken_as_a_spreadsheet_would(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("\ufeffa,y\n1,p\n\n2,q\n,\n3,p\n".encode())
+    t = read_table(path, "y")
+    assert t.feature_names == ["a"] and t.rows.tolist() == [2, 4, 6]
+
+
+def _refused(tmp_path, text: str, target: str | None = "y", name: str = "t.csv") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TableError) as exc:
+        read_table(path, target)
+    message = str(exc.value)
+    assert "\n" not in message and message.startswith(str(path))
+    return message
+
+
+@pytest.mark.parametrize("text, fragments", [
+    ("a,b,y\n1,2,p\n3,,q\n", ["row 3 (the header is row 1)", "column 'b'", "a missing value"]),
+    ("a,b,y\n1,2,p\n3,4,q\n\n5,NA,p\n", ["row 5", "column 'b'", "a missing value ('NA')"]),
+    ("a,b,y\n1,2,p\n3,x4,q\n", ["row 3", "column 'b'", "'x4' is not a number"]),
+    ("a,b,y\n1,2,p\n3,1_000,q\n", ["row 3", "column 'b'", "'1_000' is not a number"]),
+    ("a,b,y\n1,inf,p\n3,4,q\n", ["row 2", "column 'b'", "'inf' is not a number"]),
+    ("a,b,y\n1,2,p\n3,4\n", ["row 3", "has 2 values but the header has 3 columns"]),
+    ("a,b,y\n1,2,p\n3,4,\n", ["row 3", "column 'y' (the target): a missing value"]),
+    ("a,b,y\n1,2,p\n3,4,p\n", ["column 'y' holds one value only ('p')", "at least 2"]),
+    ("a,a,y\n1,2,p\n3,4,q\n", ["columns 1 and 2 are both named 'a'"]),
+    ("a,,y\n1,2,p\n3,4,q\n", ["column 2 has no name"]),
+    ("a,b,y\n", ["has a header but no rows"]),
+    ("", ["is empty"]),
+    ("a,b,y\np,q,r\ns,t,u\n", ["has no numeric column", "'a', 'b', 'y'"]),
+    ('a,b,y\n1,2,"p\n', ["row 2", "cannot be read as comma-separated values"]),
+])
+def test_what_is_refused_names_the_row_and_the_column(tmp_path, text, fragments):
+    message = _refused(tmp_path, text)
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_a_target_that_does_not_exist_is_refused_listing_the_columns(tmp_path):
+    message = _refused(tmp_path, "a,b,y\n1,2,p\n3,4,q\n", target="species")
+    assert "has no column 'species'" in message and "'a', 'b', 'y'" in message
+
+
+def test_the_first_bad_value_in_row_order_is_the_one_named(tmp_path):
+    message = _refused(tmp_path, "a,b,y\n1,2,p\n3,x,q\n?,4,q\n")
+    assert "row 3" in message and "column 'b'" in message
+
+
+def test_too_many_classes_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(table_module, "MAX_CLASSES", 3)
+    message = _refused(tmp_path, "a,y\n" + "".join(f"{i},c{i}\n" for i in range(5)))
+    assert "holds 5 different values, over the limit of 3 classes" in message
+
+
+def test_a_file_that_is_not_utf8_says_so_with_its_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,y\n1,p\n2,caf\xe9\n")
+    with pytest.raises(TableError, match=r"line 3 is not UTF-8 text \(byte 0xe9"):
+        read_table(path, "y")
+
+
+def test_a_nul_byte_is_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,y\n1,p\x00\n")
+    with pytest.raises(TableError, match="line 2 holds a NUL byte"):
+        read_table(path, "y")
+
+
+def test_only_a_regular_file_of_bounded_size_is_read(tmp_path, monkeypatch):
+    with pytest.raises(TableError, match="not a regular file"):
+        read_table(tmp_path, "y")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.csv")
+        with pytest.raises(TableError, match="a FIFO"):
+            read_table(tmp_path / "pipe.csv", "y")
+        with pytest.raises(TableError, match="a FIFO"):
+            read_header(tmp_path / "pipe.csv")
+    path = write_table(tmp_path / "t.csv", m=9)
+    monkeypatch.setattr(table_module, "MAX_TABLE_FILE_BYTES", 100)
+    with pytest.raises(TableError, match="too big"):
+        read_table(path, "y")
+    with pytest.raises(TableError, match="no such file"):
+        read_table(tmp_path / "missing.csv", "y")
+
+
+def test_an_all_text_or_empty_column_is_left_out_with_a_note(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,city,blank,y\n1,Paris,,p\n2,Oslo,,q\n", encoding="utf-8")
+    t = read_table(path, "y")
+    assert t.feature_names == ["a"]
+    assert [c.kind for c in t.columns] == ["numeric", "text", "empty", "target"]
+    assert any("'city'" in n and "'Paris'" in n for n in t.notes)
+    assert any("'blank'" in n and "empty" in n for n in t.notes)
+
+
+def test_reading_a_models_columns_by_name_in_any_order(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("extra,weight,sepal length,petal width\nx,1000,5,0.1\n,1300,6,0.2\n",
+                    encoding="utf-8")
+    t = read_table(path, "species", features=list(FEATURES))
+    assert t.values.tolist() == [[5, 0.1, 1000], [6, 0.2, 1300]]
+    assert t.target_values is None
+    with pytest.raises(TableError, match="has no column 'weight', which the model reads"):
+        path.write_text("sepal length,petal width\n5,0.1\n", encoding="utf-8")
+        read_table(path, "species", features=list(FEATURES))
+
+
+# ------------------------------------------------------------------ standardisation
+def test_standardised_with_the_training_splits_statistics(tmp_path):
+    t = read_table(write_table(tmp_path / "iris.csv", m=90), "species")
+    prepared = prepare_table_data(t, val_split=0.2, seed=3)
+    keep, held = stratified_split(t.labels, 0.2, 3)
+    v = t.values[keep]
+    mean, std = v.mean(axis=0), v.std(axis=0)
+    expected_train = ((v - mean) / std).T
+    expected_val = ((t.values[held] - mean) / std).T
+    assert np.abs(prepared.train.X - expected_train).max() < 1e-4
+    assert np.abs(prepared.val.X - expected_val).max() < 1e-4
+    norm = prepared.normalisation
+    assert norm.to_model() == {"kind": "standardise", "factor": 1.0}
+    assert np.allclose(norm.mean.ravel(), mean, rtol=1e-6)
+    assert prepared.preprocessing == table_preprocessing(t)
+    assert prepared.input_shape is None
+
+
+def test_a_constant_feature_gets_std_1_and_none_keeps_the_values(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,c,y\n1,7,p\n2,7,q\n3,7,p\n4,7,q\n", encoding="utf-8")
+    t = read_table(path, "y")
+    prepared = prepare_table_data(t, val_split=0)
+    assert prepared.normalisation.std.ravel().tolist() == [pytest.approx(np.std([1, 2, 3, 4])),
+                                                            1.0]
+    assert prepared.train.X[1].tolist() == [0.0] * 4
+    raw = prepare_table_data(t, val_split=0, normalisation="none")
+    assert np.array_equal(raw.train.X, t.X) and raw.normalisation.to_model() == {"kind": "none"}
+    with pytest.raises(TableError, match="standardised or used as they are"):
+        prepare_table_data(t, normalisation="scale")
+
+
+def test_old_pixel_normalisations_read_exactly_as_before():
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 6)).astype(np.uint8)
+    fitted = Normalisation.fit("standardise", pixels)
+    assert fitted.to_model() == {"kind": "standardise", "factor": 1 / 255}
+    v = pixels.astype(np.float64) / 255.0
+    assert np.allclose(fitted.mean.ravel(), v.mean(axis=0), rtol=1e-6)
+    for info in ({"kind": "standardise", "factor": 1 / 255},
+                 {"kind": "standardise", "factor": 0.003922}, {"kind": "standardise"}):
+        norm = Normalisation.from_model(info, fitted.mean, fitted.std)
+        assert norm.factor == PIXEL_FACTOR and norm.pixels
+        expected = (pixels.T.astype(np.float32) * np.float32(1 / 255) - fitted.mean) \
+            / fitted.std
+        assert np.array_equal(norm.apply(pixels), expected)
+    assert np.array_equal(Normalisation.from_model(None, None, None).apply(pixels),
+                          pixels.T.astype(np.float32) * np.float32(1 / 255))
+
+
+def _table_model(tmp_path, **changes) -> ModelFile:
+    t = read_table(write_table(tmp_path / "iris.csv", m=30), "species")
+    prepared = prepare_table_data(t, val_split=0)
+    norm = prepared.normalisation
+    net = Network(NetworkSpec(3, [4], ["tanh"], 3, "softmax"), select_backend("cpu"), seed=0)
+    fields = dict(network=net, class_names=prepared.class_names,
+                  normalisation=norm.to_model(), norm_mean=norm.mean, norm_std=norm.std,
+                  preprocessing=prepared.preprocessing)
+    return ModelFile(**{**fields, **changes})
+
+
+def test_a_table_model_keeps_its_columns_and_statistics(tmp_path):
+    model = _table_model(tmp_path)
+    loaded = load_model(save_model(tmp_path / "m.npz", model))
+    assert loaded.preprocessing == {"kind": "table", "feature_columns": list(FEATURES),
+                                    "target_column": "species",
+                                    "class_names": sorted(SPECIES)}
+    norm = Normalisation.from_model(loaded.normalisation, loaded.norm_mean, loaded.norm_std)
+    assert norm.factor == 1.0 and not norm.pixels
+    assert np.array_equal(norm.mean, model.norm_mean) and np.array_equal(norm.std,
+                                                                          model.norm_std)
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    (dict(normalisation={"kind": "standardise", "factor": 1 / 255}),
+     "factor must be 1 for a model trained on a table"),
+    (dict(preprocessing={"kind": "table", "feature_columns": ["a", "b"],
+                         "target_column": "y"}), "must list the 3 column names"),
+    (dict(preprocessing={"kind": "table", "feature_columns": ["a", "b", "a"],
+                         "target_column": "y"}), "names a column twice"),
+    (dict(preprocessing={"kind": "table", "feature_columns": ["a", "b", "c\x1b"],
+                         "target_column": "y"}), "is not printable text"),
+])
+def test_a_bad_table_model_is_refused(tmp_path, changes, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        save_model(tmp_path / "m.npz", _table_model(tmp_path, **changes))
+
+
+def test_a_pixel_model_with_a_factor_of_1_is_refused_at_load(tmp_path):
+    import json
+    import zipfile
+
+    path = save_model(tmp_path / "m.npz", _table_model(tmp_path))
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    header = json.loads(arrays["header"].tobytes())
+    header["preprocessing"] = None
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(path, **arrays)
+    assert zipfile.is_zipfile(path)
+    with pytest.raises(ModelFileError, match="factor must be 1/255"):
+        load_model(path)
+
+
+# ------------------------------------------------------------------ load_training_data
+def test_load_training_data_reads_a_table_with_its_target(tmp_path):
+    path = write_table(tmp_path / "iris.csv", m=30)
+    loaded = load_training_data(path, target="species", val_split=0.2)
+    assert loaded.prepared.train.n_x == 3 and loaded.prepared.class_names == sorted(SPECIES)
+    assert loaded.prepared.normalisation.kind == "standardise"  # scale, the default, for images
+    assert loaded.folder is None and loaded.source == str(path)
+    assert any("'name'" in note for note in loaded.notes)
+
+
+def test_load_training_data_refuses_a_target_where_it_does_not_fit(tmp_path):
+    path = write_table(tmp_path / "iris.csv", m=30)
+    with pytest.raises(ValueError, match="say which column holds the classes.*'species'"):
+        load_training_data(path)
+    with pytest.raises(ValueError, match="a test folder goes with an image folder"):
+        load_training_data(path, target="species", test_dir=tmp_path)
+    np.savez(tmp_path / "d.npz", X=np.zeros((2, 4)), Y=np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="a target column goes with a table"):
+        load_training_data(tmp_path / "d.npz", target="species")
+
+
+# ------------------------------------------------------------------ fuzzing
+_CELLS = st.sampled_from(["1", "-2.5", "", "NA", "x", "a b", '"q,1"', '"', "1e3", "inf",
+                          "\ufeff", "é", "\t", ";", "\r"])
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(_CELLS, min_size=0, max_size=4), max_size=6),
+       noise=st.binary(max_size=12), suffix=st.sampled_from([".csv", ".tsv", ".txt"]),
+       target=st.sampled_from([None, "y", "1"]))
+def test_any_file_gives_a_table_or_a_table_error_naming_it(tmp_path, rows, noise, suffix,
+                                                             target):
+    path = tmp_path / f"f{suffix}"
+    text = "a,y,1\n" + "\n".join(",".join(r) for r in rows)
+    path.write_bytes(text.encode("utf-8") + noise)
+    try:
+        t = read_table(path, target)
+    except TableError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        return
+    assert t.values.shape == (t.m, len(t.feature_names)) and np.isfinite(t.values).all()
+    if target is not None:
+        assert len(t.class_names) >= 2 and t.labels.shape == (t.m,)
