@@ -69,3 +69,10 @@ def test_the_examples_in_docs_api_md_run(tmp_path, monkeypatch, capsys):
         assert all(r.val_accuracy < 0.8 for r in early.history.epochs[:-1])
     else:
         pytest.fail(f"the doc's early stop did not stop within 20 epochs: {early.result}")
+
+    # the other data: the spiral recipe reaches toy-data.md's target; the table's shapes
+    assert ns["spiral"].train.X.shape == (2, 360) and ns["spiral_accuracy"] >= 0.97
+    table = ns["table"]
+    assert table.class_names == ["a", "b", "c"] and table.train.X.shape[0] == 2
+    X = table.train.X.astype(np.float64)  # standardised with the training rows' statistics
+    assert np.allclose(X.mean(axis=1), 0, atol=1e-5) and np.allclose(X.std(axis=1), 1, atol=1e-4)
