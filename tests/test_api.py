@@ -249,12 +249,39 @@ def test_extra_keywords_reach_the_loader(monkeypatch, sample):
     (lambda d: api.load_data("sample", color="blue"), "color"),
     (lambda d: api.load_data("sample", resize="crop"), "resize"),
     (lambda d: api.load_data(None), "source"),
+    (lambda d: api.load_data("sample", image_size=0), "image_size"),
+    (lambda d: api.load_data("sample", use_cache="no"), "use_cache"),
+    (lambda d: api.design(d, activation=None), "activation"),
+    (lambda d: api.design(d, hidden=[3, 3], activation=["relu", 3]), "activation"),
+    (lambda d: api.train(d, shuffle="no"), "shuffle"),
     (lambda d: api.evaluate("model", d), "model"),
     (lambda d: d.split("holdout"), "split"),
 ])
 def test_a_bad_argument_is_a_value_error_naming_it(sample, call, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         call(sample)
+
+
+@pytest.mark.parametrize("source", ["npz", "toy:circle"])
+@pytest.mark.parametrize("asked", ["scale", "standardise"])
+def test_a_normalisation_the_data_do_not_take_is_refused_not_ignored(two_classes, source,
+                                                                     asked):
+    """Arrays and 2-D points are used as given: asking to scale or standardise them says so
+    instead of handing back unscaled inputs; None (the default) and "none" load them."""
+    source = two_classes.loaded.source if source == "npz" else source
+    with pytest.raises(ValueError, match=rf"^normalisation '{asked}' does not apply to .*"
+                                         r"used as given"):
+        api.load_data(source, normalisation=asked)
+    for ok in (None, "none"):
+        data = api.load_data(source, normalisation=ok)
+        assert data.prepared.normalisation.kind == "none"
+
+
+def test_images_are_scaled_unless_asked_otherwise(sample):
+    assert sample.prepared.normalisation.kind == "scale"  # load_data("sample"): the default
+    assert float(sample.train.X.max()) <= 1.0
+    for asked in ("none", "standardise"):
+        assert api.load_data("sample", normalisation=asked).prepared.normalisation.kind == asked
 
 
 def test_other_refusals_say_what_is_wrong(sample, tmp_path, two_classes):

@@ -83,9 +83,11 @@ def test_circle_noise_flips_labels_near_the_gap_only():
     ("toy:circle,n=400,noise=0.2", ToySpec("circle", 400, 0.2, 0)),
     ("toy:XOR, seed = 5 ,n=10", ToySpec("xor", 10, 0.0, 5)),
     ("toy:gauss,noise=0.123456789", ToySpec("gauss", 400, 0.123456789, 0)),
+    ("toy:circle,noise=-0.0", ToySpec("circle", 400, 0.0, 0)),
 ])
 def test_specs_parse_and_write_back(text, spec):
     assert parse_spec(text) == spec
+    assert parse_spec(text).text() == spec.text()  # -0.0 == 0.0, but "noise=-0" misleads
     assert parse_spec(spec.text()) == spec
     assert spec_from_record(spec.record()) == spec
 

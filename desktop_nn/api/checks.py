@@ -6,6 +6,8 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 MAX_SEED = 2**63 - 1  # as the command line's --seed
 
 
@@ -29,6 +31,13 @@ def number(name: str, value: object, low: float, low_open: bool = False,
                                                            else f" and < {high:g}")
         raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}")
     return x
+
+
+def flag(name: str, value: object) -> bool:
+    """``value`` when it is True or False (a NumPy bool too): ``bool("no")`` would be True."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def choice(name: str, value: object, choices: Sequence[str]) -> str:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from desktop_nn.api.checks import MAX_SEED, choice, named, number, whole
+from desktop_nn.api.checks import MAX_SEED, choice, flag, named, number, whole
 from desktop_nn.data.dataset import NORMALISATIONS, Dataset, PreparedData
 from desktop_nn.data.image_folder import COLORS, RESIZE_MODES, LoadOptions, parse_image_size
 from desktop_nn.data.sources import LoadedData, load_training_data
@@ -85,33 +85,38 @@ class Data:
 
 
 def load_data(source: str | os.PathLike, *, val_split: float = 0.1, seed: int = 0,
-              normalisation: str = "scale", image_size: int | tuple[int, int] | str | None = None,
+              normalisation: str | None = None,
+              image_size: int | tuple[int, int] | str | None = None,
               color: str | None = None, resize: str = "stretch",
               test_dir: str | os.PathLike | None = None, use_cache: bool = True,
               **more: object) -> Data:
     """Load ``source``: ``"sample"`` (the bundled digits), an image folder (one subfolder per
-    class, or train/ test/ [val/] folders) or an ``.npz`` of arrays (X, Y or X_train, ...),
+    class, or train/ test/ [val/] folders), an ``.npz`` of arrays (X, Y or X_train, ...) or
+    a built-in 2-D data set (``"toy:spiral,n=400,noise=0.1,seed=0"``, docs/toy-data.md),
     exactly as ``desktop-nn train`` loads it.
 
     val_split: the share of each class held out for validation (seeded by ``seed``) when the
-    data have no validation set of their own. normalisation: "scale" (x = p / 255),
-    "standardise" (per feature, training-set statistics) or "none". Images only:
-    ``image_size`` (height, width), a side, or "WxH" (default: the most common size),
-    ``color`` "gray" / "rgb" (default: gray when every image is), ``resize`` "stretch" / "fit",
-    ``test_dir`` a separate test folder, ``use_cache``. Further keyword options go to
-    ``load_training_data`` as they are. Raises ValueError naming the argument or the file.
+    data have no validation set of their own. normalisation (images): "scale" (x = p / 255,
+    the default), "standardise" (per feature, training-set statistics) or "none"; other data
+    bring their own (2-D points: "none"), and any other than theirs is refused, not ignored
+    (None: the data's own). Images only: ``image_size`` (height, width), a side, or "WxH"
+    (default: the most common size), ``color`` "gray" / "rgb" (default: gray when every
+    image is), ``resize`` "stretch" / "fit", ``test_dir`` a separate test folder,
+    ``use_cache``. Further keyword options go to ``load_training_data`` as they are. Raises
+    ValueError naming the argument or the file.
     """
     if isinstance(source, bool) or not isinstance(source, (str, os.PathLike)):
         raise ValueError(f"source must be 'sample', a folder or a file name, got {source!r}")
     number("val_split", val_split, 0.0, high=1.0)
     whole("seed", seed, 0, MAX_SEED)
-    choice("normalisation", normalisation, NORMALISATIONS)
+    if normalisation is not None:
+        choice("normalisation", normalisation, NORMALISATIONS)
     size = None
     if image_size is not None:
         if isinstance(image_size, str):
             size = named("image_size", lambda: parse_image_size(image_size))
         elif isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
-            size = (int(image_size), int(image_size))
+            size = (whole("image_size", image_size, 1),) * 2
         elif isinstance(image_size, tuple) and len(image_size) == 2:
             size = (whole("image_size[0]", image_size[0], 1),
                     whole("image_size[1]", image_size[1], 1))
@@ -121,10 +126,18 @@ def load_data(source: str | os.PathLike, *, val_split: float = 0.1, seed: int = 
     if color is not None:
         choice("color", color, COLORS)
     options = LoadOptions(image_size=size, resize=choice("resize", resize, RESIZE_MODES),
-                          color=color, use_cache=bool(use_cache))
-    loaded = load_training_data(source, options, val_split, seed, normalisation, test_dir,
-                                **more)
+                          color=color, use_cache=flag("use_cache", use_cache))
+    loaded = load_training_data(source, options, val_split, seed, normalisation or "scale",
+                                test_dir, **more)
+    done = loaded.prepared.normalisation.kind
+    if normalisation is not None and done != normalisation:  # not silently ignored
+        raise ValueError(f"normalisation {normalisation!r} does not apply to "
+                         f"{loaded.source}: its inputs are used as {_DONE.get(done, done)} "
+                         f"(normalisation {done!r}; leave it None)")
     return Data(loaded)
+
+
+_DONE = {"none": "given", "scale": "pixels / 255", "standardise": "standardised"}
 
 
 def design(data: Data, hidden: Sequence[int] = (30,), activation: str | Sequence[str] = "relu",
@@ -141,7 +154,13 @@ def design(data: Data, hidden: Sequence[int] = (30,), activation: str | Sequence
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
         raise ValueError(f"hidden must be a list of layer sizes, got {hidden!r}")
     sizes = [whole(f"hidden[{i}]", n, 1) for i, n in enumerate(hidden)]
-    names = [activation] if isinstance(activation, str) else list(activation)
+    if isinstance(activation, str):
+        names = [activation]
+    elif isinstance(activation, Sequence) and all(isinstance(a, str) for a in activation):
+        names = list(activation)
+    else:
+        raise ValueError(f"activation must be a name or a list of names, one per hidden "
+                         f"layer, got {activation!r}")
     if len(names) != 1 and len(names) != len(sizes):
         raise ValueError(f"activation names {len(names)} activations for {len(sizes)} hidden "
                          f"layers: give one, or one per layer")

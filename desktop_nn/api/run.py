@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 
-from desktop_nn.api.checks import MAX_SEED, choice, number, whole
+from desktop_nn.api.checks import MAX_SEED, choice, flag, number, whole
 from desktop_nn.api.data import Data, design
 from desktop_nn.api.model import Model
 from desktop_nn.nn.network import DTYPES, Network, NetworkSpec
@@ -190,7 +190,7 @@ def train(data: Data, spec: NetworkSpec | None = None, *, epochs: int = 10, lr: 
         lr=number("lr", lr, 0.0, low_open=True), epochs=whole("epochs", epochs, 0),
         batch_size=whole("batch_size", batch_size, 0),
         optimizer=choice("optimizer", optimizer, OPTIMIZERS), l2=number("l2", l2, 0.0),
-        seed=whole("seed", seed, 0, MAX_SEED), shuffle=bool(shuffle),
+        seed=whole("seed", seed, 0, MAX_SEED), shuffle=flag("shuffle", shuffle),
         report_every=whole("report_every", report_every, 1),
         patience=whole("patience", patience, 0))
     request = RunRequest(spec, config, choice("dtype", dtype, DTYPES),

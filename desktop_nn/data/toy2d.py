@@ -4,9 +4,10 @@ Each generator draws ``n`` points of two classes from a seeded NumPy ``Generator
 so one seed gives the same points bit for bit, and returns X (2, n) float32 with one point
 per column and labels (n,) int64 in {0, 1}. Playground draws in a square of side 12 around
 the origin; here every length is divided by 5 (Playground's radius), so the points lie
-within about [-1.2, 1.2]^2, inputs of order 1 that the default learning rates suit. Class 0
-is Playground's positive (blue) class, class 1 its negative (orange) one. ``noise`` is
-Playground's noise slider as a fraction, 0 to 0.5 (its 0 to 50 %).
+within about [-1.2, 1.2]^2 (only the gauss blobs at high noise reach about 2), inputs of
+order 1 that the default learning rates suit. Class 0 is Playground's positive (blue)
+class, class 1 its negative (orange) one. ``noise`` is Playground's noise slider as a
+fraction, 0 to 0.5 (its 0 to 50 %).
 
 A data spec names one in a string, wherever a data folder or file is named (the command
 line's DATA, the Data panel): ``toy:NAME[,n=N][,noise=F][,seed=S]``, e.g. ``toy:spiral`` or
@@ -208,7 +209,8 @@ def check_spec(spec: ToySpec, text: str | None = None) -> ToySpec:
             not 0 <= spec.seed <= MAX_SEED:
         raise _fail(text, f"seed must be a whole number from 0 to {MAX_SEED}, "
                           f"got {spec.seed!r}")
-    return replace(spec, noise=float(spec.noise))  # 0 and 0.0: one spec, one record
+    # 0, 0.0 and -0.0: one spec, one record, one text ("noise=0", never "noise=-0")
+    return replace(spec, noise=float(spec.noise) + 0.0)
 
 
 def parse_spec(text: str) -> ToySpec:

@@ -93,21 +93,32 @@ class ToySource(QWidget):
             grid.addWidget(spin, 1, 2 * col + 1)
             grid.setColumnStretch(2 * col + 1, 1)
 
+        # the last spec shown and how the widgets show it: a noise of more than two decimals
+        # or a seed past the spin box is shown rounded, but Load with nothing changed must
+        # load that spec again, not the rounded one (other points, silently)
+        self._shown: tuple[ToySpec, ToySpec] | None = None
         self.requested.connect(panel.load)
         panel.loaded.connect(self._panel_loaded)
         self._mirror = _EnabledMirror(self, panel.load_button)
 
     def spec(self) -> ToySpec:
-        """The set and settings shown."""
-        return ToySpec(str(self.name_combo.currentData()), self.points_spin.value(),
-                       round(self.noise_spin.value(), 2), self.seed_spin.value())
+        """The set and settings shown: the spec last shown itself while no widget changed
+        (its noise may have more decimals, its seed be past the spin box, than they show)."""
+        widgets = ToySpec(str(self.name_combo.currentData()), self.points_spin.value(),
+                          round(self.noise_spin.value(), 2), self.seed_spin.value())
+        if self._shown is not None and widgets == self._shown[1]:
+            return self._shown[0]
+        return widgets
 
     def show_spec(self, spec: ToySpec) -> None:
-        """Show ``spec``'s settings (a seed beyond the spin box shows as its largest)."""
+        """Show ``spec``'s settings (a seed beyond the spin box shows as its largest, a noise
+        rounded to two decimals); :meth:`spec` gives ``spec`` back until one is changed."""
+        self._shown = None
         self.name_combo.setCurrentIndex(max(0, self.name_combo.findData(spec.name)))
         self.points_spin.setValue(spec.n)
         self.noise_spin.setValue(spec.noise)
         self.seed_spin.setValue(min(spec.seed, SEED_MAX))
+        self._shown = (spec, self.spec())
 
     def _request(self, *_) -> None:  # activated(int) / clicked(bool): the values unused
         self.requested.emit(self.spec().text())

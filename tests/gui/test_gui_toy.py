@@ -60,6 +60,23 @@ def test_a_typed_spec_loads_and_shows_in_the_chooser(qtbot, window):
     assert panel.data.source == "toy:gauss,n=50,noise=0.25,seed=0"  # still the last data
 
 
+def test_load_with_nothing_changed_loads_a_typed_spec_exactly(qtbot, window):
+    """A noise of three decimals and a seed past the spin box show rounded; Load with no
+    widget changed loads the spec itself again, not other points; a change loads the change."""
+    panel, toy = window.data_panel, window.data_panel.toy_source
+    typed = "toy:gauss,n=40,noise=0.123,seed=3000000000"
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        panel.load(typed)
+    assert (toy.noise_spin.value(), toy.seed_spin.value()) == (0.12, 2**31 - 1)
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        click(qtbot, window, "toyLoadButton")
+    assert panel.data.source == typed
+    toy.points_spin.setValue(41)
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        click(qtbot, window, "toyLoadButton")
+    assert panel.data.source == "toy:gauss,n=41,noise=0.12,seed=2147483647"
+
+
 def test_a_project_reopens_with_its_toy_data(qtbot, window, tmp_path):
     choose(qtbot, window, "circle", n=120, noise=0.2, seed=5)
     path = tmp_path / "toy.dnnproj"
