@@ -18,6 +18,7 @@ from desktop_nn.data.image_folder import (
     decode_image,
 )
 from desktop_nn.data.table import TableError, is_table, read_table
+from desktop_nn.data.toy2d import spec_from_record
 from desktop_nn.data.user_files import shown
 from desktop_nn.io.model_file import ModelFile
 
@@ -36,7 +37,11 @@ class Predictor:
     def __init__(self, model: ModelFile, source: str | os.PathLike | None = None) -> None:
         self.source = None if source is None else shown(str(source))
         pre = model.preprocessing
-        if not pre or (isinstance(pre, dict) and "toy" in pre):  # toy: data/toy2d.py
+        if isinstance(pre, dict) and "toy" in pre:  # a built-in 2-D data set: data/toy2d.py
+            raise PredictError(self._about_model(
+                f"was trained on the built-in 2-D data set {spec_from_record(pre).text()}: it "
+                f"reads points (x1, x2), not image files"))
+        if not pre:
             raise PredictError(self._about_model(
                 "was trained on arrays, not on an image folder, so it does not know how to "
                 "read image files"))

@@ -74,8 +74,8 @@ def test_predict_refuses_images_for_a_toy_model(tmp_path, capsys):
     image = tmp_path / "a.png"
     image.write_bytes(b"not looked at")
     assert main(["predict", str(model), str(image)]) == 2
-    assert "trained on arrays, not on an image folder" in one_error_line(
-        capsys.readouterr().err)
+    assert ("trained on the built-in 2-D data set toy:gauss,n=40,noise=0,seed=0: it reads "
+            "points") in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("extra, problem", [
