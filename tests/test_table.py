@@ -103,6 +103,15 @@ def _refused(tmp_path, text: str, target: str | None = "y", name: str = "t.csv")
     ("", ["is empty"]),
     ("a,b,y\np,q,r\ns,t,u\n", ["has no numeric column", "'a', 'b', 'y'"]),
     ('a,b,y\n1,2,"p\n', ["row 2", "cannot be read as comma-separated values"]),
+    # finite in float64 but inf once X is made float32
+    ("a,b,y\n1,2,p\n3,-1e39,q\n", ["row 3", "column 'b'", "'-1e39' is too large for float32"]),
+    # numbers with decimal commas: refused, not left out of the features as text
+    ("a;b;y\n1;2,5;p\n3;;q\n4;4,1;p\n", ["row 2", "column 'b'", "'2,5' is not a number "
+                                         "(a comma in a number"]),
+    ("a;b;y\n1;2;p\n3;4,1;q\n", ["row 3", "column 'b' (a feature column)", "a comma in"]),
+    # one number written two ways in the target: one class or two?
+    ("a,y\n1,1\n2,0\n3,1.0\n4,0\n", ["row 4", "column 'y' (the target)",
+                                     "'1.0' is the same number as the class '1'"]),
 ])
 def test_what_is_refused_names_the_row_and_the_column(tmp_path, text, fragments):
     message = _refused(tmp_path, text)
@@ -113,6 +122,37 @@ def test_what_is_refused_names_the_row_and_the_column(tmp_path, text, fragments)
 def test_a_target_that_does_not_exist_is_refused_listing_the_columns(tmp_path):
     message = _refused(tmp_path, "a,b,y\n1,2,p\n3,4,q\n", target="species")
     assert "has no column 'species'" in message and "'a', 'b', 'y'" in message
+
+
+def test_a_header_read_as_one_column_says_its_delimiter(tmp_path):
+    message = _refused(tmp_path, "a,b,y\n1,2,p\n3,4,q\n", name="t.tsv")
+    assert "its columns are 'a,b,y' (one column: the delimiter is tab (the extension .tsv))" \
+        in message
+
+
+def test_a_target_that_is_not_text_is_refused_saying_so(tmp_path):
+    path = write_table(tmp_path / "t.csv", m=9)
+    with pytest.raises(TableError, match="the target must be a column's name .text., got 3"):
+        read_table(path, 3)
+    with pytest.raises(ValueError, match="the target must be a column's name"):
+        load_training_data(path, target=3)
+
+
+def test_a_text_column_holding_a_decimal_comma_is_still_left_out(tmp_path):
+    path = tmp_path / "t.csv"  # only a column of such numbers alone is taken as a mistake
+    path.write_text('a,code,y\n1,"1,5",p\n2,B7,q\n', encoding="utf-8")
+    t = read_table(path, "y")
+    assert t.feature_names == ["a"] and "'code' holds no numbers" in t.notes[0]
+
+
+def test_values_that_overflow_float32_once_standardised_are_refused(tmp_path):
+    path = tmp_path / "t.csv"  # each value fits float32, v - mean does not
+    path.write_text("a,y\n3e38,p\n3e38,q\n-3e38,q\n", encoding="utf-8")
+    t = read_table(path, "y")  # mean 1e38: -3e38 - mean = -4e38
+    with pytest.raises(TableError, match="column 'a' spans more than float32 holds"):
+        prepare_table_data(t, val_split=0, normalisation="standardise")
+    X = prepare_table_data(t, val_split=0, normalisation="none").train.X
+    assert np.array_equal(X, np.float32([[3e38, 3e38, -3e38]]))
 
 
 def test_the_first_bad_value_in_row_order_is_the_one_named(tmp_path):
@@ -304,7 +344,8 @@ def test_load_training_data_refuses_a_target_where_it_does_not_fit(tmp_path):
 
 
 # ------------------------------------------------------------------ fuzzing
-_CELLS = st.sampled_from(["1", "-2.5", "", "NA", "x", "a b", '"q,1"', '"', "1e3", "inf",
+_CELLS = st.sampled_from(["1", "-2.5", "", "NA", "x", "a b", '"q,1"', '"', "1e3", "inf", "1e39",
+                          "2,5", "1.0",
                           "\ufeff", "é", "\t", ";", "\r"])
 
 
@@ -323,6 +364,6 @@ def test_any_file_gives_a_table_or_a_table_error_naming_it(tmp_path, rows, noise
     except TableError as exc:
         assert str(exc).startswith(str(path)) and "\n" not in str(exc)
         return
-    assert t.values.shape == (t.m, len(t.feature_names)) and np.isfinite(t.values).all()
+    assert t.values.shape == (t.m, len(t.feature_names)) and np.isfinite(t.X).all()
     if target is not None:
         assert len(t.class_names) >= 2 and t.labels.shape == (t.m,)
