@@ -294,6 +294,11 @@ def test_a_table_model_keeps_its_columns_and_statistics(tmp_path):
 @pytest.mark.parametrize("changes, fragment", [
     (dict(normalisation={"kind": "standardise", "factor": 1 / 255}),
      "factor must be 1 for a model trained on a table"),
+    # without its factor 1/255 would be taken: the table's values divided as pixels
+    (dict(normalisation={"kind": "standardise"}), "must be standardise with factor 1, or none"),
+    (dict(normalisation={"kind": "scale"}), "must be standardise with factor 1, or none"),
+    (dict(normalisation={"kind": "scale", "factor": 1.0}), "must be standardise with factor 1"),
+    (dict(normalisation=None), "must be standardise with factor 1, or none"),
     (dict(preprocessing={"kind": "table", "feature_columns": ["a", "b"],
                          "target_column": "y"}), "must list the 3 column names"),
     (dict(preprocessing={"kind": "table", "feature_columns": ["a", "b", "a"],
@@ -304,6 +309,25 @@ def test_a_table_model_keeps_its_columns_and_statistics(tmp_path):
 def test_a_bad_table_model_is_refused(tmp_path, changes, fragment):
     with pytest.raises(ValueError, match=fragment):
         save_model(tmp_path / "m.npz", _table_model(tmp_path, **changes))
+
+
+def _edited(path, edit) -> None:
+    """Rewrite the JSON header of the model file at ``path`` with ``edit(header)``."""
+    import json
+
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    header = json.loads(arrays["header"].tobytes())
+    edit(header)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(path, **arrays)
+
+
+def test_a_table_model_whose_factor_was_taken_out_is_refused_at_load(tmp_path):
+    path = save_model(tmp_path / "m.npz", _table_model(tmp_path))
+    _edited(path, lambda header: header["normalisation"].pop("factor"))
+    with pytest.raises(ModelFileError, match="must be standardise with factor 1, or none"):
+        load_model(path)
 
 
 def test_a_pixel_model_with_a_factor_of_1_is_refused_at_load(tmp_path):
