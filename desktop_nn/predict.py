@@ -192,8 +192,9 @@ class TablePredictions:
     """The rows of one table file predicted. rows: (k,) their spreadsheet row numbers (the
     header is row 1); P: (n_classes, k) class probabilities (a row whose outputs are not
     finite: NaN, see ``errors``); targets: the target column's values when the file has it;
-    accuracy: the share of rows whose prediction is their target, when every target value is
-    one of the model's classes (else None, and ``note`` says why)."""
+    accuracy: the share of rows whose prediction is their target, over the ``scored`` rows
+    that have a prediction (the rows in ``errors`` have none), when every target value is one
+    of the model's classes (else None, and ``note`` says why)."""
 
     path: str
     rows: np.ndarray
@@ -202,6 +203,7 @@ class TablePredictions:
     targets: list[str] | None = None
     accuracy: float | None = None
     note: str | None = None
+    scored: int = 0
 
     def predicted(self) -> np.ndarray:
         """(k,) class indices (the first largest probability)."""
@@ -258,5 +260,11 @@ class TablePredictor:
                             f"accuracy")
             else:
                 truth = np.array([index[t] for t in out.targets])
-                out.accuracy = float(np.mean(out.predicted() == truth))
+                scored = np.ones(truth.size, dtype=bool)
+                scored[list(errors)] = False  # no class given: neither right nor wrong
+                out.scored = int(scored.sum())
+                if out.scored:
+                    out.accuracy = float(np.mean(out.predicted()[scored] == truth[scored]))
+                else:
+                    out.note = "no row has a class to compare with its target: no accuracy"
         return out

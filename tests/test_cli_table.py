@@ -140,6 +140,29 @@ def test_predict_refuses_a_table_without_the_models_columns(tmp_path, model, cap
     assert "row 3 (the header is row 1), column 'petal width'" in error
 
 
+def test_rows_without_a_class_are_not_counted_in_the_accuracy(tmp_path, model, capsys):
+    from desktop_nn.io.model_file import save_model
+
+    m = load_model(model)
+    W, b = m.network.get_parameters()
+    W[0] = W[0] * np.float32(1e38)  # any input but the training mean overflows float32
+    m.network.set_parameters(W, b)
+    huge = save_model(tmp_path / "huge.npz", m)
+    mean = [repr(float(v)) for v in m.norm_mean.ravel()]  # standardised: 0, outputs finite
+    rows = tmp_path / "rows.csv"
+    rows.write_text(",".join([*FEATURES, "species"]) + "\n" + ",".join([*mean, "setosa"])
+                    + "\n5,0.1,1000,setosa\n", encoding="utf-8")
+    assert main(["predict", str(huge), str(rows), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert "error" not in out["results"][0]
+    assert "outputs are not finite" in out["results"][1]["error"]
+    right = out["results"][0]["class"] == "setosa"
+    assert out["files"][0]["accuracy"] == float(right)  # over the one row with a class
+    assert out["files"][0]["accuracy_rows"] == 1 and out["files"][0]["rows"] == 2
+    assert main(["predict", str(huge), str(rows)]) == 1
+    assert f"accuracy {float(right):.2%} over 1 rows" in capsys.readouterr().out
+
+
 def test_a_table_model_refuses_images_saying_what_it_reads(model):
     from desktop_nn.predict import PredictError, Predictor
 

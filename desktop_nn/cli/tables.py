@@ -126,6 +126,7 @@ def cmd_predict_table(args, model) -> int:
             results.append({"path": printable(str(path)), "error": str(exc)})
             continue
         files.append({"path": out.path, "rows": int(out.rows.size), "accuracy": out.accuracy,
+                      "accuracy_rows": out.scored,
                       "target": predictor.target_column if out.targets is not None else None,
                       "note": out.note})
         predicted = out.predicted()
@@ -150,7 +151,8 @@ def cmd_predict_table(args, model) -> int:
         print(f"{printable(r['path'])} row {r['row']}: {printable(r['class'])}   ({shown})")
     for f in files:
         if f["accuracy"] is not None:
-            print(f"{printable(f['path'])}: accuracy {f['accuracy']:.2%} over {f['rows']} rows "
+            print(f"{printable(f['path'])}: accuracy {f['accuracy']:.2%} over "
+                  f"{f['accuracy_rows']} rows "
                   f"(their target column '{printable(f['target'])}')")
         elif f["note"]:
             print(f"{printable(f['path'])}: note: {printable(f['note'])}")
