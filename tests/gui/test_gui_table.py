@@ -104,3 +104,28 @@ def test_the_predict_tab_refuses_a_table_model_saying_how(qtbot, window, monkeyp
     text = view.status.text()
     assert "was trained on a table" in text and "desktop-nn predict MODEL.npz ROWS.csv" in text
     qtbot.mouseClick(find(window, "clearPredictionsButton"), Qt.MouseButton.LeftButton)
+
+
+def load_sample(qtbot, window) -> None:
+    """Type "sample" in the data field and press Load, as a user would."""
+    window.data_panel.folder_edit.setText("sample")
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        click(qtbot, window, "loadDataButton")
+
+
+def test_images_after_a_table_get_the_scaling_they_had(qtbot, window, monkeypatch, tmp_path):
+    panel = window.data_panel
+    assert panel.normalisation() == "scale"  # the sample, as the window opens
+    open_table(qtbot, window, monkeypatch, write_table(tmp_path / "iris.csv", m=30))
+    assert panel.normalisation() == "standardise"  # set for the table, not by the user
+    load_sample(qtbot, window)
+    assert panel.normalisation() == "scale"  # pixels / 255 again, as the user had it
+    assert panel.data.prepared.normalisation.kind == "scale"  # and loaded so
+
+    open_table(qtbot, window, monkeypatch, tmp_path / "iris.csv")
+    combo = find(window, "scalingCombo")  # the user chooses standardise: kept for images
+    combo.setCurrentIndex(combo.findData("standardise"))
+    combo.activated.emit(combo.currentIndex())
+    load_sample(qtbot, window)
+    assert panel.normalisation() == "standardise"
+    assert panel.data.prepared.normalisation.kind == "standardise"
