@@ -17,7 +17,7 @@ from desktop_nn.data.image_folder import (
     RESIZE_MODES,
     decode_image,
 )
-from desktop_nn.data.table import TableError, is_table, read_table
+from desktop_nn.data.table import TableError, is_table, is_table_path, read_table
 from desktop_nn.data.user_files import shown
 from desktop_nn.io.model_file import ModelFile
 
@@ -102,6 +102,12 @@ class Predictor:
         try:
             return decode_image(path, self.image_size, self.color, self.resize)
         except ValueError as exc:
+            if is_table_path(path):  # "not a readable image" would not say what is wrong
+                suffix = os.path.splitext(path)[1]
+                raise PredictError(f"{shown(str(path))}: a table ({suffix}), but "
+                                   f"this model was trained on images: it predicts image "
+                                   f"files (a model trained on a table predicts its rows)"
+                                   ) from None
             raise PredictError(f"{shown(str(path))}: {exc}") from None
         except FileNotFoundError:
             raise PredictError(f"{shown(str(path))}: no such file") from None
