@@ -96,6 +96,19 @@ def test_inspect_data_reports_columns_classes_and_counts(table, capsys):
     assert "  versicolor  30" in text and "name          left out  text, 90 values" in text
 
 
+def test_inspect_data_names_the_first_features_of_a_wide_table(tmp_path, capsys):
+    path = tmp_path / "wide.csv"  # 500 features: each is in the columns, not all again
+    path.write_text(",".join(f"f{i}" for i in range(500)) + ",y\n"
+                    + "".join(",".join(["1"] * 500) + f",{c}\n" for c in "pq"),
+                    encoding="utf-8")
+    assert main(["inspect-data", str(path), "--target", "y"]) == 0
+    text = capsys.readouterr().out
+    assert "features: n_x = 500 (f0, f1, " in text and "f19, and 480 more)" in text
+    assert "f20," not in text.split("features:")[1] and "  f499  feature" in text
+    assert main(["inspect-data", str(path), "--target", "y", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["features"]) == 500
+
+
 def test_inspect_data_without_a_target_lists_the_columns(table, capsys):
     assert main(["inspect-data", str(table)]) == 0
     out = capsys.readouterr().out

@@ -6,6 +6,8 @@ from __future__ import annotations
 from desktop_nn.cli.checks import UsageError
 from desktop_nn.cli.output import json_text, printable
 
+SHOWN_FEATURES = 20  # inspect-data names this many features on its features line
+
 
 def is_table_data(data) -> bool:
     """Whether the DATA argument names a table (by its extension), not a folder."""
@@ -91,8 +93,10 @@ def cmd_inspect_table(args) -> int:
         else:
             what = c.kind
         print(f"  {printable(c.name):<{width}}  {c.role:<8}  {what}")
-    print(f"features: n_x = {len(table.feature_names)} "
-          f"({', '.join(printable(n) for n in table.feature_names)})")
+    names = [printable(n) for n in table.feature_names[:SHOWN_FEATURES]]
+    more = len(table.feature_names) - len(names)  # all of them are in the columns above
+    print(f"features: n_x = {len(table.feature_names)} ({', '.join(names)}"
+          f"{f', and {more:,} more' if more else ''})")
     if table.target is None:
         print("classes: name the target column with --target COLUMN to see them")
     else:
