@@ -180,7 +180,8 @@ def preparation_mismatch(model: ModelFile, prepared: PreparedData) -> str | None
     images = [p for p in (model.preprocessing, prepared.preprocessing)
               if p and "toy" not in p]  # any 2-D points have the same two inputs
     if images and model.preprocessing != prepared.preprocessing:
-        return "the model's images were prepared differently (size, colour or resize mode)"
+        return _table_mismatch(model.preprocessing, prepared.preprocessing) or \
+            "the model's images were prepared differently (size, colour or resize mode)"
     norm = prepared.normalisation
     theirs = Normalisation.from_model(model.normalisation, model.norm_mean, model.norm_std)
     if theirs.kind != norm.kind:
@@ -191,6 +192,20 @@ def preparation_mismatch(model: ModelFile, prepared: PreparedData) -> str | None
         return ("the model's inputs were scaled differently (standardised with the statistics "
                 "of another training set)")
     return None
+
+
+def _table_mismatch(ours: object, theirs: object) -> str | None:
+    """How a table model's columns differ from the data's (or None: neither is a table)."""
+    if not (is_table(ours) or is_table(theirs)):
+        return None
+    if not (is_table(ours) and is_table(theirs)):
+        return ("the model was trained on a table, the data are not one" if is_table(ours)
+                else "the data are a table, the model was not trained on one")
+    if ours["feature_columns"] != theirs["feature_columns"]:
+        return (f"the model reads the columns {', '.join(ours['feature_columns'])}; the data's "
+                f"are {', '.join(theirs['feature_columns'])}")
+    return (f"the model's classes come from the column '{ours.get('target_column')}', the "
+            f"data's from '{theirs.get('target_column')}'")
 
 
 @dataclass

@@ -391,3 +391,21 @@ def test_any_file_gives_a_table_or_a_table_error_naming_it(tmp_path, rows, noise
     assert t.values.shape == (t.m, len(t.feature_names)) and np.isfinite(t.X).all()
     if target is not None:
         assert len(t.class_names) >= 2 and t.labels.shape == (t.m,)
+
+
+def test_a_table_model_on_other_columns_says_which(tmp_path):
+    from desktop_nn.predict import preparation_mismatch
+
+    model = _table_model(tmp_path)  # iris.csv: sepal length, petal width, weight -> species
+    same = prepare_table_data(read_table(tmp_path / "iris.csv", "species"), val_split=0)
+    assert preparation_mismatch(model, same) is None
+    text = (tmp_path / "iris.csv").read_text(encoding="utf-8")
+    (tmp_path / "mass.csv").write_text(text.replace("weight", "mass"), encoding="utf-8")
+    renamed = prepare_table_data(read_table(tmp_path / "mass.csv", "species"), val_split=0)
+    assert preparation_mismatch(model, renamed) == (
+        "the model reads the columns sepal length, petal width, weight; the data's are "
+        "sepal length, petal width, mass")
+    (tmp_path / "kind.csv").write_text(text.replace("species", "kind"), encoding="utf-8")
+    other = prepare_table_data(read_table(tmp_path / "kind.csv", "kind"), val_split=0)
+    assert preparation_mismatch(model, other) == (
+        "the model's classes come from the column 'species', the data's from 'kind'")
