@@ -120,7 +120,11 @@ class TableSource(QWidget):
             replaced.add("target column", target, "is not a column name", "none")
             target = None
         self._pending = target
-        self._standardised_for_table = False  # the saved Scaling is the one to keep
+        # a project saved with a table shows standardise, as any table loads: not a choice
+        # for images (for them the saved Scaling is kept)
+        folder = state.get("folder")
+        self._standardised_for_table = (isinstance(folder, str) and is_table_path(folder)
+                                        and self.panel.normalisation() == "standardise")
         self._path = None  # the combo is filled again from the file when it loads
         self.target_combo.clear()
         self.target_combo.setEnabled(False)

@@ -129,3 +129,17 @@ def test_images_after_a_table_get_the_scaling_they_had(qtbot, window, monkeypatc
     load_sample(qtbot, window)
     assert panel.normalisation() == "standardise"
     assert panel.data.prepared.normalisation.kind == "standardise"
+
+
+def test_a_reopened_table_project_gives_images_pixels_255(qtbot, window, monkeypatch,
+                                                          tmp_path):
+    open_table(qtbot, window, monkeypatch, write_table(tmp_path / "iris.csv", m=30))
+    project = tmp_path / "table.dnnproj"
+    assert window.projects.save_to(project)
+    reopened = new_window(qtbot, tmp_path, "reopened")
+    with qtbot.waitSignal(reopened.data_loaded, timeout=30_000):
+        assert reopened.projects.open(project)
+    assert reopened.data_panel.normalisation() == "standardise"  # the table's
+    load_sample(qtbot, reopened)
+    assert reopened.data_panel.data.prepared.normalisation.kind == "scale"
+    close(reopened)
