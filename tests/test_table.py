@@ -126,8 +126,7 @@ def test_a_target_that_does_not_exist_is_refused_listing_the_columns(tmp_path):
 
 def test_a_header_read_as_one_column_says_its_delimiter(tmp_path):
     message = _refused(tmp_path, "a,b,y\n1,2,p\n3,4,q\n", name="t.tsv")
-    assert "its columns are 'a,b,y' (one column: the delimiter is tab (the extension .tsv))" \
-        in message
+    assert "its columns are 'a,b,y' (delimiter: tab (the extension .tsv))" in message
 
 
 def test_a_target_that_is_not_text_is_refused_saying_so(tmp_path):
@@ -409,3 +408,9 @@ def test_a_table_model_on_other_columns_says_which(tmp_path):
     other = prepare_table_data(read_table(tmp_path / "kind.csv", "kind"), val_split=0)
     assert preparation_mismatch(model, other) == (
         "the model's classes come from the column 'species', the data's from 'kind'")
+
+
+def test_a_file_of_one_column_without_a_delimiter_says_so_once(tmp_path):
+    message = _refused(tmp_path, "hello world\n", target="x", name="notes.txt")
+    assert message.endswith("its columns are 'hello world' (delimiter: comma (the header line "
+                            "holds no delimiter: one column))")

@@ -319,7 +319,7 @@ def read_table(path: str | os.PathLike, target: str | None = None,
         raise TableError(f"{name}: the target must be a column's name (text), got "
                          f"{target!r:.80}")
     if features is None and target is not None and target not in columns:
-        one = f" (one column: the delimiter is {how})" if len(columns) == 1 else ""
+        one = f" (delimiter: {how})" if len(columns) == 1 else ""  # the wrong one?
         raise TableError(f"{name}: has no column '{target}' to take the classes from; its "
                          f"columns are {listed}{one}")
     if features is not None:
@@ -448,7 +448,6 @@ def _classes(table: Table, name: str, target: str, targets: _Values, training: b
     lookup = {v: i for i, v in enumerate(names)}
     table.class_names = names
     table.labels = np.array([lookup[v] for v in texts], dtype=np.int64)
-    # the column's description: its classes
     for col in table.columns:
         if col.name == target:
             col.distinct = len(names)
