@@ -71,6 +71,7 @@ class TableSource(QWidget):
             if self._standardised_for_table and self.panel.normalisation() == "standardise":
                 self.panel.set_normalisation("scale")  # what the user had for images
             self._standardised_for_table = False
+            self.target_combo.setEnabled(False)  # not these data's: kept for the table's return
             return None
         if self.panel.normalisation() == "scale":  # pixels / 255: a table is standardised
             self.panel.set_normalisation("standardise")  # (the loader's default) and shown so
@@ -81,6 +82,7 @@ class TableSource(QWidget):
                 return wanted  # its header cannot be read: the loader says why
             if wanted is not None and self.target_combo.findText(wanted) < 0:
                 return wanted  # not (or no longer) a column: the loader says so, listing them
+        self.target_combo.setEnabled(True)
         return self.target_combo.currentText() or None
 
     def _fill(self, path: str) -> bool:

@@ -106,11 +106,16 @@ def test_the_predict_tab_refuses_a_table_model_saying_how(qtbot, window, monkeyp
     qtbot.mouseClick(find(window, "clearPredictionsButton"), Qt.MouseButton.LeftButton)
 
 
-def load_sample(qtbot, window) -> None:
-    """Type "sample" in the data field and press Load, as a user would."""
-    window.data_panel.folder_edit.setText("sample")
+def load_typed(qtbot, window, text: str) -> None:
+    """Type ``text`` in the data field and press Load, as a user would."""
+    window.data_panel.folder_edit.setText(text)
+    qtbot.waitUntil(find(window, "loadDataButton").isEnabled, timeout=30_000)
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
         click(qtbot, window, "loadDataButton")
+
+
+def load_sample(qtbot, window) -> None:
+    load_typed(qtbot, window, "sample")
 
 
 def test_images_after_a_table_get_the_scaling_they_had(qtbot, window, monkeypatch, tmp_path):
@@ -121,6 +126,10 @@ def test_images_after_a_table_get_the_scaling_they_had(qtbot, window, monkeypatc
     load_sample(qtbot, window)
     assert panel.normalisation() == "scale"  # pixels / 255 again, as the user had it
     assert panel.data.prepared.normalisation.kind == "scale"  # and loaded so
+    target = find(window, "targetCombo")  # the table's target: not the images'
+    assert not target.isEnabled() and target.currentText() == "species"
+    load_typed(qtbot, window, str(tmp_path / "iris.csv"))  # the table typed in again
+    assert target.isEnabled() and panel.data.prepared.preprocessing["target_column"] == "species"
 
     open_table(qtbot, window, monkeypatch, tmp_path / "iris.csv")
     combo = find(window, "scalingCombo")  # the user chooses standardise: kept for images
