@@ -414,3 +414,22 @@ def test_a_file_of_one_column_without_a_delimiter_says_so_once(tmp_path):
     message = _refused(tmp_path, "hello world\n", target="x", name="notes.txt")
     assert message.endswith("its columns are 'hello world' (delimiter: comma (the header line "
                             "holds no delimiter: one column))")
+
+
+def test_values_float32_would_merge_are_noted(tmp_path):
+    path = tmp_path / "t.csv"  # Unix times a few seconds apart: float32 steps by 128 there
+    times = [1_700_000_000 + 7 * i for i in range(12)]
+    path.write_text("t,a,y\n" + "".join(f"{t},{i},{'pq'[i % 2]}\n" for i, t in enumerate(times)),
+                    encoding="utf-8")
+    t = read_table(path, "y")
+    distinct32 = np.unique(np.float32(times)).size  # computed here: 1 or 2
+    assert distinct32 < 12
+    notes = [n for n in t.notes if "column 't'" in n]
+    assert notes == [f"{path}: column 't': 12 different values are {distinct32} in float32 (X "
+                     f"is float32), which near 1.7e+09 steps by 128; subtract an offset from "
+                     f"the column (or rescale it) to keep them apart"]
+    assert not any("column 'a'" in n for n in t.notes)  # small whole numbers: exact
+    loaded = load_training_data(path, target="y", val_split=0)
+    assert notes[0] in loaded.notes  # what the window and train show
+    full = np.random.default_rng(0).standard_normal(100_000)  # 17 digits: chance meetings
+    assert table_module.float32_notes("f", ["x"], full[:, None]) == []

@@ -48,13 +48,8 @@ from desktop_nn.data.dataset import (
     targets_from_labels,
 )
 from desktop_nn.data.npz_data import MAX_CLASSES, DataFileError
-from desktop_nn.data.user_files import (
-    FileRefused,
-    open_regular,
-    os_error_reason,
-    read_whole,
-    shown,
-)
+from desktop_nn.data.table_precision import float32_notes
+from desktop_nn.data.user_files import FileRefused, open_regular, os_error_reason, read_whole, shown
 
 MAX_TABLE_FILE_BYTES = 128 << 20  # 128 MiB of text: a bigger table is refused unread
 MAX_COLUMNS = 100_000
@@ -378,6 +373,7 @@ def read_table(path: str | os.PathLike, target: str | None = None,
                                + (f"text such as '{printable(col.example)[:40]}'"
                                   if col.example is not None else "it is empty")
                                + "): left out of the features")
+    table.notes += float32_notes(name, feature_names, table.values)
     if has_target:
         _classes(table, name, target, targets, features is None)
     return table
