@@ -109,6 +109,14 @@ def test_inspect_data_names_the_first_features_of_a_wide_table(tmp_path, capsys)
     assert len(json.loads(capsys.readouterr().out)["features"]) == 500
 
 
+def test_inspect_data_shows_a_min_and_max_that_differ_apart(tmp_path, capsys):
+    path = tmp_path / "times.csv"  # 6 digits would show 1.7e+09 for both
+    path.write_text("t,y\n1700000000,p\n1700000077,q\n", encoding="utf-8")
+    assert main(["inspect-data", str(path), "--target", "y"]) == 0
+    assert "numeric  min 1700000000  max 1700000077  mean 1700000038" in \
+        capsys.readouterr().out
+
+
 def test_inspect_data_without_a_target_lists_the_columns(table, capsys):
     assert main(["inspect-data", str(table)]) == 0
     out = capsys.readouterr().out

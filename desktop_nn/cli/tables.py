@@ -61,6 +61,13 @@ def check_table_args(args) -> str:
     return args.normalise or "scale"
 
 
+def _digits(low: float, high: float) -> int:
+    """Significant digits to show a column's min and max with: 6, or more where 6 would show
+    two different values the same (Unix times: 1.7e+09 and 1.7e+09)."""
+    return next((d for d in (6, 10) if f"{low:.{d}g}" != f"{high:.{d}g}"), 17) \
+        if low != high else 6
+
+
 def cmd_inspect_table(args) -> int:
     """Columns (name, kind, role, min / max / mean), and with --target the classes and their
     counts; refused as training would refuse the table."""
@@ -85,7 +92,8 @@ def cmd_inspect_table(args) -> int:
     print(f"columns ({len(table.columns)}):")
     for c in table.columns:
         if c.kind == "numeric":
-            what = f"numeric  min {c.min:.6g}  max {c.max:.6g}  mean {c.mean:.6g}"
+            d = _digits(c.min, c.max)
+            what = f"numeric  min {c.min:.{d}g}  max {c.max:.{d}g}  mean {c.mean:.{d}g}"
         elif c.role == "target":
             what = f"{c.distinct:,} classes" if c.distinct else "the target"
         elif c.distinct:
