@@ -17,7 +17,7 @@ from desktop_nn.data.image_folder import (
     RESIZE_MODES,
     decode_image,
 )
-from desktop_nn.data.table import TableError, is_table, read_table
+from desktop_nn.data.table import TableError, is_table, is_table_path, read_table
 from desktop_nn.data.toy2d import spec_from_record
 from desktop_nn.data.user_files import shown
 from desktop_nn.io.model_file import ModelFile
@@ -107,6 +107,12 @@ class Predictor:
         try:
             return decode_image(path, self.image_size, self.color, self.resize)
         except ValueError as exc:
+            if is_table_path(path):  # "not a readable image" would not say what is wrong
+                suffix = os.path.splitext(path)[1]
+                raise PredictError(f"{shown(str(path))}: a table ({suffix}), but "
+                                   f"this model was trained on images: it predicts image "
+                                   f"files (a model trained on a table predicts its rows)"
+                                   ) from None
             raise PredictError(f"{shown(str(path))}: {exc}") from None
         except FileNotFoundError:
             raise PredictError(f"{shown(str(path))}: no such file") from None
@@ -179,7 +185,8 @@ def preparation_mismatch(model: ModelFile, prepared: PreparedData) -> str | None
     images = [p for p in (model.preprocessing, prepared.preprocessing)
               if p and "toy" not in p]  # any 2-D points have the same two inputs
     if images and model.preprocessing != prepared.preprocessing:
-        return "the model's images were prepared differently (size, colour or resize mode)"
+        return _table_mismatch(model.preprocessing, prepared.preprocessing) or \
+            "the model's images were prepared differently (size, colour or resize mode)"
     norm = prepared.normalisation
     theirs = Normalisation.from_model(model.normalisation, model.norm_mean, model.norm_std)
     if theirs.kind != norm.kind:
@@ -192,13 +199,28 @@ def preparation_mismatch(model: ModelFile, prepared: PreparedData) -> str | None
     return None
 
 
+def _table_mismatch(ours: object, theirs: object) -> str | None:
+    """How a table model's columns differ from the data's (or None: neither is a table)."""
+    if not (is_table(ours) or is_table(theirs)):
+        return None
+    if not (is_table(ours) and is_table(theirs)):
+        return ("the model was trained on a table, the data are not one" if is_table(ours)
+                else "the data are a table, the model was not trained on one")
+    if ours["feature_columns"] != theirs["feature_columns"]:
+        return (f"the model reads the columns {', '.join(ours['feature_columns'])}; the data's "
+                f"are {', '.join(theirs['feature_columns'])}")
+    return (f"the model's classes come from the column '{ours.get('target_column')}', the "
+            f"data's from '{theirs.get('target_column')}'")
+
+
 @dataclass
 class TablePredictions:
     """The rows of one table file predicted. rows: (k,) their spreadsheet row numbers (the
     header is row 1); P: (n_classes, k) class probabilities (a row whose outputs are not
     finite: NaN, see ``errors``); targets: the target column's values when the file has it;
-    accuracy: the share of rows whose prediction is their target, when every target value is
-    one of the model's classes (else None, and ``note`` says why)."""
+    accuracy: the share of rows whose prediction is their target, over the ``scored`` rows
+    that have a prediction (the rows in ``errors`` have none), when every target value is one
+    of the model's classes (else None, and ``note`` says why)."""
 
     path: str
     rows: np.ndarray
@@ -207,6 +229,7 @@ class TablePredictions:
     targets: list[str] | None = None
     accuracy: float | None = None
     note: str | None = None
+    scored: int = 0
 
     def predicted(self) -> np.ndarray:
         """(k,) class indices (the first largest probability)."""
@@ -263,5 +286,11 @@ class TablePredictor:
                             f"accuracy")
             else:
                 truth = np.array([index[t] for t in out.targets])
-                out.accuracy = float(np.mean(out.predicted() == truth))
+                scored = np.ones(truth.size, dtype=bool)
+                scored[list(errors)] = False  # no class given: neither right nor wrong
+                out.scored = int(scored.sum())
+                if out.scored:
+                    out.accuracy = float(np.mean(out.predicted()[scored] == truth[scored]))
+                else:
+                    out.note = "no row has a class to compare with its target: no accuracy"
         return out

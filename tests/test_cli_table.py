@@ -96,6 +96,27 @@ def test_inspect_data_reports_columns_classes_and_counts(table, capsys):
     assert "  versicolor  30" in text and "name          left out  text, 90 values" in text
 
 
+def test_inspect_data_names_the_first_features_of_a_wide_table(tmp_path, capsys):
+    path = tmp_path / "wide.csv"  # 500 features: each is in the columns, not all again
+    path.write_text(",".join(f"f{i}" for i in range(500)) + ",y\n"
+                    + "".join(",".join(["1"] * 500) + f",{c}\n" for c in "pq"),
+                    encoding="utf-8")
+    assert main(["inspect-data", str(path), "--target", "y"]) == 0
+    text = capsys.readouterr().out
+    assert "features: n_x = 500 (f0, f1, " in text and "f19, and 480 more)" in text
+    assert "f20," not in text.split("features:")[1] and "  f499  feature" in text
+    assert main(["inspect-data", str(path), "--target", "y", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["features"]) == 500
+
+
+def test_inspect_data_shows_a_min_and_max_that_differ_apart(tmp_path, capsys):
+    path = tmp_path / "times.csv"  # 6 digits would show 1.7e+09 for both
+    path.write_text("t,y\n1700000000,p\n1700000077,q\n", encoding="utf-8")
+    assert main(["inspect-data", str(path), "--target", "y"]) == 0
+    assert "numeric  min 1700000000  max 1700000077  mean 1700000038" in \
+        capsys.readouterr().out
+
+
 def test_inspect_data_without_a_target_lists_the_columns(table, capsys):
     assert main(["inspect-data", str(table)]) == 0
     out = capsys.readouterr().out
@@ -138,6 +159,29 @@ def test_predict_refuses_a_table_without_the_models_columns(tmp_path, model, cap
     assert main(["predict", str(model), str(rows), "--json"]) == 1
     error = json.loads(capsys.readouterr().out)["results"][0]["error"]
     assert "row 3 (the header is row 1), column 'petal width'" in error
+
+
+def test_rows_without_a_class_are_not_counted_in_the_accuracy(tmp_path, model, capsys):
+    from desktop_nn.io.model_file import save_model
+
+    m = load_model(model)
+    W, b = m.network.get_parameters()
+    W[0] = W[0] * np.float32(1e38)  # any input but the training mean overflows float32
+    m.network.set_parameters(W, b)
+    huge = save_model(tmp_path / "huge.npz", m)
+    mean = [repr(float(v)) for v in m.norm_mean.ravel()]  # standardised: 0, outputs finite
+    rows = tmp_path / "rows.csv"
+    rows.write_text(",".join([*FEATURES, "species"]) + "\n" + ",".join([*mean, "setosa"])
+                    + "\n5,0.1,1000,setosa\n", encoding="utf-8")
+    assert main(["predict", str(huge), str(rows), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert "error" not in out["results"][0]
+    assert "outputs are not finite" in out["results"][1]["error"]
+    right = out["results"][0]["class"] == "setosa"
+    assert out["files"][0]["accuracy"] == float(right)  # over the one row with a class
+    assert out["files"][0]["accuracy_rows"] == 1 and out["files"][0]["rows"] == 2
+    assert main(["predict", str(huge), str(rows)]) == 1
+    assert f"accuracy {float(right):.2%} over 1 rows" in capsys.readouterr().out
 
 
 def test_a_table_model_refuses_images_saying_what_it_reads(model):

@@ -114,3 +114,12 @@ def test_a_trained_models_preprocessing_is_accepted(tmp_path):
     assert main(["train", str(root), "--epochs", "1", "--quiet", "--save", str(model)]) == 0
     predictor = Predictor(load_model(model), source=model)
     assert predictor.input_shape == (3, 4, 1)
+
+
+def test_an_image_model_given_a_table_says_it_predicts_images(tmp_path, image):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n1,2\n", encoding="utf-8")
+    items = predict_files(Predictor(_model(GOOD)), [rows, image])
+    assert items[0].error.startswith(f"{rows}: a table (.csv), but this model was trained on "
+                                     f"images")
+    assert items[1].error is None  # the image is still predicted

@@ -103,6 +103,15 @@ def _refused(tmp_path, text: str, target: str | None = "y", name: str = "t.csv")
     ("", ["is empty"]),
     ("a,b,y\np,q,r\ns,t,u\n", ["has no numeric column", "'a', 'b', 'y'"]),
     ('a,b,y\n1,2,"p\n', ["row 2", "cannot be read as comma-separated values"]),
+    # finite in float64 but inf once X is made float32
+    ("a,b,y\n1,2,p\n3,-1e39,q\n", ["row 3", "column 'b'", "'-1e39' is too large for float32"]),
+    # numbers with decimal commas: refused, not left out of the features as text
+    ("a;b;y\n1;2,5;p\n3;;q\n4;4,1;p\n", ["row 2", "column 'b'", "'2,5' is not a number "
+                                         "(a comma in a number"]),
+    ("a;b;y\n1;2;p\n3;4,1;q\n", ["row 3", "column 'b' (a feature column)", "a comma in"]),
+    # one number written two ways in the target: one class or two?
+    ("a,y\n1,1\n2,0\n3,1.0\n4,0\n", ["row 4", "column 'y' (the target)",
+                                     "'1.0' is the same number as the class '1'"]),
 ])
 def test_what_is_refused_names_the_row_and_the_column(tmp_path, text, fragments):
     message = _refused(tmp_path, text)
@@ -113,6 +122,36 @@ def test_what_is_refused_names_the_row_and_the_column(tmp_path, text, fragments)
 def test_a_target_that_does_not_exist_is_refused_listing_the_columns(tmp_path):
     message = _refused(tmp_path, "a,b,y\n1,2,p\n3,4,q\n", target="species")
     assert "has no column 'species'" in message and "'a', 'b', 'y'" in message
+
+
+def test_a_header_read_as_one_column_says_its_delimiter(tmp_path):
+    message = _refused(tmp_path, "a,b,y\n1,2,p\n3,4,q\n", name="t.tsv")
+    assert "its columns are 'a,b,y' (delimiter: tab (the extension .tsv))" in message
+
+
+def test_a_target_that_is_not_text_is_refused_saying_so(tmp_path):
+    path = write_table(tmp_path / "t.csv", m=9)
+    with pytest.raises(TableError, match="the target must be a column's name .text., got 3"):
+        read_table(path, 3)
+    with pytest.raises(ValueError, match="the target must be a column's name"):
+        load_training_data(path, target=3)
+
+
+def test_a_text_column_holding_a_decimal_comma_is_still_left_out(tmp_path):
+    path = tmp_path / "t.csv"  # only a column of such numbers alone is taken as a mistake
+    path.write_text('a,code,y\n1,"1,5",p\n2,B7,q\n', encoding="utf-8")
+    t = read_table(path, "y")
+    assert t.feature_names == ["a"] and "'code' holds no numbers" in t.notes[0]
+
+
+def test_values_that_overflow_float32_once_standardised_are_refused(tmp_path):
+    path = tmp_path / "t.csv"  # each value fits float32, v - mean does not
+    path.write_text("a,y\n3e38,p\n3e38,q\n-3e38,q\n", encoding="utf-8")
+    t = read_table(path, "y")  # mean 1e38: -3e38 - mean = -4e38
+    with pytest.raises(TableError, match="column 'a' spans more than float32 holds"):
+        prepare_table_data(t, val_split=0, normalisation="standardise")
+    X = prepare_table_data(t, val_split=0, normalisation="none").train.X
+    assert np.array_equal(X, np.float32([[3e38, 3e38, -3e38]]))
 
 
 def test_the_first_bad_value_in_row_order_is_the_one_named(tmp_path):
@@ -254,6 +293,11 @@ def test_a_table_model_keeps_its_columns_and_statistics(tmp_path):
 @pytest.mark.parametrize("changes, fragment", [
     (dict(normalisation={"kind": "standardise", "factor": 1 / 255}),
      "factor must be 1 for a model trained on a table"),
+    # without its factor 1/255 would be taken: the table's values divided as pixels
+    (dict(normalisation={"kind": "standardise"}), "must be standardise with factor 1, or none"),
+    (dict(normalisation={"kind": "scale"}), "must be standardise with factor 1, or none"),
+    (dict(normalisation={"kind": "scale", "factor": 1.0}), "must be standardise with factor 1"),
+    (dict(normalisation=None), "must be standardise with factor 1, or none"),
     (dict(preprocessing={"kind": "table", "feature_columns": ["a", "b"],
                          "target_column": "y"}), "must list the 3 column names"),
     (dict(preprocessing={"kind": "table", "feature_columns": ["a", "b", "a"],
@@ -264,6 +308,25 @@ def test_a_table_model_keeps_its_columns_and_statistics(tmp_path):
 def test_a_bad_table_model_is_refused(tmp_path, changes, fragment):
     with pytest.raises(ValueError, match=fragment):
         save_model(tmp_path / "m.npz", _table_model(tmp_path, **changes))
+
+
+def _edited(path, edit) -> None:
+    """Rewrite the JSON header of the model file at ``path`` with ``edit(header)``."""
+    import json
+
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    header = json.loads(arrays["header"].tobytes())
+    edit(header)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(path, **arrays)
+
+
+def test_a_table_model_whose_factor_was_taken_out_is_refused_at_load(tmp_path):
+    path = save_model(tmp_path / "m.npz", _table_model(tmp_path))
+    _edited(path, lambda header: header["normalisation"].pop("factor"))
+    with pytest.raises(ModelFileError, match="must be standardise with factor 1, or none"):
+        load_model(path)
 
 
 def test_a_pixel_model_with_a_factor_of_1_is_refused_at_load(tmp_path):
@@ -304,7 +367,8 @@ def test_load_training_data_refuses_a_target_where_it_does_not_fit(tmp_path):
 
 
 # ------------------------------------------------------------------ fuzzing
-_CELLS = st.sampled_from(["1", "-2.5", "", "NA", "x", "a b", '"q,1"', '"', "1e3", "inf",
+_CELLS = st.sampled_from(["1", "-2.5", "", "NA", "x", "a b", '"q,1"', '"', "1e3", "inf", "1e39",
+                          "2,5", "1.0",
                           "\ufeff", "é", "\t", ";", "\r"])
 
 
@@ -323,6 +387,49 @@ def test_any_file_gives_a_table_or_a_table_error_naming_it(tmp_path, rows, noise
     except TableError as exc:
         assert str(exc).startswith(str(path)) and "\n" not in str(exc)
         return
-    assert t.values.shape == (t.m, len(t.feature_names)) and np.isfinite(t.values).all()
+    assert t.values.shape == (t.m, len(t.feature_names)) and np.isfinite(t.X).all()
     if target is not None:
         assert len(t.class_names) >= 2 and t.labels.shape == (t.m,)
+
+
+def test_a_table_model_on_other_columns_says_which(tmp_path):
+    from desktop_nn.predict import preparation_mismatch
+
+    model = _table_model(tmp_path)  # iris.csv: sepal length, petal width, weight -> species
+    same = prepare_table_data(read_table(tmp_path / "iris.csv", "species"), val_split=0)
+    assert preparation_mismatch(model, same) is None
+    text = (tmp_path / "iris.csv").read_text(encoding="utf-8")
+    (tmp_path / "mass.csv").write_text(text.replace("weight", "mass"), encoding="utf-8")
+    renamed = prepare_table_data(read_table(tmp_path / "mass.csv", "species"), val_split=0)
+    assert preparation_mismatch(model, renamed) == (
+        "the model reads the columns sepal length, petal width, weight; the data's are "
+        "sepal length, petal width, mass")
+    (tmp_path / "kind.csv").write_text(text.replace("species", "kind"), encoding="utf-8")
+    other = prepare_table_data(read_table(tmp_path / "kind.csv", "kind"), val_split=0)
+    assert preparation_mismatch(model, other) == (
+        "the model's classes come from the column 'species', the data's from 'kind'")
+
+
+def test_a_file_of_one_column_without_a_delimiter_says_so_once(tmp_path):
+    message = _refused(tmp_path, "hello world\n", target="x", name="notes.txt")
+    assert message.endswith("its columns are 'hello world' (delimiter: comma (the header line "
+                            "holds no delimiter: one column))")
+
+
+def test_values_float32_would_merge_are_noted(tmp_path):
+    path = tmp_path / "t.csv"  # Unix times a few seconds apart: float32 steps by 128 there
+    times = [1_700_000_000 + 7 * i for i in range(12)]
+    path.write_text("t,a,y\n" + "".join(f"{t},{i},{'pq'[i % 2]}\n" for i, t in enumerate(times)),
+                    encoding="utf-8")
+    t = read_table(path, "y")
+    distinct32 = np.unique(np.float32(times)).size  # computed here: 1 or 2
+    assert distinct32 < 12
+    notes = [n for n in t.notes if "column 't'" in n]
+    assert notes == [f"{path}: column 't': 12 different values are {distinct32} in float32 (X "
+                     f"is float32), which near 1.7e+09 steps by 128; subtract an offset from "
+                     f"the column (or rescale it) to keep them apart"]
+    assert not any("column 'a'" in n for n in t.notes)  # small whole numbers: exact
+    loaded = load_training_data(path, target="y", val_split=0)
+    assert notes[0] in loaded.notes  # what the window and train show
+    full = np.random.default_rng(0).standard_normal(100_000)  # 17 digits: chance meetings
+    assert table_module.float32_notes("f", ["x"], full[:, None]) == []

@@ -6,6 +6,8 @@ from __future__ import annotations
 from desktop_nn.cli.checks import UsageError
 from desktop_nn.cli.output import json_text, printable
 
+SHOWN_FEATURES = 20  # inspect-data names this many features on its features line
+
 
 def is_table_data(data) -> bool:
     """Whether the DATA argument names a table (by its extension), not a folder."""
@@ -59,6 +61,13 @@ def check_table_args(args) -> str:
     return args.normalise or "scale"
 
 
+def _digits(low: float, high: float) -> int:
+    """Significant digits to show a column's min and max with: 6, or more where 6 would show
+    two different values the same (Unix times: 1.7e+09 and 1.7e+09)."""
+    return next((d for d in (6, 10) if f"{low:.{d}g}" != f"{high:.{d}g}"), 17) \
+        if low != high else 6
+
+
 def cmd_inspect_table(args) -> int:
     """Columns (name, kind, role, min / max / mean), and with --target the classes and their
     counts; refused as training would refuse the table."""
@@ -83,7 +92,8 @@ def cmd_inspect_table(args) -> int:
     print(f"columns ({len(table.columns)}):")
     for c in table.columns:
         if c.kind == "numeric":
-            what = f"numeric  min {c.min:.6g}  max {c.max:.6g}  mean {c.mean:.6g}"
+            d = _digits(c.min, c.max)
+            what = f"numeric  min {c.min:.{d}g}  max {c.max:.{d}g}  mean {c.mean:.{d}g}"
         elif c.role == "target":
             what = f"{c.distinct:,} classes" if c.distinct else "the target"
         elif c.distinct:
@@ -91,8 +101,10 @@ def cmd_inspect_table(args) -> int:
         else:
             what = c.kind
         print(f"  {printable(c.name):<{width}}  {c.role:<8}  {what}")
-    print(f"features: n_x = {len(table.feature_names)} "
-          f"({', '.join(printable(n) for n in table.feature_names)})")
+    names = [printable(n) for n in table.feature_names[:SHOWN_FEATURES]]
+    more = len(table.feature_names) - len(names)  # all of them are in the columns above
+    print(f"features: n_x = {len(table.feature_names)} ({', '.join(names)}"
+          f"{f', and {more:,} more' if more else ''})")
     if table.target is None:
         print("classes: name the target column with --target COLUMN to see them")
     else:
@@ -126,6 +138,7 @@ def cmd_predict_table(args, model) -> int:
             results.append({"path": printable(str(path)), "error": str(exc)})
             continue
         files.append({"path": out.path, "rows": int(out.rows.size), "accuracy": out.accuracy,
+                      "accuracy_rows": out.scored,
                       "target": predictor.target_column if out.targets is not None else None,
                       "note": out.note})
         predicted = out.predicted()
@@ -150,7 +163,8 @@ def cmd_predict_table(args, model) -> int:
         print(f"{printable(r['path'])} row {r['row']}: {printable(r['class'])}   ({shown})")
     for f in files:
         if f["accuracy"] is not None:
-            print(f"{printable(f['path'])}: accuracy {f['accuracy']:.2%} over {f['rows']} rows "
+            print(f"{printable(f['path'])}: accuracy {f['accuracy']:.2%} over "
+                  f"{f['accuracy_rows']} rows "
                   f"(their target column '{printable(f['target'])}')")
         elif f["note"]:
             print(f"{printable(f['path'])}: note: {printable(f['note'])}")

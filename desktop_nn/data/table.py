@@ -9,16 +9,17 @@ The file (docs/tables.md says the same for users):
   holds no comma but a semicolon, tab or bar (then that one, "sniffed"); for any other name the
   one of those four the header line holds most (sniffed). :attr:`Table.delimiter_how` says
   which and why.
-- A number is what Python's ``float`` reads, without underscores, finite ("1", "-2.5",
-  "3e-4"). A cell that is empty or ``NA``, ``N/A``, ``NaN``, ``null``, ``None`` or ``?`` is a
-  missing value.
+- A number is what Python's ``float`` reads, without underscores, finite, at most
+  FLOAT32_MAX in size ("1", "-2.5", "3e-4"). A cell that is empty or ``NA``, ``N/A``, ``NaN``,
+  ``null``, ``None`` or ``?`` is a missing value.
 - Feature columns: every column that holds at least one number, except the target. A missing
   value or a value that is not a number in one of them is refused, naming the file, the row
   (counted as a spreadsheet counts it: the header is row 1) and the column. A column with no
-  number at all (text, or empty) is left out of the features, with a note naming it.
+  number at all (text, or empty) is left out of the features, with a note naming it, unless
+  its values are numbers written with a decimal comma ("1,5"): that is refused.
 - The target column's values, as text (stripped), are the class names: sorted as numbers when
-  all of them are numbers, else as text; at least 2, at most :data:`MAX_CLASSES`; a missing
-  one is refused with its row.
+  all of them are numbers (one number written two ways, "1" and "1.0", is refused), else as
+  text; at least 2, at most :data:`MAX_CLASSES`; a missing one is refused with its row.
 
 Reading is bounded (the file's size) and never guesses silently: every column left out is
 said in :attr:`Table.notes`.
@@ -30,6 +31,7 @@ import csv
 import io
 import math
 import os
+import re
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,13 +48,8 @@ from desktop_nn.data.dataset import (
     targets_from_labels,
 )
 from desktop_nn.data.npz_data import MAX_CLASSES, DataFileError
-from desktop_nn.data.user_files import (
-    FileRefused,
-    open_regular,
-    os_error_reason,
-    read_whole,
-    shown,
-)
+from desktop_nn.data.table_precision import float32_notes
+from desktop_nn.data.user_files import FileRefused, open_regular, os_error_reason, read_whole, shown
 
 MAX_TABLE_FILE_BYTES = 128 << 20  # 128 MiB of text: a bigger table is refused unread
 MAX_COLUMNS = 100_000
@@ -62,6 +59,11 @@ TABLE_KIND = "table"  # a model file's preprocessing "kind" for a model trained 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # compared in lower case
 _DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}
 ROW_1 = "(the header is row 1)"  # rows are counted as a spreadsheet counts them
+# the largest value a float32 holds: X is float32, so a larger one would become inf
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# "1,5", "-0,25", "1,500": a number written with a decimal comma (as a ;-separated file often
+# holds) or a thousands separator
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 
 
 class TableError(DataFileError):
@@ -163,18 +165,17 @@ def _delimiter(path: Path, header_line: str) -> tuple[str, str]:
     return best, f"{_DELIMITERS[best]} (sniffed from the header line)"
 
 
-def _text(path: Path) -> str:
-    """The file's text, bounded and checked; raises TableError naming the file."""
-    name = shown(str(path))
+def _read(path: Path, name: str, header: bool = False) -> bytes:
+    """The file's bytes, a regular file's only: all of them (at most MAX_TABLE_FILE_BYTES),
+    or the first HEADER_BYTES (``header``). Raises TableError naming the file."""
     try:
-        f, st = open_regular(path, MAX_TABLE_FILE_BYTES)
+        f, st = open_regular(path, None if header else MAX_TABLE_FILE_BYTES)
         with f:
-            data = read_whole(f, st)
+            return f.read(HEADER_BYTES) if header else read_whole(f, st)
     except FileRefused as exc:
         raise TableError(f"{name}: {exc}") from None
     except OSError as exc:
         raise TableError(f"{name}: {os_error_reason(exc)}") from None
-    return _decode(name, data)
 
 
 def _decode(name: str, data: bytes) -> str:
@@ -227,14 +228,7 @@ def read_header(path: str | os.PathLike) -> list[str]:
     :data:`HEADER_BYTES` read), for a chooser of the target column. Raises TableError."""
     p = Path(path)
     name = shown(str(p))
-    try:
-        f, _ = open_regular(p, None)
-        with f:
-            data = f.read(HEADER_BYTES)
-    except FileRefused as exc:
-        raise TableError(f"{name}: {exc}") from None
-    except OSError as exc:
-        raise TableError(f"{name}: {os_error_reason(exc)}") from None
+    data = _read(p, name, header=True)
     end = data.find(b"\n")
     if end < 0 and len(data) == HEADER_BYTES:
         raise TableError(f"{name}: its first line is longer than {HEADER_BYTES:,} bytes; is "
@@ -256,6 +250,8 @@ class _Values:
         self.text: list[str] | None = [] if keep_text else None
         self.distinct: set[str] = set()
         self.example: str | None = None
+        self.comma: tuple[int, str] | None = None  # the first value with a decimal comma
+        self.all_comma = True  # no value but numbers with a decimal comma (or missing)
 
     def add(self, row: int, value: str) -> None:
         v = value.strip()
@@ -265,18 +261,33 @@ class _Values:
         if x is not None:
             self.numbers.append(x)
             self.n_numbers += 1
+            if abs(x) > FLOAT32_MAX and self.problem is None:  # inf once made float32
+                self.problem = (row, f"'{printable(v)[:40]}' is too large for float32: a "
+                                     f"value's size must be at most {FLOAT32_MAX:.7g}")
             return
         self.numbers.append(math.nan)
         if v.lower() in MISSING:
             what = "a missing value" + ("" if v == "" else f" ('{printable(v)[:40]}')")
         else:
             what = f"'{printable(v)[:40]}' is not a number"
+            if _DECIMAL_COMMA.fullmatch(v):
+                what += " (a comma in a number: the decimal point is '.', with no " \
+                        "thousands separator)"
+                if self.comma is None:
+                    self.comma = (row, what)
+            else:
+                self.all_comma = False
             if self.example is None:
                 self.example = v
             if len(self.distinct) <= MAX_CLASSES:
                 self.distinct.add(v)
         if self.problem is None:
-            self.problem = (row, what)
+            self.problem = (row, f"{what}; every value of a feature column must be a number")
+
+    def decimal_commas(self) -> tuple[int, str] | None:
+        """(row, what) of the first value of a column whose every value (the missing ones
+        aside) is a number written with a decimal comma; None for any other column."""
+        return self.comma if self.all_comma and self.n_numbers == 0 else None
 
 
 def read_table(path: str | os.PathLike, target: str | None = None,
@@ -290,7 +301,7 @@ def read_table(path: str | os.PathLike, target: str | None = None,
     message naming the file, and the row and column where one is at fault."""
     p = Path(path)
     name = shown(str(p))
-    text = _text(p)
+    text = _decode(name, _read(p, name))
     end = text.find("\n")
     delimiter, how = _delimiter(p, text if end < 0 else text[:end])
     records = _records(name, text, delimiter)
@@ -299,9 +310,13 @@ def read_table(path: str | os.PathLike, target: str | None = None,
         raise TableError(f"{name}: is empty: its first line must name the columns")
     columns = _header(name, head[1])
     listed = ", ".join(f"'{c}'" for c in columns)
+    if target is not None and not isinstance(target, str):
+        raise TableError(f"{name}: the target must be a column's name (text), got "
+                         f"{target!r:.80}")
     if features is None and target is not None and target not in columns:
+        one = f" (delimiter: {how})" if len(columns) == 1 else ""  # the wrong one?
         raise TableError(f"{name}: has no column '{target}' to take the classes from; its "
-                         f"columns are {listed}")
+                         f"columns are {listed}{one}")
     if features is not None:
         absent = [c for c in features if c not in columns]
         if absent:
@@ -328,6 +343,12 @@ def read_table(path: str | os.PathLike, target: str | None = None,
         raise TableError(f"{name}: has a header but no rows of values")
 
     if features is None:
+        commas = [(values[c].decimal_commas(), c) for c in wanted
+                  if values[c].decimal_commas() is not None]
+        if commas:  # numbers a spreadsheet wrote with a decimal comma: not text to leave out
+            (row, what), c = min(commas, key=lambda b: (b[0][0], wanted.index(b[1])))
+            raise TableError(f"{name}: row {row} {ROW_1}, column '{c}': {what}; save the "
+                             f"table with decimal points")
         feature_names = [c for c in wanted if values[c].n_numbers > 0]
     else:
         feature_names = list(features)
@@ -335,8 +356,7 @@ def read_table(path: str | os.PathLike, target: str | None = None,
     if bad:
         (row, what), c = min(bad, key=lambda b: (b[0][0], feature_names.index(b[1])))
         kind = "a feature column" if features is None else "a column the model reads"
-        raise TableError(f"{name}: row {row} {ROW_1}, column '{c}' ({kind}): {what}; every "
-                         f"value of a feature column must be a number")
+        raise TableError(f"{name}: row {row} {ROW_1}, column '{c}' ({kind}): {what}")
     if not feature_names:
         raise TableError(f"{name}: has no numeric column to take as a feature (its columns "
                          f"are {listed})")
@@ -353,6 +373,7 @@ def read_table(path: str | os.PathLike, target: str | None = None,
                                + (f"text such as '{printable(col.example)[:40]}'"
                                   if col.example is not None else "it is empty")
                                + "): left out of the features")
+    table.notes += float32_notes(name, feature_names, table.values)
     if has_target:
         _classes(table, name, target, targets, features is None)
     return table
@@ -407,6 +428,13 @@ def _classes(table: Table, name: str, target: str, targets: _Values, training: b
                          f"('{printable(texts[0])[:40]}'); at least 2 classes are needed")
     numbers = {v: _number(v) for v in distinct}
     if all(x is not None for x in numbers.values()):
+        first: dict[float, str] = {}  # a number -> the first text it is written as
+        for row, v in zip(table.rows, texts, strict=True):
+            if first.setdefault(numbers[v], v) != v:  # "1" and "1.0": one class, or two?
+                raise TableError(f"{name}: row {row} {ROW_1}, column '{target}' (the target): "
+                                 f"'{printable(v)[:40]}' is the same number as the class "
+                                 f"'{printable(first[numbers[v]])[:40]}'; write each class "
+                                 f"one way")
         names = sorted(distinct, key=lambda v: (numbers[v], v))
     else:
         names = sorted(distinct)
@@ -416,7 +444,6 @@ def _classes(table: Table, name: str, target: str, targets: _Values, training: b
     lookup = {v: i for i, v in enumerate(names)}
     table.class_names = names
     table.labels = np.array([lookup[v] for v in texts], dtype=np.int64)
-    # the column's description: its classes
     for col in table.columns:
         if col.name == target:
             col.distinct = len(names)
@@ -453,8 +480,14 @@ def prepare_table_data(table: Table, val_split: float = 0.1, seed: int = 0,
     def make(idx: np.ndarray) -> Dataset | None:
         if idx.size == 0:
             return None
-        return Dataset(norm.apply(table.values[idx]),
-                       targets_from_labels(table.labels[idx], n_classes),
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = norm.apply(table.values[idx])
+        wide = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        if wide.size:  # v - mean beyond float32, from values near its limit of either sign
+            raise TableError(f"{table.path}: the column '{table.feature_names[wide[0]]}' "
+                             f"spans more than float32 holds once its mean is taken off; "
+                             f"rescale it")
+        return Dataset(X, targets_from_labels(table.labels[idx], n_classes),
                        list(table.class_names))
 
     return PreparedData(train=make(train_idx), val=make(val_idx), test=None,

@@ -285,8 +285,8 @@ class DataPanel(QWidget):
             self._superseded.append(self.job)
             self.job = None
             self._set_busy(False)
+        target = self.table_source.target_for(source)  # None unless a table; sets Scaling
         val_split, normalisation = self.val_spin.value(), self.normalisation()
-        target = self.table_source.target_for(source)  # None unless a table
 
         def work(job: Job) -> LoadedData:
             return load_training_data(source, options, val_split=val_split,

@@ -2,7 +2,8 @@
 column holding the classes; the combo lists the file's header), then the panel loads it
 (data/table.py reads it; the panel's Load, Validation split and Scaling apply as to images;
 Scaling "pixels / 255" means nothing for a table's values: a table loads with Scaling set to
-standardise, its default)."""
+standardise, its default, and the next data that are not a table load with "pixels / 255"
+again, unless the user chose the Scaling since)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class TableSource(QWidget):
         self._path: str | None = None  # the table whose columns the combo lists
         # a target asked for (a project's, open()'s) until the next table's columns are read
         self._pending: str | None = None
+        # Scaling was set to standardise for a table, not by the user: images get scale back
+        self._standardised_for_table = False
+        panel.scaling_combo.activated.connect(self._scaling_chosen)  # the user's choice only
         self.open_button = QPushButton("Open table…")
         self.open_button.setObjectName("openTableButton")
         self.open_button.setToolTip("Open a CSV or TSV file with a header line: its numeric "
@@ -64,15 +68,21 @@ class TableSource(QWidget):
         """The target column to load ``source`` with: None when it is not a table; else the
         combo's choice (its columns read first when they are another file's)."""
         if not is_table_path(source) or resolve(source).is_dir():
+            if self._standardised_for_table and self.panel.normalisation() == "standardise":
+                self.panel.set_normalisation("scale")  # what the user had for images
+            self._standardised_for_table = False
+            self.target_combo.setEnabled(False)  # not these data's: kept for the table's return
             return None
         if self.panel.normalisation() == "scale":  # pixels / 255: a table is standardised
             self.panel.set_normalisation("standardise")  # (the loader's default) and shown so
+            self._standardised_for_table = True
         if self._path != source:
             wanted = self._pending
             if not self._fill(source):
                 return wanted  # its header cannot be read: the loader says why
             if wanted is not None and self.target_combo.findText(wanted) < 0:
                 return wanted  # not (or no longer) a column: the loader says so, listing them
+        self.target_combo.setEnabled(True)
         return self.target_combo.currentText() or None
 
     def _fill(self, path: str) -> bool:
@@ -94,6 +104,9 @@ class TableSource(QWidget):
             self.target_combo.findText(wanted) if wanted in columns else len(columns) - 1)
         return True
 
+    def _scaling_chosen(self, _index: int) -> None:
+        self._standardised_for_table = False  # the user's Scaling is kept for any data
+
     def _target_chosen(self, _index: int) -> None:
         if self._path is not None:
             self.panel.load(self._path)
@@ -109,6 +122,11 @@ class TableSource(QWidget):
             replaced.add("target column", target, "is not a column name", "none")
             target = None
         self._pending = target
+        # a project saved with a table shows standardise, as any table loads: not a choice
+        # for images (for them the saved Scaling is kept)
+        folder = state.get("folder")
+        self._standardised_for_table = (isinstance(folder, str) and is_table_path(folder)
+                                        and self.panel.normalisation() == "standardise")
         self._path = None  # the combo is filled again from the file when it loads
         self.target_combo.clear()
         self.target_combo.setEnabled(False)

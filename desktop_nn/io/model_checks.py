@@ -245,16 +245,20 @@ def check_normalisation(norm: Any, mean: np.ndarray | None,
     norm_std) or none; null means scale. A ``factor``, when given, must be the one the app
     applies: 1/255 to pixels (to a relative 1e-3: written with fewer digits), or, for a
     ``table`` model (its preprocessing says so), exactly 1: a table's values are standardised
-    as they are (data/dataset.py: Normalisation); kind none has none."""
+    as they are (data/dataset.py: Normalisation); kind none has none. A table model's is
+    standardise, with its factor 1 written (without it, 1/255 would be taken), or none."""
     norm = check_dict("normalisation", norm)
-    if norm is None:
+    if norm is None and not table:
         return None
-    kind = norm.get("kind", "scale")
+    kind = (norm or {}).get("kind", "scale")
     if kind == "standardize":
         kind = "standardise"
     if kind not in NORMALISATIONS:
         raise Invalid(f"normalisation kind {kind!r:.80} is unknown; expected one of "
                       f"{', '.join(NORMALISATIONS)}")
+    if table and not (kind == "none" or (kind == "standardise" and "factor" in norm)):
+        raise Invalid(f"normalisation of a model trained on a table must be standardise with "
+                      f"factor 1, or none; got {norm!r:.80}")
     if "factor" in norm:
         factor = norm["factor"]
         if kind == "none":

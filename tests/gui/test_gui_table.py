@@ -104,3 +104,51 @@ def test_the_predict_tab_refuses_a_table_model_saying_how(qtbot, window, monkeyp
     text = view.status.text()
     assert "was trained on a table" in text and "desktop-nn predict MODEL.npz ROWS.csv" in text
     qtbot.mouseClick(find(window, "clearPredictionsButton"), Qt.MouseButton.LeftButton)
+
+
+def load_typed(qtbot, window, text: str) -> None:
+    """Type ``text`` in the data field and press Load, as a user would."""
+    window.data_panel.folder_edit.setText(text)
+    qtbot.waitUntil(find(window, "loadDataButton").isEnabled, timeout=30_000)
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        click(qtbot, window, "loadDataButton")
+
+
+def load_sample(qtbot, window) -> None:
+    load_typed(qtbot, window, "sample")
+
+
+def test_images_after_a_table_get_the_scaling_they_had(qtbot, window, monkeypatch, tmp_path):
+    panel = window.data_panel
+    assert panel.normalisation() == "scale"  # the sample, as the window opens
+    open_table(qtbot, window, monkeypatch, write_table(tmp_path / "iris.csv", m=30))
+    assert panel.normalisation() == "standardise"  # set for the table, not by the user
+    load_sample(qtbot, window)
+    assert panel.normalisation() == "scale"  # pixels / 255 again, as the user had it
+    assert panel.data.prepared.normalisation.kind == "scale"  # and loaded so
+    target = find(window, "targetCombo")  # the table's target: not the images'
+    assert not target.isEnabled() and target.currentText() == "species"
+    load_typed(qtbot, window, str(tmp_path / "iris.csv"))  # the table typed in again
+    assert target.isEnabled() and panel.data.prepared.preprocessing["target_column"] == "species"
+
+    open_table(qtbot, window, monkeypatch, tmp_path / "iris.csv")
+    combo = find(window, "scalingCombo")  # the user chooses standardise: kept for images
+    combo.setCurrentIndex(combo.findData("standardise"))
+    combo.activated.emit(combo.currentIndex())
+    load_sample(qtbot, window)
+    assert panel.normalisation() == "standardise"
+    assert panel.data.prepared.normalisation.kind == "standardise"
+
+
+def test_a_reopened_table_project_gives_images_pixels_255(qtbot, window, monkeypatch,
+                                                          tmp_path):
+    open_table(qtbot, window, monkeypatch, write_table(tmp_path / "iris.csv", m=30))
+    project = tmp_path / "table.dnnproj"
+    assert window.projects.save_to(project)
+    reopened = new_window(qtbot, tmp_path, "reopened")
+    with qtbot.waitSignal(reopened.data_loaded, timeout=30_000):
+        assert reopened.projects.open(project)
+    assert reopened.data_panel.normalisation() == "standardise"  # the table's
+    load_sample(qtbot, reopened)
+    assert reopened.data_panel.data.prepared.normalisation.kind == "scale"
+    close(reopened)
