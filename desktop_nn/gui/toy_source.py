@@ -33,6 +33,9 @@ from desktop_nn.data.toy2d import (
 SEED_MAX = 2**31 - 1  # a spin box holds an int32; a bigger seed still loads typed as a spec
 
 
+DEFAULT_NAME = "spiral"  # what Load loads before a set is chosen
+
+
 class ToySource(QWidget):
     """Emits ``requested(str)``, a ``toy:`` spec, when the user picks a set or presses Load.
     Built with the data panel (``panel``), it loads through it: ``requested`` goes to
@@ -52,7 +55,9 @@ class ToySource(QWidget):
             self.name_combo.addItem(name, name)
             self.name_combo.setItemData(self.name_combo.count() - 1, toy.about,
                                         Qt.ItemDataRole.ToolTipRole)
-        self.name_combo.setCurrentText("spiral")
+        # no set shows as chosen while other data are loaded (a table, images): "choose a set"
+        self.name_combo.setPlaceholderText("choose a set")
+        self.name_combo.setCurrentIndex(-1)
         self.name_combo.setToolTip("Choosing a set loads it")
         self.name_combo.activated.connect(self._request)
         self.points_spin = QSpinBox()
@@ -104,7 +109,8 @@ class ToySource(QWidget):
     def spec(self) -> ToySpec:
         """The set and settings shown: the spec last shown itself while no widget changed
         (its noise may have more decimals, its seed be past the spin box, than they show)."""
-        widgets = ToySpec(str(self.name_combo.currentData()), self.points_spin.value(),
+        name = self.name_combo.currentData() or DEFAULT_NAME  # none chosen yet: Load it
+        widgets = ToySpec(str(name), self.points_spin.value(),
                           round(self.noise_spin.value(), 2), self.seed_spin.value())
         if self._shown is not None and widgets == self._shown[1]:
             return self._shown[0]
@@ -126,6 +132,9 @@ class ToySource(QWidget):
     def _panel_loaded(self, loaded) -> None:
         if is_toy_spec(loaded.source):  # the loader's own spec text: it parses
             self.show_spec(parse_spec(loaded.source))
+        else:  # images, arrays, a table: no set is loaded, so none shows as chosen
+            self._shown = None
+            self.name_combo.setCurrentIndex(-1)
 
 
 class _EnabledMirror(QObject):

@@ -106,3 +106,21 @@ def test_a_network_trains_on_the_spiral_and_the_plots_get_its_reports(qtbot, win
     for curve in [plots.step_cost, *plots.gradient_curves, *plots.saturation_curves]:
         assert len(curve.getData()[0]) > 0
     assert toy.isEnabled()
+
+
+def test_no_set_shows_as_chosen_while_other_data_are_loaded(qtbot, window):
+    """At start (the sample) and after a set, once images load again, the chooser shows no
+    set, not a spiral that is not loaded; Load with none chosen loads the default set."""
+    panel, combo = window.data_panel, window.data_panel.toy_source.name_combo
+    assert combo.currentIndex() == -1 and combo.placeholderText() == "choose a set"
+    choose(qtbot, window, "xor")
+    assert combo.currentData() == "xor"
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        panel.load("sample")
+    assert combo.currentIndex() == -1
+    load = panel.toy_source.load_button
+    qtbot.waitUntil(load.isEnabled)  # once the load's job has ended
+    with qtbot.waitSignal(window.data_loaded, timeout=30_000):
+        click(qtbot, window, "toyLoadButton")
+    assert panel.data.source == "toy:spiral,n=400,noise=0,seed=0"
+    assert combo.currentData() == "spiral"
