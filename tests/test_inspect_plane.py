@@ -11,10 +11,12 @@ from desktop_nn.inspect.plane import (
     DEFAULT_RANGE,
     MARGIN,
     forward_all,
+    output_levels,
     plane_grid,
     plane_picture,
     plane_ranges,
     unit_levels,
+    winner_strength,
 )
 from desktop_nn.nn.network import Network, NetworkSpec
 
@@ -132,3 +134,17 @@ def test_only_a_two_input_network_has_a_plane():
     net = Network(NetworkSpec(3, [4], ["tanh"], 1, "sigmoid"))
     with pytest.raises(ValueError, match="exactly 2 inputs"):
         plane_picture(*net.get_parameters(), net.spec.activations, RANGES)
+
+
+def test_the_output_colour_scales():
+    value = np.array([[0.2, 1.7], [-0.4, 0.5]])
+    assert output_levels("sigmoid", value) == (0.0, 1.0)
+    assert output_levels("linear", value) == pytest.approx((-0.7, 1.7))  # 0.5 in the middle
+    assert output_levels("tanh", np.full((2, 2), 0.6)) == (0.0, 1.0)  # at least [0, 1]
+    net = network("tanh", "softmax")
+    pic = plane_picture(*net.get_parameters(), net.spec.activations, RANGES, resolution=5)
+    strength = winner_strength(pic, "softmax")
+    np.testing.assert_allclose(strength, (pic.output.max(axis=0) - 1 / 3) / (2 / 3), rtol=REL)
+    assert strength.min() >= 0 and strength.max() <= 1
+    np.testing.assert_array_equal(winner_strength(pic, "sigmoid"),
+                                  np.clip(pic.output.max(axis=0), 0, 1))

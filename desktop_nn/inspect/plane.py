@@ -180,3 +180,27 @@ def unit_levels(activation: str, layer_units: np.ndarray) -> tuple[float, float]
     r = float(np.max(np.abs(layer_units))) if layer_units.size else 0.0
     r = r if np.isfinite(r) and r > 0 else 1.0
     return -r, r
+
+
+def output_levels(output_activation: str, value: np.ndarray) -> tuple[float, float]:
+    """The colour scale of a one-unit output's picture ``value`` (ny, nx): [0, 1] for a
+    sigmoid (a probability); for a tanh or linear output [0.5 - r, 0.5 + r], r the largest
+    |A[L] - 0.5| over the plane (at least 0.5). Either way 0.5, where the predicted class
+    changes, is the middle of the scale."""
+    if get_activation(output_activation).name == "sigmoid":
+        return 0.0, 1.0
+    r = float(np.max(np.abs(value - 0.5))) if value.size else 0.5
+    r = max(r, 0.5) if np.isfinite(r) else 0.5
+    return 0.5 - r, 0.5 + r
+
+
+def winner_strength(picture: PlanePicture, output_activation: str) -> np.ndarray:
+    """(ny, nx) in [0, 1]: how strongly each grid point is coloured in its predicted class's
+    colour when there are C >= 3 output units. Softmax: (p - 1/C) / (1 - 1/C), p the
+    winner's probability (0 where all classes are equally likely, 1 where p = 1); other
+    outputs: the winner's output clipped to [0, 1]."""
+    value = picture.value
+    if get_activation(output_activation).name == "softmax":
+        c = picture.output.shape[0]
+        return np.clip((value - 1.0 / c) / (1.0 - 1.0 / c), 0.0, 1.0)
+    return np.clip(value, 0.0, 1.0)

@@ -1,0 +1,177 @@
+"""The Decision boundary tab: the pictures it holds are the core's values for the model in
+hand (inspect/plane.py, checked there against their definitions), they follow a training run
+while the tab is shown, a network whose input is not 2-D gets a plain message instead, and the
+other tabs work on 2-D data."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject
+
+from desktop_nn.inspect.plane import plane_picture, plane_ranges, unit_levels
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from plane_data import write_spiral_npz  # noqa: E402
+
+
+def find(window, name: str):
+    w = window.findChild(QObject, name)
+    assert w is not None, f"no widget named {name!r}"
+    return w
+
+
+def load(qtbot, window, path: Path) -> None:
+    with qtbot.waitSignal(window.data_loaded, timeout=20_000):
+        window.data_panel.load(str(path))
+
+
+def train(qtbot, window, epochs: int) -> None:
+    window.training_panel.epochs_spin.setValue(epochs)
+    with qtbot.waitSignal(window.training_finished, timeout=60_000):
+        assert window.start()
+
+
+@pytest.fixture
+def spiral(tmp_path) -> Path:
+    return write_spiral_npz(tmp_path / "spiral.npz", n_per_class=60)
+
+
+def expected_picture(window):
+    """The core's pictures of the model in hand over the data's points."""
+    net = window.workbench.in_hand().network
+    data = window.inspection.data()
+    points = np.hstack([data.train.X, data.val.X])
+    W, b = net.get_parameters()
+    return plane_picture(W, b, net.spec.activations, plane_ranges(points), dtype=net.dtype)
+
+
+def test_the_tab_shows_the_core_pictures_of_the_model_in_hand(qtbot, window, spiral):
+    load(qtbot, window, spiral)
+    window.designer.set_layers([(6, "tanh"), (5, "relu")])
+    view = window.boundary_view
+    assert window.tabs.tabText(window.tabs.indexOf(view)) == "Decision boundary"
+    window.tabs.setCurrentWidget(view)
+    train(qtbot, window, epochs=3)
+    want = expected_picture(window)
+    np.testing.assert_array_equal(view.shown_image(), want.value)  # P(orange arm)
+    np.testing.assert_array_equal(view.picture.output, want.output)
+    assert view.image.levels.tolist() == [0.0, 1.0]
+    rect = view.image.mapRectToParent(view.image.boundingRect())
+    left, bottom, width, height = want.grid.rect()
+    assert rect.left() == pytest.approx(left) and rect.top() == pytest.approx(bottom)
+    assert rect.width() == pytest.approx(width) and rect.height() == pytest.approx(height)
+    units = view.units
+    assert len(units.values) == 2
+    for layer, (shown, act) in enumerate(zip(units.values, ["tanh", "relu"], strict=True)):
+        np.testing.assert_array_equal(shown, want.units[layer])
+        assert units.levels[layer] == unit_levels(act, want.units[layer])
+    assert "P(orange arm)" in view.colorbar.getAxis("left").labelText
+    assert "decision boundary" in find(window, "boundaryNote").text()
+    # the points: training and validation, by true class, in the legend under the plot
+    names = [s.name() for s in view.scatters]
+    assert names == ["train: blue arm", "train: orange arm", "validation: blue arm",
+                     "validation: orange arm"]
+    data = window.inspection.data()
+    assert sum(len(s.data) for s in view.scatters[:2]) == data.train.m
+    x, y = view.scatters[1].getData()
+    orange = data.train.X[:, data.train.labels() == 1]
+    np.testing.assert_array_equal(np.sort(x), np.sort(orange[0]))
+
+
+def test_the_picture_follows_training_while_shown(qtbot, window, spiral):
+    load(qtbot, window, spiral)
+    window.designer.set_layers([(8, "tanh")])
+    view = window.boundary_view
+    window.tabs.setCurrentWidget(view)
+    window.training_panel.epochs_spin.setValue(100_000)
+    window.training_panel.batch_spin.setValue(4)
+    assert window.start()
+    qtbot.waitUntil(lambda: window.is_training() and view.redraws >= 2, timeout=30_000)
+    first = view.shown_image().copy()
+    drawn = view.redraws
+    qtbot.waitUntil(lambda: view.redraws >= drawn + 2, timeout=30_000)
+    assert not np.array_equal(view.shown_image(), first)  # the weights moved in between
+    with qtbot.waitSignal(window.training_finished, timeout=30_000):
+        window.stop()
+    np.testing.assert_array_equal(view.shown_image(), expected_picture(window).value)
+
+
+def test_it_draws_nothing_while_hidden_and_the_model_in_hand_when_opened(qtbot, window,
+                                                                          spiral, tmp_path):
+    load(qtbot, window, spiral)
+    window.designer.set_layers([(5, "sigmoid")])
+    view = window.boundary_view
+    train(qtbot, window, epochs=2)
+    assert view.redraws == 0 and view.picture is None
+    window.tabs.setCurrentWidget(view)
+    assert view.redraws == 1
+    np.testing.assert_array_equal(view.shown_image(), expected_picture(window).value)
+    # an imported model is shown with its own class names
+    model = window.workbench.current_model()
+    from desktop_nn.io.model_file import save_model
+
+    path = tmp_path / "spiral.model.npz"
+    save_model(path, model)
+    window.reset_weights()
+    assert window.model_files.import_model(str(path))
+    W, b = model.network.get_parameters()
+    data = window.inspection.data()
+    want = plane_picture(W, b, model.network.spec.activations,
+                         plane_ranges(np.hstack([data.train.X, data.val.X])),
+                         dtype=model.network.dtype)
+    np.testing.assert_array_equal(view.shown_image(), want.value)
+
+
+def test_three_classes_are_coloured_by_the_winning_class(qtbot, window, tmp_path):
+    load(qtbot, window, write_spiral_npz(tmp_path / "s3.npz", n_per_class=40, classes=3))
+    window.designer.set_layers([(6, "leaky_relu")])
+    view = window.boundary_view
+    window.tabs.setCurrentWidget(view)
+    train(qtbot, window, epochs=2)
+    from desktop_nn.gui.boundary_view import class_image
+    from desktop_nn.inspect.plane import winner_strength
+
+    want = expected_picture(window)
+    np.testing.assert_array_equal(view.shown_image(),
+                                  class_image(want.winner, winner_strength(want, "softmax")))
+    assert not view.colorbar.isVisible()
+    assert len(view.scatters) == 6
+
+
+def test_a_network_without_two_inputs_gets_a_message_not_a_picture(qtbot, window):
+    view = window.boundary_view  # the bundled sample: images of 784 inputs
+    window.tabs.setCurrentWidget(view)
+    note = find(window, "boundaryNote")
+    assert "exactly 2 inputs" in note.text() and "784" in note.text()
+    assert not view.splitter.isVisible()
+    window.designer.set_layers([(10, "sigmoid")])
+    train(qtbot, window, epochs=1)
+    assert "exactly 2 inputs" in note.text() and "The network has 784 inputs" in note.text()
+    assert view.picture is None and view.redraws == 0
+
+
+def test_the_other_tabs_work_on_two_dimensional_data(qtbot, window, spiral):
+    """Gradients, diagnostics and activations reach their plots; the image-only views
+    (weight tiles, mistakes, Predict) say what they cannot show instead of failing."""
+    load(qtbot, window, spiral)
+    window.designer.set_layers([(8, "sigmoid"), (6, "relu")])
+    window.tabs.setCurrentWidget(window.activation_view)
+    train(qtbot, window, epochs=3)
+    plots = window.plots
+    assert np.isfinite(plots.steps.cost).all() and len(plots.steps.cost) > 0
+    for key in ("grad_norm_W", "grad_norm_b", "update_ratio"):
+        values = plots.steps.layer_values(key)
+        assert values.shape[0] == 3 and np.isfinite(values).all(), key  # (L, reports)
+    assert window.activation_view.series.n > 0
+    assert window.activation_view.shown_image() is not None
+    for tab in (window.weights_view, window.evaluation_view, window.predict_view,
+                window.math_view, window.diagram, window.training_tab):
+        window.tabs.setCurrentWidget(tab)  # an error in a slot fails the test (pytest-qt)
+    window.tabs.setCurrentWidget(window.weights_view)
+    assert "not images" in find(window, "weightsInfoLabel").text()
+    window.tabs.setCurrentWidget(window.evaluation_view)
+    qtbot.waitUntil(lambda: window.inspection.evaluation_job is None, timeout=20_000)
