@@ -5,9 +5,11 @@ activation over the plane as a small picture (as TensorFlow Playground shows per
 Every number comes from :mod:`desktop_nn.inspect.plane` (docs/diagnostics.md, "Decision
 boundary"); this module only draws them. During training the training progress's timer calls
 :meth:`BoundaryView.add` and :meth:`BoundaryView.redraw` (as for the Activations tab): the view
-computes and draws only while it is shown, at most once per :data:`MIN_REDRAW_S`, one forward
-pass over two small grids per redraw. Otherwise it shows the model in hand whenever the tab is
-opened or the model or the data change.
+works only while it is shown, at most once per :data:`MIN_REDRAW_S`. The GUI thread copies the
+weights and starts a worker thread that computes the pictures (a forward pass over two grids:
+milliseconds for small networks, tens of them for 64-unit layers on a busy processor), then
+only draws what it returns; one such job at a time. Otherwise the view shows the model in hand
+whenever the tab is opened or the model or the data change.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from desktop_nn.data.dataset import PreparedData, labels_of
 from desktop_nn.gui.plot_style import new_plot, quiet_color_bar
-from desktop_nn.gui.unit_pictures import UnitPictures
+from desktop_nn.gui.unit_pictures import UnitPictures, layer_pictures
+from desktop_nn.gui.worker import Job
 from desktop_nn.inspect.plane import (
     PlanePicture,
     output_levels,
@@ -128,6 +131,10 @@ class BoundaryView(QWidget):
         self._pending = True  # something changed since the last picture
         self._points_key: object = None  # the data and classes whose points are drawn
         self._last_draw = 0.0
+        self.job: Job | None = None  # the pictures being computed
+        self._again = False  # a forced redraw waits for that job
+        self._generation = 0  # counts the changes of model or data
+        self._closing = False
 
         self.note = QLabel("Train a network with 2 inputs to see its decision boundary here.")
         self.note.setObjectName("boundaryNote")
@@ -166,6 +173,7 @@ class BoundaryView(QWidget):
     def model_changed(self) -> None:
         """Another model in hand, or new data: drawn now when shown, else when opened."""
         self._pending = True
+        self._generation += 1  # a picture being computed is of the one before
         self.redraw(force=True)
 
     # ------------------------------------------------------------------ drawing
@@ -174,16 +182,20 @@ class BoundaryView(QWidget):
         self.redraw(force=True)  # the tab was opened: show the model in hand now
 
     def redraw(self, force: bool = False) -> bool:
-        """Compute and draw the model in hand's pictures when visible, changed and not drawn
-        in the last MIN_REDRAW_S (``force``: whenever visible). Whether it drew."""
+        """Start computing the model in hand's pictures when visible, changed and not done in
+        the last MIN_REDRAW_S (``force``: whenever visible); they are drawn when the worker
+        returns them (:attr:`redraws` counts those). Whether it started."""
         now = time.perf_counter()
         if not self.isVisible() or not (force or self._pending):
+            return False
+        if self.job is not None:  # one at a time: done again once it ends
+            self._pending = True
+            self._again = self._again or force
             return False
         if not force and now - self._last_draw < MIN_REDRAW_S:
             return False
         self._pending, self._last_draw = False, now
         src = self.source()
-        self.note.setVisible(True)
         self.splitter.setVisible(src.problem is None)
         if src.problem is not None:
             self.note.setText(src.problem)
@@ -202,15 +214,49 @@ class BoundaryView(QWidget):
                               "its decision boundary here."
                               + ("" if data is not None else " No 2-D data are loaded."))
             return False
-        pic = plane_picture(src.W, src.b, src.activations, ranges, dtype=src.W[0].dtype)
-        self.picture = pic
-        self._draw_output(pic, src)
-        self.units.set_layers(pic.units, src.activations[:-1])
-        self.redraws += 1
-        self.plot.repaint()
+        W, b, acts = src.W, src.b, src.activations
+
+        def compute(job: Job) -> tuple:
+            pic = plane_picture(W, b, acts, ranges, dtype=W[0].dtype)
+            rgb = None if pic.output.shape[0] == 1 else class_image(
+                pic.winner, winner_strength(pic, acts[-1]))
+            return pic, rgb, layer_pictures(pic.units, acts[:-1])
+
+        job = Job(compute, "boundaryJob")
+        generation = self._generation
+        job.succeeded.connect(lambda result: self._computed(result, src, generation))
+        job.failed.connect(self.note.setText)
+        job.done.connect(self._job_done)
+        self.job = job
+        job.start()
         return True
 
-    def _draw_output(self, pic: PlanePicture, src: PlaneSource) -> None:
+    def _computed(self, result: tuple, src: PlaneSource, generation: int) -> None:
+        if generation != self._generation or not self.isVisible():
+            return  # another model or data since: computed again (see _job_done)
+        pic, rgb, pictures = result
+        self.picture = pic
+        self._draw_output(pic, src, rgb)
+        self.units.set_layers(pic.units, src.activations[:-1], pictures)
+        self.redraws += 1
+        self.plot.repaint()
+
+    def _job_done(self) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job.wait(1000)  # its thread is ending: nothing is left running
+        if self._pending and not self._closing:
+            again, self._again = self._again, False
+            QTimer.singleShot(0, lambda: self.redraw(force=again))
+
+    def shutdown(self) -> None:
+        """The window closes: no new job, and the one running (milliseconds) has ended."""
+        self._closing = True
+        if self.job is not None:
+            self.job.wait(10_000)
+
+    def _draw_output(self, pic: PlanePicture, src: PlaneSource,
+                     rgb: np.ndarray | None) -> None:
         out_act = src.activations[-1]
         names = src.class_names
         if pic.output.shape[0] == 1:
@@ -227,7 +273,6 @@ class BoundaryView(QWidget):
                 f"{names[1]}. Circles: training points, triangles: validation points, in the "
                 f"colour of their true class.")
         else:
-            rgb = class_image(pic.winner, winner_strength(pic, out_act))
             self.image.setImage(rgb, levels=(0, 255), autoLevels=False)
             self.colorbar.setVisible(False)
             self.note.setText(
@@ -268,6 +313,10 @@ class BoundaryView(QWidget):
                 item.addItem(s)
                 self.scatters.append(s)
 
+    def settled(self) -> bool:
+        """No picture is being computed or waits to be (for tests and automation)."""
+        return self.job is None and not (self._pending and self.isVisible())
+
     def shown_image(self) -> np.ndarray | None:
         """The image drawn (for tests): (ny, nx) values or (ny, nx, 3) colours."""
         return self.image.image
@@ -282,4 +331,18 @@ def install(window) -> BoundaryView:
     window.progress.views.append(view)
     window.workbench.events.model_changed.connect(view.model_changed)
     window.data_panel.loaded.connect(lambda _: view.model_changed())
+    window.installEventFilter(_OnClose(view))
     return view
+
+
+class _OnClose(QObject):
+    """Shuts the view down when its window is asked to close (before it closes)."""
+
+    def __init__(self, view: BoundaryView) -> None:
+        super().__init__(view)
+        self.view = view
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Close:
+            self.view.shutdown()
+        return False

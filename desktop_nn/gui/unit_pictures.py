@@ -24,13 +24,32 @@ UNIT_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(33, 102, 172), (255, 255, 255), (178, 
 _LUT = UNIT_MAP.getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)  # (256, 3)
 
 
-def colour_tile(values: np.ndarray, levels: tuple[float, float]) -> QImage:
-    """(uy, ux) values, row 0 at the lowest x₂ -> an RGB QImage with x₂ going up."""
+def colour_layer(values: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+    """(n, uy, ux) values, row 0 at the lowest x₂ -> (n, uy, ux, 3) uint8 RGB pictures with
+    x₂ going up (row 0 at the top), on the scale ``levels``. Plain NumPy: a worker thread
+    may colour a layer."""
     lo, hi = levels
-    t = np.clip((values[::-1] - lo) / (hi - lo), 0.0, 1.0)
-    rgb = np.ascontiguousarray(_LUT[np.round(t * 255).astype(np.intp)])
-    h, w = values.shape
+    t = np.clip((values[:, ::-1] - lo) / (hi - lo), 0.0, 1.0)
+    return _LUT[np.round(t * 255).astype(np.intp)]
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """(h, w, 3) uint8 -> a QImage (copied)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w, _ = rgb.shape
     return QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def layer_pictures(units: list[np.ndarray], activations: list[str]
+                   ) -> list[tuple[tuple[float, float], np.ndarray]]:
+    """Per hidden layer, its colour scale and its first MAX_UNITS units' pictures
+    (:func:`colour_layer`), from ``units[l - 1]`` (n_l, uy, ux) with g[l] =
+    ``activations[l - 1]``."""
+    out = []
+    for u, act in zip(units, activations, strict=True):
+        levels = unit_levels(act, u)
+        out.append((levels, colour_layer(u[:MAX_UNITS], levels)))
+    return out
 
 
 def format_value(v: float) -> str:
@@ -54,19 +73,23 @@ class UnitPictures(QWidget):
         self._fit()
         self.update()
 
-    def set_layers(self, units: list[np.ndarray], activations: list[str]) -> None:
+    def set_layers(self, units: list[np.ndarray], activations: list[str],
+                   pictures: list[tuple[tuple[float, float], np.ndarray]] | None = None
+                   ) -> None:
         """``units[l - 1]`` (n_l, uy, ux): A[l] of hidden layer l over the plane, g[l] =
-        ``activations[l - 1]``."""
+        ``activations[l - 1]``; ``pictures``: their :func:`layer_pictures` when already made
+        (in a worker thread)."""
+        pictures = pictures if pictures is not None else layer_pictures(units, activations)
         self.values = [u[:MAX_UNITS] for u in units]
-        self.levels = [unit_levels(a, u) for u, a in zip(units, activations, strict=True)]
+        self.levels = [levels for levels, _ in pictures]
         self.layers = []
-        for l, (u, act, (lo, hi)) in enumerate(zip(units, activations, self.levels, strict=True),
-                                               start=1):
+        for l, (u, act, ((lo, hi), rgb)) in enumerate(zip(units, activations, pictures,
+                                                          strict=True), start=1):
             shown = "" if u.shape[0] <= MAX_UNITS else f", first {MAX_UNITS} of {u.shape[0]}"
             heading = (f"Layer {l} ({act}{shown}): A[{l}] over the plane, colour "
                        f"{format_value(lo)} blue … {format_value((lo + hi) / 2)} white … "
                        f"{format_value(hi)} red")
-            tiles = [(colour_tile(a, (lo, hi)),
+            tiles = [(to_qimage(rgb[j]),
                       f"unit {l}.{j + 1}\n{format_value(a.min())} … {format_value(a.max())}")
                      for j, a in enumerate(u[:MAX_UNITS])]
             self.layers.append((heading, tiles))

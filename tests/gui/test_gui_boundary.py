@@ -40,6 +40,11 @@ def spiral(tmp_path) -> Path:
     return write_spiral_npz(tmp_path / "spiral.npz", n_per_class=60)
 
 
+def settle(qtbot, view) -> None:
+    """Wait until the pictures asked for are computed (in a worker) and drawn."""
+    qtbot.waitUntil(view.settled, timeout=20_000)
+
+
 def expected_picture(window):
     """The core's pictures of the model in hand over the data's points."""
     net = window.workbench.in_hand().network
@@ -56,6 +61,7 @@ def test_the_tab_shows_the_core_pictures_of_the_model_in_hand(qtbot, window, spi
     assert window.tabs.tabText(window.tabs.indexOf(view)) == "Decision boundary"
     window.tabs.setCurrentWidget(view)
     train(qtbot, window, epochs=3)
+    settle(qtbot, view)
     want = expected_picture(window)
     np.testing.assert_array_equal(view.shown_image(), want.value)  # P(orange arm)
     np.testing.assert_array_equal(view.picture.output, want.output)
@@ -97,6 +103,7 @@ def test_the_picture_follows_training_while_shown(qtbot, window, spiral):
     assert not np.array_equal(view.shown_image(), first)  # the weights moved in between
     with qtbot.waitSignal(window.training_finished, timeout=30_000):
         window.stop()
+    settle(qtbot, view)
     np.testing.assert_array_equal(view.shown_image(), expected_picture(window).value)
 
 
@@ -108,7 +115,7 @@ def test_it_draws_nothing_while_hidden_and_the_model_in_hand_when_opened(qtbot, 
     train(qtbot, window, epochs=2)
     assert view.redraws == 0 and view.picture is None
     window.tabs.setCurrentWidget(view)
-    assert view.redraws == 1
+    qtbot.waitUntil(lambda: view.redraws == 1, timeout=20_000)
     np.testing.assert_array_equal(view.shown_image(), expected_picture(window).value)
     # an imported model is shown with its own class names
     model = window.workbench.current_model()
@@ -118,6 +125,7 @@ def test_it_draws_nothing_while_hidden_and_the_model_in_hand_when_opened(qtbot, 
     save_model(path, model)
     window.reset_weights()
     assert window.model_files.import_model(str(path))
+    settle(qtbot, view)
     W, b = model.network.get_parameters()
     data = window.inspection.data()
     want = plane_picture(W, b, model.network.spec.activations,
@@ -132,6 +140,7 @@ def test_three_classes_are_coloured_by_the_winning_class(qtbot, window, tmp_path
     view = window.boundary_view
     window.tabs.setCurrentWidget(view)
     train(qtbot, window, epochs=2)
+    settle(qtbot, view)
     from desktop_nn.gui.boundary_view import class_image
     from desktop_nn.inspect.plane import winner_strength
 
