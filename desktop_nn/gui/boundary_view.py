@@ -1,6 +1,7 @@
-"""The Decision boundary tab: for a network with exactly 2 inputs, the input plane coloured by
-the network's output, the training and validation points on it, and each hidden unit's
-activation over the plane as a small picture (as TensorFlow Playground shows per neuron).
+"""The Decision boundary tab ("Plane"): for a network with exactly 2 inputs, the input
+plane coloured by the network's output, the training and validation points on it, and each
+hidden unit's activation over the plane as a small picture (as TensorFlow Playground shows per
+neuron).
 
 Every number comes from :mod:`desktop_nn.inspect.plane` (docs/diagnostics.md, "Decision
 boundary"); this module only draws them. During training the training progress's timer calls
@@ -139,7 +140,7 @@ class BoundaryView(QWidget):
         self.note = QLabel("Train a network with 2 inputs to see its decision boundary here.")
         self.note.setObjectName("boundaryNote")
         self.note.setWordWrap(True)
-        self.plot = new_plot("boundaryPlot", "Output over the input plane", AXIS_X, AXIS_Y)
+        self.plot = new_plot("boundaryPlot", "Decision boundary", AXIS_X, AXIS_Y)
         self.plot.getPlotItem().getViewBox().setAspectLocked(True)  # the plane unstretched
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-10)
@@ -157,12 +158,16 @@ class BoundaryView(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.plot)
         self.splitter.addWidget(self.units_scroll)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([600, 400])
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        # the pictures three abreast, the plane all the rest
+        units_width = self.units.sizeHint().width() + self.units_scroll.verticalScrollBar() \
+            .sizeHint().width() + 4
+        self.splitter.setSizes([3 * units_width, units_width])
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.splitter, 1)
+        layout.addStretch(0)  # keeps the note at the top while the plot is hidden
 
     # ------------------------------------------------------------------ what changed
     def add(self, steps: list) -> None:
@@ -326,8 +331,12 @@ def install(window) -> BoundaryView:
     """Make the tab in ``window`` (the main window) after the Activations tab, fed by its
     training progress's timer, following the model in hand and the loaded data."""
     view = BoundaryView(model_source(window.workbench, window.inspection.data))
-    window.tabs.insertTab(window.tabs.indexOf(window.activation_view) + 1, view,
-                          "Decision boundary")
+    # "Plane", not "Decision boundary" (nor "Boundary"): with a longer title the tabs no
+    # longer fit the central area at 1280 x 800 and the last one hid behind scroll arrows
+    index = window.tabs.insertTab(window.tabs.indexOf(window.activation_view) + 1, view,
+                                  "Plane")
+    window.tabs.setTabToolTip(index, "Decision boundary: the input plane of a network with 2 "
+                                     "inputs, coloured by its output, and its hidden units")
     window.progress.views.append(view)
     window.workbench.events.model_changed.connect(view.model_changed)
     window.data_panel.loaded.connect(lambda _: view.model_changed())

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop_nn.inspect.plane import unit_levels
 
-TILE = 60  # pixels per picture side
+TILE = 48  # pixels per picture side
 GAP = 8
 MAX_UNITS = 64  # pictures per layer; a wider layer shows its first 64 units
 UNIT_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(33, 102, 172), (255, 255, 255), (178, 24, 43)])

@@ -58,7 +58,9 @@ def test_the_tab_shows_the_core_pictures_of_the_model_in_hand(qtbot, window, spi
     load(qtbot, window, spiral)
     window.designer.set_layers([(6, "tanh"), (5, "relu")])
     view = window.boundary_view
-    assert window.tabs.tabText(window.tabs.indexOf(view)) == "Decision boundary"
+    index = window.tabs.indexOf(view)
+    assert window.tabs.tabText(index) == "Plane"
+    assert window.tabs.tabToolTip(index).startswith("Decision boundary")
     window.tabs.setCurrentWidget(view)
     train(qtbot, window, epochs=3)
     settle(qtbot, view)
