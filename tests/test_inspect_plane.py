@@ -166,3 +166,20 @@ def test_the_documented_definition_names_the_constants_in_use():
     assert f"at most {boundary_view.MAX_POINTS} per set" in section
     assert f"At most {unit_pictures.MAX_UNITS} units per" in section
     assert f"[{plane.DEFAULT_RANGE[0]:g}, {plane.DEFAULT_RANGE[1]:g}]".replace("-", "−") in section
+
+
+def test_a_grid_computed_in_chunks_joins_up():
+    """64-unit layers are computed 64 points at a time (one-thread products): every chunk
+    lands in its place."""
+    from desktop_nn.inspect.plane import chunk_size
+
+    net = Network(NetworkSpec(2, [64, 64], ["tanh"], 3, "softmax"), dtype="float64", seed=5)
+    W, b = net.get_parameters()
+    assert chunk_size(W) == 64 and chunk_size(W[:1]) == 2048
+    pic = plane_picture(W, b, net.spec.activations, RANGES, resolution=30, unit_resolution=17)
+    A, caches = net.forward(pic.grid.points())  # 900 points: 15 chunks, the last one short
+    np.testing.assert_allclose(pic.output.reshape(3, -1), A, rtol=REL, atol=0)
+    _, caches = net.forward(pic.unit_grid.points())
+    for layer in range(2):
+        np.testing.assert_allclose(pic.units[layer].reshape(64, -1), caches[layer].a,
+                                   rtol=REL, atol=0)

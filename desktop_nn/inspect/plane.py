@@ -27,7 +27,9 @@ MARGIN = 0.1  # the grid reaches this share of the points' span beyond them on e
 BOUNDARY_RESOLUTION = 100  # grid points per side of the output picture
 UNIT_RESOLUTION = 32  # grid points per side of each hidden unit's picture
 DEFAULT_RANGE = (-1.0, 1.0)  # each input's range when there are no points to span
-CHUNK = 2048  # grid points per forward pass (see forward_all)
+MAX_CHUNK = 2048  # grid points per forward pass at most (see forward_all)
+MIN_CHUNK = 64
+SINGLE_THREAD_MNK = 262_144  # OpenBLAS multiplies in one thread up to m n k = 4 x 65536
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,10 @@ def forward_all(W: list[np.ndarray], b: list[np.ndarray], activations: list[str]
     formulas, nn/activations.py) at the inputs X (n_x, k); ``layers`` defaults to L (all).
     ``last_only``: only [A[layers]] (the others are not kept).
 
-    Computed :data:`CHUNK` columns at a time: a layer's arrays then stay in the processor's
-    cache, which makes the pass about twice as fast for 10,000 points."""
+    Computed a chunk of columns at a time (:func:`chunk_size`): a layer's arrays stay in the
+    processor's cache, and each product is small enough for OpenBLAS to do it in one thread.
+    Split across threads, the products of 64-unit layers took 5 to 10 times longer on a
+    2-core machine busy training (the threads wait for each other, benchmarks/plane_cost.py)."""
     dtype = np.dtype(dtype)
     n = len(W) if layers is None else layers
     Ws = [np.asarray(w, dtype=dtype) for w in W[:n]]
@@ -104,17 +108,25 @@ def forward_all(W: list[np.ndarray], b: list[np.ndarray], activations: list[str]
     gs = [get_activation(name) for name in activations[:n]]
     X = np.asarray(X, dtype=dtype)
     k = X.shape[1]
+    chunk = chunk_size(Ws)
     kept = range(n - 1, n) if last_only else range(n)
     out = {l: np.empty((Ws[l].shape[0], k), dtype=dtype) for l in kept}
-    for start in range(0, k, CHUNK):
-        a = X[:, start:start + CHUNK]
+    for start in range(0, k, chunk):
+        a = X[:, start:start + chunk]
         for l, (w, bias, g) in enumerate(zip(Ws, bs, gs, strict=True)):
             z = w @ a
             z += bias
             a = g.forward(z)
             if l in out:
-                out[l][:, start:start + CHUNK] = a
+                out[l][:, start:start + chunk] = a
     return [out[l] for l in kept]
+
+
+def chunk_size(W: list[np.ndarray]) -> int:
+    """Grid points per pass: the most (up to MAX_CHUNK, at least MIN_CHUNK) for which every
+    product W[l] A[l-1] has n_l n_{l-1} chunk <= SINGLE_THREAD_MNK."""
+    widest = max((w.shape[0] * w.shape[1] for w in W), default=1)
+    return int(min(MAX_CHUNK, max(MIN_CHUNK, SINGLE_THREAD_MNK // max(widest, 1))))
 
 
 @dataclass
