@@ -8,8 +8,8 @@ A QTimer probe in the GUI thread asks to run every 10 ms; its lateness (actual g
 is what a user feels as lag. Also counts plot redraws per second (target <= 30) and the steps
 trained meanwhile. Targets (issue 5): p99 lateness <= 50 ms, redraws <= 30 per second.
 ``--activations`` shows the Activations tab (its heat map redrawn live) instead of the
-Training tab's plots; the target is the same (issue 22). ``--boundary`` shows the Decision
-boundary tab (the plane and the unit pictures computed and redrawn live) on 2-D data given
+Training tab's plots; the target is the same (issue 22). ``--boundary`` shows the Plane
+tab (the decision boundary and the unit pictures computed and redrawn live) on 2-D data given
 with ``--data`` (anything the Data panel loads: an .npz of X (2, m), or ``toy:spiral`` where
 built-in data sets exist); the target is the same (issue 25).
 """
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--activations", action="store_true",
                         help="train with the Activations tab shown")
     parser.add_argument("--boundary", action="store_true",
-                        help="train with the Decision boundary tab shown (needs 2-D --data)")
+                        help="train with the Plane tab (decision boundary) shown; needs 2-D --data")
     parser.add_argument("--data", default=None,
                         help="the data to train on, as the Data panel loads them "
                              "(default: the bundled sample)")

@@ -1,6 +1,6 @@
-"""What one picture of the Decision boundary tab costs: inspect/plane.py's plane_picture (the
-output over a 100 x 100 grid and every hidden unit over a 32 x 32 one) for 2-input networks of
-a few layers, in float32 (the app's default precision) and float64.
+"""What one picture of the Plane tab (decision boundary) costs: inspect/plane.py's
+plane_picture (the output over a 100 x 100 grid and every hidden unit over a 32 x 32 one) for
+2-input networks of a few layers, in float32 (the app's default precision) and float64.
 
     python benchmarks/plane_cost.py [--repeats 50]
 

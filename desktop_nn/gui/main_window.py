@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         self.inspection = Inspection(self.workbench, self.tabs, self.weights_view,
                                      self.evaluation_view, self.predict_view, self.math_view,
                                      self._loaded_data, self._fresh_design, self.say)
-        self.boundary_view = boundary_view.install(self)  # the Decision boundary tab
+        self.boundary_view = boundary_view.install(self)  # the Plane tab (decision boundary)
         self.model_files = ModelFiles(self)
         self.projects = ProjectController(self, self.workbench, self.settings, self)
         make_actions(self)

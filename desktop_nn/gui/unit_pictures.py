@@ -1,5 +1,5 @@
-"""The hidden units' pictures of the Decision boundary tab: for each hidden layer, one small
-picture per unit, its activation A[l][j] over the input plane (x₁ across, x₂ up, the same
+"""The hidden units' pictures of the Plane tab (decision boundary): for each hidden layer,
+one small picture per unit, its activation A[l][j] over the input plane (x₁ across, x₂ up, the same
 square as the boundary's picture), in a diverging colour scale (blue, white, red) fixed per
 layer by :func:`desktop_nn.inspect.plane.unit_levels`, captioned with the unit and the range
 of its values over the plane.

@@ -1,4 +1,4 @@
-"""The Decision boundary tab: the pictures it holds are the core's values for the model in
+"""The Plane tab (decision boundary): the pictures it holds are the core's values for the model in
 hand (inspect/plane.py, checked there against their definitions), they follow a training run
 while the tab is shown, a network whose input is not 2-D gets a plain message instead, and the
 other tabs work on 2-D data."""
