@@ -184,5 +184,6 @@ def test_the_other_tabs_work_on_two_dimensional_data(qtbot, window, spiral):
         window.tabs.setCurrentWidget(tab)  # an error in a slot fails the test (pytest-qt)
     window.tabs.setCurrentWidget(window.weights_view)
     assert "not images" in find(window, "weightsInfoLabel").text()
+    assert "the Plane tab shows what each unit computes" in find(window, "weightsInfoLabel").text()
     window.tabs.setCurrentWidget(window.evaluation_view)
     qtbot.waitUntil(lambda: window.inspection.evaluation_job is None, timeout=20_000)
