@@ -153,6 +153,21 @@ def test_three_classes_are_coloured_by_the_winning_class(qtbot, window, tmp_path
     assert len(view.scatters) == 6
 
 
+def test_the_plot_has_its_help_page(qtbot, window):
+    from PySide6.QtWidgets import QToolButton
+
+    from desktop_nn.gui.help_texts import page_for_plot
+
+    page = page_for_plot("boundaryPlot")
+    assert page is not None and page.key == "boundary"
+    assert "100 × 100" in page.html and "10%" in page.html and "32 × 32" in page.html
+    window.tabs.setCurrentWidget(window.boundary_view)
+    button = window.boundary_view.plot.findChild(QToolButton, "boundaryPlotHelpButton")
+    assert button is not None
+    button.click()
+    assert window.help_menu.help_window.current_key() == "boundary"
+
+
 def test_a_network_without_two_inputs_gets_a_message_not_a_picture(qtbot, window):
     view = window.boundary_view  # the bundled sample: images of 784 inputs
     window.tabs.setCurrentWidget(view)
