@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from desktop_nn.data.dataset import PreparedData, labels_of
@@ -42,6 +41,8 @@ MIN_REDRAW_S = 0.2  # at most 5 pictures a second while training
 MAX_POINTS = 2000  # points drawn per set (an even sample of a larger set)
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                 "#7f7f7f", "#bcbd22", "#17becf"]  # class k: CLASS_COLORS[k % 10]
+CLASS_RGB = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLORS],
+                     dtype=np.float64)  # (10, 3), for the worker thread (no Qt there)
 BACKGROUND = 0.55  # the plane's colour at full confidence: this share of the class's colour
 AXIS_X = "x₁: input 1 (row 1 of X, as the network receives it)"
 AXIS_Y = "x₂: input 2 (row 2 of X)"
@@ -98,25 +99,22 @@ def model_source(workbench: Workbench, data: Callable[[], PreparedData | None]
     return source
 
 
-def _mix(color: str, share: float) -> tuple[int, int, int]:
-    """``share`` of ``color`` over white."""
-    c = QColor(color)
-    return tuple(round(share * v + (1 - share) * 255) for v in (c.red(), c.green(), c.blue()))
+def _mix(k: int, share: float) -> tuple[int, int, int]:
+    """``share`` of class k's colour over white."""
+    return tuple(int(round(share * v + (1 - share) * 255)) for v in CLASS_RGB[k])
 
 
-def two_class_map(names: list[str]) -> pg.ColorMap:
+def two_class_map() -> pg.ColorMap:
     """Class 0's colour (pale) at 0, white at 0.5, class 1's at 1."""
-    return pg.ColorMap([0.0, 0.5, 1.0], [_mix(CLASS_COLORS[0], BACKGROUND), (255, 255, 255),
-                                         _mix(CLASS_COLORS[1], BACKGROUND)])
+    return pg.ColorMap([0.0, 0.5, 1.0], [_mix(0, BACKGROUND), (255, 255, 255),
+                                         _mix(1, BACKGROUND)])
 
 
 def class_image(winner: np.ndarray, strength: np.ndarray) -> np.ndarray:
     """(ny, nx, 3) uint8: each point in its predicted class's colour mixed over white by
-    BACKGROUND x ``strength``."""
-    colors = np.array([QColor(CLASS_COLORS[k % len(CLASS_COLORS)]).getRgb()[:3]
-                       for k in range(int(winner.max()) + 1)], dtype=np.float64)
+    BACKGROUND x ``strength`` (plain NumPy: made in the worker thread)."""
     share = (BACKGROUND * strength)[..., None]
-    rgb = share * colors[winner] + (1 - share) * 255.0
+    rgb = share * CLASS_RGB[winner % len(CLASS_RGB)] + (1 - share) * 255.0
     return np.round(rgb).astype(np.uint8)
 
 
@@ -130,7 +128,7 @@ class BoundaryView(QWidget):
         self.picture: PlanePicture | None = None  # the last one drawn
         self.redraws = 0
         self._pending = True  # something changed since the last picture
-        self._points_key: object = None  # the data and classes whose points are drawn
+        self._points_of: tuple = (None, ())  # the data and classes whose points are drawn
         self._last_draw = 0.0
         self.job: Job | None = None  # the pictures being computed
         self._again = False  # a forced redraw waits for that job
@@ -145,7 +143,7 @@ class BoundaryView(QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-10)
         self.plot.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=two_class_map([]),
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=two_class_map(),
                                         interactive=False, label="P(class 1)")
         self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         quiet_color_bar(self.colorbar)
@@ -291,10 +289,9 @@ class BoundaryView(QWidget):
 
     def _draw_points(self, data: PreparedData | None, names: list[str]) -> None:
         """The training and validation points by true class (redone when the data change)."""
-        key = (id(data), tuple(names))
-        if key == self._points_key:
+        if self._points_of[0] is data and self._points_of[1] == tuple(names):
             return
-        self._points_key = key
+        self._points_of = (data, tuple(names))
         item = self.plot.getPlotItem()
         for s in self.scatters:
             item.removeItem(s)

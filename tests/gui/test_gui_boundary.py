@@ -202,3 +202,18 @@ def test_the_other_tabs_work_on_two_dimensional_data(qtbot, window, spiral):
     assert "the Plane tab shows what each unit computes" in find(window, "weightsInfoLabel").text()
     window.tabs.setCurrentWidget(window.evaluation_view)
     qtbot.waitUntil(lambda: window.inspection.evaluation_job is None, timeout=20_000)
+
+
+def test_class_colours_follow_their_definition():
+    """docs/diagnostics.md: the winning class's colour over white with the share 0.55 x s."""
+    from desktop_nn.gui.boundary_view import BACKGROUND, CLASS_COLORS, class_image
+
+    rgb = class_image(np.array([[0, 2, 1]]), np.array([[1.0, 0.0, 0.5]]))
+    blue = [int(CLASS_COLORS[0][i:i + 2], 16) for i in (1, 3, 5)]
+    orange = [int(CLASS_COLORS[1][i:i + 2], 16) for i in (1, 3, 5)]
+    np.testing.assert_array_equal(rgb[0, 0], np.round(BACKGROUND * np.array(blue)
+                                                      + (1 - BACKGROUND) * 255))
+    np.testing.assert_array_equal(rgb[0, 1], [255, 255, 255])  # s = 0: white
+    share = BACKGROUND * 0.5
+    np.testing.assert_array_equal(rgb[0, 2], np.round(share * np.array(orange)
+                                                      + (1 - share) * 255))
