@@ -211,6 +211,7 @@ class BoundaryView(QWidget):
         self._draw_points(data, src.class_names)
         if src.W is None or src.b is None:
             self.image.clear()
+            self.colorbar.setVisible(False)  # no output to read off it
             self.picture = None
             self.units.clear()
             self.note.setText("Train a network (or import a model with 2 inputs) to see "

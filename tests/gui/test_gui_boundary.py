@@ -112,8 +112,13 @@ def test_the_picture_follows_training_while_shown(qtbot, window, spiral):
 def test_it_draws_nothing_while_hidden_and_the_model_in_hand_when_opened(qtbot, window,
                                                                           spiral, tmp_path):
     load(qtbot, window, spiral)
-    window.designer.set_layers([(5, "sigmoid")])
     view = window.boundary_view
+    window.tabs.setCurrentWidget(view)  # no model yet: the points, no colours, no scale
+    assert view.picture is None and view.shown_image() is None
+    assert len(view.scatters) == 4 and not view.colorbar.isVisible()
+    assert "Train a network" in find(window, "boundaryNote").text()
+    window.tabs.setCurrentWidget(window.training_tab)
+    window.designer.set_layers([(5, "sigmoid")])
     train(qtbot, window, epochs=2)
     assert view.redraws == 0 and view.picture is None
     window.tabs.setCurrentWidget(view)
