@@ -44,6 +44,7 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 CLASS_RGB = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLORS],
                      dtype=np.float64)  # (10, 3), for the worker thread (no Qt there)
 BACKGROUND = 0.55  # the plane's colour at full confidence: this share of the class's colour
+HOVER_HINT = "Point at the plane to read the network's output there."
 AXIS_X = "x₁: input 1 (row 1 of X, as the network receives it)"
 AXIS_Y = "x₂: input 2 (row 2 of X)"
 NEEDS_TWO = ("This view needs a network with exactly 2 inputs: it colours each point (x₁, x₂) "
@@ -134,6 +135,7 @@ class BoundaryView(QWidget):
         self._again = False  # a forced redraw waits for that job
         self._generation = 0  # counts the changes of model or data
         self._closing = False
+        self._drawn_source: PlaneSource | None = None  # what self.picture was made from
 
         self.note = QLabel("Train a network with 2 inputs to see its decision boundary here.")
         self.note.setObjectName("boundaryNote")
@@ -162,9 +164,13 @@ class BoundaryView(QWidget):
         units_width = self.units.sizeHint().width() + self.units_scroll.verticalScrollBar() \
             .sizeHint().width() + 4
         self.splitter.setSizes([3 * units_width, units_width])
+        self.hover_label = QLabel(HOVER_HINT)
+        self.hover_label.setObjectName("boundaryHoverLabel")
+        self.plot.scene().sigMouseMoved.connect(self._hover)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.hover_label)
         layout.addStretch(0)  # keeps the note at the top while the plot is hidden
 
     # ------------------------------------------------------------------ what changed
@@ -200,6 +206,7 @@ class BoundaryView(QWidget):
         self._pending, self._last_draw = False, now
         src = self.source()
         self.splitter.setVisible(src.problem is None)
+        self.hover_label.setVisible(src.problem is None)
         if src.problem is not None:
             self.note.setText(src.problem)
             self.picture = None
@@ -239,7 +246,7 @@ class BoundaryView(QWidget):
         if generation != self._generation or not self.isVisible():
             return  # another model or data since: computed again (see _job_done)
         pic, rgb, pictures = result
-        self.picture = pic
+        self.picture, self._drawn_source = pic, src
         self._draw_output(pic, src, rgb)
         self.units.set_layers(pic.units, src.activations[:-1], pictures)
         self.redraws += 1
@@ -301,20 +308,49 @@ class BoundaryView(QWidget):
         self.scatters = []
         if data is None:
             return
+        sets = []
         for set_name, ds, symbol, size, edge in (("train", data.train, "o", 7, "#333333"),
                                                  ("validation", data.val, "t", 9, "k")):
-            if ds is None or ds.m == 0:
-                continue
-            keep = np.unique(np.linspace(0, ds.m - 1, min(ds.m, MAX_POINTS)).astype(int))
-            X, labels = ds.X[:, keep], labels_of(ds.Y[:, keep])
-            for k, name in enumerate(names):
+            if ds is not None and ds.m:
+                keep = np.unique(np.linspace(0, ds.m - 1, min(ds.m, MAX_POINTS)).astype(int))
+                sets.append((set_name, ds.X[:, keep], labels_of(ds.Y[:, keep]), symbol, size,
+                             edge))
+        # class by class (a legend row per class), validation points drawn over training ones
+        for k, name in enumerate(names):
+            color = CLASS_COLORS[k % len(CLASS_COLORS)]
+            for z, (set_name, X, labels, symbol, size, edge) in enumerate(sets):
                 mine = labels == k
-                color = CLASS_COLORS[k % len(CLASS_COLORS)]
                 s = pg.ScatterPlotItem(X[0, mine], X[1, mine], symbol=symbol, size=size,
                                        brush=pg.mkBrush(color), pen=pg.mkPen(edge, width=0.8),
                                        name=f"{set_name}: {name}")
+                s.setZValue(z)
                 item.addItem(s)
                 self.scatters.append(s)
+
+    def _hover(self, scene_pos) -> None:
+        """The grid point under the mouse and the network's output there."""
+        pic, src = self.picture, self._drawn_source
+        vb = self.plot.getPlotItem().getViewBox()
+        if pic is None or src is None or not vb.sceneBoundingRect().contains(scene_pos):
+            self.hover_label.setText(HOVER_HINT if pic is not None else "")
+            return
+        p = vb.mapSceneToView(scene_pos)
+        x1, x2 = pic.grid.x1, pic.grid.x2
+        left, bottom, width, height = pic.grid.rect()
+        if not (left <= p.x() <= left + width and bottom <= p.y() <= bottom + height):
+            self.hover_label.setText(HOVER_HINT)
+            return
+        j = int(np.clip(np.rint((p.x() - x1[0]) / (x1[1] - x1[0])), 0, x1.size - 1))
+        i = int(np.clip(np.rint((p.y() - x2[0]) / (x2[1] - x2[0])), 0, x2.size - 1))
+        names = src.class_names
+        if pic.output.shape[0] == 1:
+            what = "P" if src.activations[-1] == "sigmoid" else "A[L] for"
+            out = f"{what}({names[1]}) = {pic.value[i, j]:.3f}"
+        else:
+            k = int(pic.winner[i, j])
+            what = f"P({names[k]})" if src.activations[-1] == "softmax" else "its output"
+            out = f"predicted {names[k]}, {what} = {pic.value[i, j]:.3f}"
+        self.hover_label.setText(f"At x₁ = {x1[j]:.3g}, x₂ = {x2[i]:.3g}: {out}")
 
     def settled(self) -> bool:
         """No picture is being computed or waits to be (for tests and automation)."""

@@ -81,13 +81,23 @@ def test_the_tab_shows_the_core_pictures_of_the_model_in_hand(qtbot, window, spi
     assert "decision boundary" in find(window, "boundaryNote").text()
     # the points: training and validation, by true class, in the legend under the plot
     names = [s.name() for s in view.scatters]
-    assert names == ["train: blue arm", "train: orange arm", "validation: blue arm",
+    assert names == ["train: blue arm", "validation: blue arm", "train: orange arm",
                      "validation: orange arm"]
     data = window.inspection.data()
-    assert sum(len(s.data) for s in view.scatters[:2]) == data.train.m
-    x, y = view.scatters[1].getData()
+    assert sum(len(s.data) for s in view.scatters[::2]) == data.train.m
+    assert sum(len(s.data) for s in view.scatters[1::2]) == data.val.m
+    x, y = view.scatters[2].getData()
     orange = data.train.X[:, data.train.labels() == 1]
     np.testing.assert_array_equal(np.sort(x), np.sort(orange[0]))
+    # pointing at a grid point reads the value drawn there
+    from PySide6.QtCore import QPointF
+
+    vb = view.plot.getPlotItem().getViewBox()
+    i, j = 37, 62
+    view._hover(vb.mapViewToScene(QPointF(want.grid.x1[j], want.grid.x2[i])))
+    assert find(window, "boundaryHoverLabel").text() == (
+        f"At x₁ = {want.grid.x1[j]:.3g}, x₂ = {want.grid.x2[i]:.3g}: "
+        f"P(orange arm) = {want.value[i, j]:.3f}")
 
 
 def test_the_picture_follows_training_while_shown(qtbot, window, spiral):
