@@ -166,6 +166,14 @@ def test_three_classes_are_coloured_by_the_winning_class(qtbot, window, tmp_path
                                   class_image(want.winner, winner_strength(want, "softmax")))
     assert not view.colorbar.isVisible()
     assert len(view.scatters) == 6
+    from PySide6.QtCore import QPointF
+
+    i, j = 80, 15
+    vb = view.plot.getPlotItem().getViewBox()
+    view._hover(vb.mapViewToScene(QPointF(want.grid.x1[j], want.grid.x2[i])))
+    name = ["blue arm", "orange arm", "green arm"][want.winner[i, j]]
+    assert find(window, "boundaryHoverLabel").text().endswith(
+        f"predicted {name}, P({name}) = {want.value[i, j]:.3f}")
 
 
 def test_the_plot_has_its_help_page(qtbot, window):
