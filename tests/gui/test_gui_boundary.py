@@ -225,6 +225,11 @@ def test_the_other_tabs_work_on_two_dimensional_data(qtbot, window, spiral):
     assert "the Plane tab shows what each unit computes" in find(window, "weightsInfoLabel").text()
     window.tabs.setCurrentWidget(window.evaluation_view)
     qtbot.waitUntil(lambda: window.inspection.evaluation_job is None, timeout=20_000)
+    from PySide6.QtWidgets import QListWidget
+
+    gallery = find(window, "mistakesGallery")  # no pictures of points: a line per mistake
+    assert gallery.viewMode() == QListWidget.ViewMode.ListMode
+    assert all(gallery.item(i).icon().isNull() for i in range(gallery.count()))
 
 
 def test_class_colours_follow_their_definition():
