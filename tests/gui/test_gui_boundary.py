@@ -5,17 +5,14 @@ other tabs work on 2-D data."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from plane_data import write_spiral_npz
 from PySide6.QtCore import QObject
 
 from desktop_nn.inspect.plane import plane_picture, plane_ranges, unit_levels
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from plane_data import write_spiral_npz  # noqa: E402
 
 
 def find(window, name: str):
