@@ -9,8 +9,9 @@ boundary"); this module only draws them. During training the training progress's
 works only while it is shown, at most once per :data:`MIN_REDRAW_S`. The GUI thread copies the
 weights and starts a worker thread that computes the pictures (a forward pass over two grids:
 milliseconds for small networks, tens of them for 64-unit layers on a busy processor), then
-only draws what it returns; one such job at a time. Otherwise the view shows the model in hand
-whenever the tab is opened or the model or the data change.
+only draws what it returns; one such job at a time, and what changed while it ran is computed
+next, as soon as that rate allows. Otherwise the view shows the model in hand whenever the tab
+is opened or the model or the data change.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ class BoundaryView(QWidget):
         the last MIN_REDRAW_S (``force``: whenever visible); they are drawn when the worker
         returns them (:attr:`redraws` counts those). Whether it started."""
         now = time.perf_counter()
-        if not self.isVisible() or not (force or self._pending):
+        if self._closing or not self.isVisible() or not (force or self._pending):
             return False
         if self.job is not None:  # one at a time: done again once it ends
             self._pending = True
@@ -227,25 +228,27 @@ class BoundaryView(QWidget):
             return False
         W, b, acts = src.W, src.b, src.activations
 
+        generation = self._generation
+
         def compute(job: Job) -> tuple:
             pic = plane_picture(W, b, acts, ranges, dtype=W[0].dtype)
             rgb = None if pic.output.shape[0] == 1 else class_image(
                 pic.winner, winner_strength(pic, acts[-1]))
-            return pic, rgb, layer_pictures(pic.units, acts[:-1])
+            return pic, rgb, layer_pictures(pic.units, acts[:-1]), src, generation
 
         job = Job(compute, "boundaryJob")
-        generation = self._generation
-        job.succeeded.connect(lambda result: self._computed(result, src, generation))
+        # bound methods: they run in the GUI thread
+        job.succeeded.connect(self._computed)
         job.failed.connect(self.note.setText)
         job.done.connect(self._job_done)
         self.job = job
         job.start()
         return True
 
-    def _computed(self, result: tuple, src: PlaneSource, generation: int) -> None:
+    def _computed(self, result: tuple) -> None:
+        pic, rgb, pictures, src, generation = result
         if generation != self._generation or not self.isVisible():
             return  # another model or data since: computed again (see _job_done)
-        pic, rgb, pictures = result
         self.picture, self._drawn_source = pic, src
         self._draw_output(pic, src, rgb)
         self.units.set_layers(pic.units, src.activations[:-1], pictures)
@@ -257,8 +260,12 @@ class BoundaryView(QWidget):
         if job is not None:
             job.wait(1000)  # its thread is ending: nothing is left running
         if self._pending and not self._closing:
+            # what changed meanwhile, as soon as the rate allows (not at the progress timer's
+            # next turn for this view, which a slow redraw of the plots can put seconds away)
             again, self._again = self._again, False
-            QTimer.singleShot(0, lambda: self.redraw(force=again))
+            wait = 0.0 if again else MIN_REDRAW_S - (time.perf_counter() - self._last_draw)
+            QTimer.singleShot(max(0, int(wait * 1000) + 1), self,  # dropped with the view
+                              lambda: self.redraw(force=again))
 
     def shutdown(self) -> None:
         """The window closes: no new job, and the one running (milliseconds) has ended."""

@@ -105,11 +105,23 @@ def test_the_picture_follows_training_while_shown(qtbot, window, spiral):
     window.training_panel.epochs_spin.setValue(100_000)
     window.training_panel.batch_spin.setValue(4)
     assert window.start()
+    from PySide6.QtCore import QThread
+
+    drawn_in = []  # the thread each picture is drawn in: the GUI thread, never the worker
+    view.units.set_layers = lambda *a, f=view.units.set_layers: (
+        drawn_in.append(QThread.currentThread()), f(*a))[1]
     qtbot.waitUntil(lambda: window.is_training() and view.redraws >= 2, timeout=30_000)
     first = view.shown_image().copy()
     drawn = view.redraws
-    qtbot.waitUntil(lambda: view.redraws >= drawn + 2, timeout=30_000)
+    try:
+        qtbot.waitUntil(lambda: view.redraws >= drawn + 2, timeout=60_000)
+    except Exception:  # say where it stood
+        raise AssertionError(
+            f"{view.redraws - drawn} pictures in 60 s; training {window.is_training()}, "
+            f"job {view.job}, pending {view._pending}, note {view.note.text()!r}, "
+            f"status {window.statusBar().currentMessage()!r}") from None
     assert not np.array_equal(view.shown_image(), first)  # the weights moved in between
+    assert drawn_in and all(t is view.thread() for t in drawn_in)
     with qtbot.waitSignal(window.training_finished, timeout=30_000):
         window.stop()
     settle(qtbot, view)
