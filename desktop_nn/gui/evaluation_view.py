@@ -343,6 +343,14 @@ class EvaluationView(QWidget):
             idx = ev.mistakes(*self._filter)
             where = f" (true {names[self._filter[0]]} → predicted {names[self._filter[1]]})"
         images = self._images.get(self.set_combo.currentText())
+        # a grid of pictures for images; one line per mistake for other inputs (2-D points)
+        icons = images is not None
+        self.gallery.setViewMode(QListWidget.ViewMode.IconMode if icons
+                                 else QListWidget.ViewMode.ListMode)
+        self.gallery.setGridSize(QSize(ICON_SIZE + 64, ICON_SIZE + 44) if icons else QSize())
+        self.gallery.setMovement(QListWidget.Movement.Static)
+        self.gallery.setWordWrap(icons)
+        self.gallery.setStyleSheet("" if icons else "QListWidget { padding-left: 24px; }")  # "?"
         shown = idx[:MAX_GALLERY]
         for i in shown:
             i = int(i)

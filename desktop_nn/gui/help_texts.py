@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from desktop_nn.inspect.plane import BOUNDARY_RESOLUTION, MARGIN, UNIT_RESOLUTION
+
 # The definitions' constants (nn.diagnostics.SATURATION_THRESHOLD, WINDOW_EXAMPLES): a test
 # checks that they agree once those exist.
 SATURATION_THRESHOLD = 0.04  # mean g'(Z) / max g' below this over the window: saturated
@@ -161,8 +163,37 @@ with each cost at the same learning rate. With the quadratic cost the error at t
 before it falls. With cross-entropy <i>δ = a − y</i>: it learns at once (blue).</p>
 """, ("slowdownCostPlot", "slowdownOutputPlot"))
 
-PAGES: list[HelpPage] = [COST, ACCURACY, GRADIENTS, UNITS, ACTIVATIONS, WEIGHTS, EVALUATION,
-                         RUNS, PREDICT, SLOWDOWN]
+BOUNDARY = HelpPage("boundary", "Decision boundary", f"""
+<h3>Decision boundary (networks with 2 inputs)</h3>
+<p>The plane is the network's input space: each point <i>(x₁, x₂)</i> is an input, the two
+rows of <i>X</i> as the network receives them (after any scaling of the data). The grid spans
+the training and validation points plus {MARGIN:.0%} of their span on each side; at each of
+its {BOUNDARY_RESOLUTION} × {BOUNDARY_RESOLUTION} points the network's forward pass is
+computed, in the network's own precision.</p>
+<ul>
+<li><b>Two classes</b> (one output unit): the colour is the output <i>A[L]</i>, for a
+sigmoid output the probability of the second class, from the first class's colour (0)
+through white (0.5) to the second's (1). The white band is the <b>decision boundary</b>:
+where the predicted class changes.</li>
+<li><b>Three or more classes</b>: each point takes the colour of the class the network
+predicts there (the largest output), deeper where that class's probability is higher; white
+where all classes are equally likely.</li>
+</ul>
+<p>Circles are training points, triangles validation points, each in the colour of its
+<b>true</b> class: a point on a background of another colour is misclassified.</p>
+<p><b>Hidden units</b> (the pictures beside the plot): for each hidden layer <i>l</i> and
+unit <i>j</i>, its activation <i>A[l][j]</i> over the same square (x₁ across, x₂ up, on a
+coarser {UNIT_RESOLUTION} × {UNIT_RESOLUTION} grid), blue for low, white for the middle,
+red for high. The scale is the activation's whole range for sigmoid (0 to 1) and tanh
+(−1 to 1); for ReLU, leaky ReLU and linear units it runs from −r to r, r the largest |A|
+in the layer, so 0 is white. Under each picture, the lowest and highest value the unit
+takes on the plane. The first layer's units each cut the plane along a line; later layers
+combine those cuts into curved regions, which is how the network bends its boundary.
+(docs/diagnostics.md, "Decision boundary".)</p>
+""", ("boundaryPlot",))
+
+PAGES: list[HelpPage] = [COST, ACCURACY, GRADIENTS, UNITS, ACTIVATIONS, BOUNDARY, WEIGHTS,
+                         EVALUATION, RUNS, PREDICT, SLOWDOWN]
 PAGE_BY_KEY = {p.key: p for p in PAGES}
 
 

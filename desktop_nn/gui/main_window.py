@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.data.dataset import PreparedData
 from desktop_nn.data.sources import SAMPLE_NAME, LoadedData
-from desktop_nn.gui import examples_menu, window_settings
+from desktop_nn.gui import boundary_view, examples_menu, window_settings
 from desktop_nn.gui.activation_view import ActivationView
 from desktop_nn.gui.data_panel import DataPanel
 from desktop_nn.gui.designer import NetworkDesigner
@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.inspection = Inspection(self.workbench, self.tabs, self.weights_view,
                                      self.evaluation_view, self.predict_view, self.math_view,
                                      self._loaded_data, self._fresh_design, self.say)
+        self.boundary_view = boundary_view.install(self)  # the Plane tab (decision boundary)
         self.model_files = ModelFiles(self)
         self.projects = ProjectController(self, self.workbench, self.settings, self)
         make_actions(self)

@@ -210,8 +210,9 @@ class WeightsView(QWidget):
         self.color_label.setVisible(rgb_input)
         self.color_combo.setVisible(rgb_input)
         if shape is None:
-            self._no_tiles(f"The inputs are not images (n_x = {n_x}): no weight pictures; "
-                           "the histograms below still apply.")
+            plane = " the Plane tab shows what each unit computes;" if n_x == 2 else ""
+            self._no_tiles(f"The inputs are not images (n_x = {n_x}): no weight pictures;"
+                           f"{plane} the histograms below still apply.")
             return
         try:
             mosaic = first_layer_mosaic(self._W[0], shape, self.scale(), self.coloring(),
