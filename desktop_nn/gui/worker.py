@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -163,24 +164,45 @@ class QtExecutor(QObject):
             self._callbacks.pop(job, None)
 
 
-class ReportBuffer:
-    """Thread-safe hand-over of step and epoch reports from the training thread to the GUI."""
+# The training thread shares Python's GIL with the GUI thread: a tiny network (2-D points)
+# runs Python without a pause (no long BLAS call that lets the GIL go) and thousands of
+# reports a second, and the window froze for seconds. When the GUI has not drained the
+# reports for GUI_BEHIND_S, the training thread sleeps YIELD_S at each report it hands over,
+# so the GUI thread gets the GIL to draw and to answer (docs/benchmarks.md, issue 25).
+GUI_BEHIND_S = 0.035
+YIELD_S = 0.002
 
-    def __init__(self) -> None:
+
+class ReportBuffer:
+    """Thread-safe hand-over of step and epoch reports from the training thread to the GUI;
+    the training thread gives way while the GUI is behind (see :data:`GUI_BEHIND_S`)."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
         self._steps: list[StepReport] = []
         self._epochs: list[EpochReport] = []
+        self._drained_at = clock()  # the GUI's last drain
 
     def add_step(self, report: StepReport) -> None:
         with self._lock:
             self._steps.append(report)
+        self._yield_if_behind()
 
     def add_epoch(self, report: EpochReport) -> None:
         with self._lock:
             self._epochs.append(report)
+        self._yield_if_behind()
 
     def drain(self) -> tuple[list[StepReport], list[EpochReport]]:
         with self._lock:
             steps, epochs = self._steps, self._epochs
             self._steps, self._epochs = [], []
+            self._drained_at = self._clock()
         return steps, epochs
+
+    def _yield_if_behind(self) -> None:
+        """On the training thread: let the GUI thread run while it is behind."""
+        if self._clock() - self._drained_at > GUI_BEHIND_S:
+            self._sleep(YIELD_S)
