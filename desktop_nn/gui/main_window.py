@@ -94,6 +94,8 @@ class MainWindow(QMainWindow):
         self.runs_view = RunsView(self.workbench.runs)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("centralTabs")
+        # nine tabs fit the central area at 1280 x 800 only with less than Qt's padding
+        self.tabs.tabBar().setStyleSheet("QTabBar::tab { padding: 5px 9px; }")
         self.example_panel = ExplanationPanel()
         self.training_tab = with_explanation(self.plots, self.example_panel)
         self.slowdown_view: SlowdownView | None = None  # made when the example is opened

@@ -282,3 +282,12 @@ def test_the_example_text_folds_away_and_gives_the_plots_room(qtbot, window):
     qtbot.waitUntil(lambda: window.plots.gradient_plot.height() > height + 40, timeout=5000)
     qtbot.mouseClick(panel.toggle_button, pg.QtCore.Qt.MouseButton.LeftButton)
     assert panel.is_expanded() and panel.text.isVisible()
+
+
+def test_every_tab_title_shows_at_1280x800(qtbot, window):
+    """Nine tabs: with Qt's own padding the last ones hid behind scroll arrows."""
+    assert (window.width(), window.height()) == (1280, 800)
+    bar = window.tabs.tabBar()
+    assert bar.count() == 9
+    assert bar.sizeHint().width() <= window.tabs.width(), (bar.sizeHint().width(),
+                                                           window.tabs.width())
