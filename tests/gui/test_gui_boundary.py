@@ -254,3 +254,21 @@ def test_class_colours_follow_their_definition():
     share = BACKGROUND * 0.5
     np.testing.assert_array_equal(rgb[0, 2], np.round(share * np.array(orange)
                                                       + (1 - share) * 255))
+
+
+def test_the_documented_definition_names_the_constants_in_use():
+    """docs/diagnostics.md's "Decision boundary" section states the values the code uses."""
+    from pathlib import Path
+
+    from desktop_nn.gui import boundary_view, unit_pictures
+    from desktop_nn.inspect import plane
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "diagnostics.md").read_text()
+    section = text.split("## Decision boundary")[1].split("\n## ")[0]
+    assert f"`MARGIN` = {plane.MARGIN:g}" in section
+    assert f"`BOUNDARY_RESOLUTION` = {plane.BOUNDARY_RESOLUTION}" in section
+    assert f"`UNIT_RESOLUTION` = {plane.UNIT_RESOLUTION} x {plane.UNIT_RESOLUTION}" in section
+    assert f"share {boundary_view.BACKGROUND:g} x s" in section
+    assert f"at most {boundary_view.MAX_POINTS} per set" in section
+    assert f"At most {unit_pictures.MAX_UNITS} units per" in section
+    assert f"[{plane.DEFAULT_RANGE[0]:g}, {plane.DEFAULT_RANGE[1]:g}]".replace("-", "−") in section
