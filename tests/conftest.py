@@ -60,3 +60,20 @@ def xor():
     X = np.array([[0, 0, 1, 1], [0, 1, 0, 1]], dtype=float)
     Y = np.array([[0, 1, 1, 0]], dtype=float)
     return X, Y
+
+
+# onnx and onnxruntime for the ONNX export's tests (tests/onnx_support.py: a skip outside CI
+# when one is missing, a failure in CI)
+@pytest.fixture(scope="module")
+def onnx():
+    from onnx_support import need
+
+    return need("onnx")
+
+
+@pytest.fixture(scope="module")
+def ort():
+    from onnx_support import need
+
+    return need("onnxruntime")
+

@@ -11,23 +11,13 @@ import sys
 import numpy as np
 import pytest
 from cli_helpers import one_error_line as _one_error_line
-from onnx_support import TOLERANCE, need
+from onnx_support import TOLERANCE
 from PIL import Image
 
 from desktop_nn.cli import main
 from desktop_nn.data.sources import sample_path
 
 SAMPLE_FILES = sorted(sample_path().glob("test/*/*.png"))[::40]  # 30 images, every digit
-
-
-@pytest.fixture(scope="module")
-def ort():
-    return need("onnxruntime")
-
-
-@pytest.fixture(scope="module")
-def onnx():
-    return need("onnx")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_support import TOLERANCE, need
+from onnx_support import TOLERANCE
 from PIL import Image
 
 from desktop_nn.backend import select_backend
@@ -32,16 +32,6 @@ from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.predict import Predictor, predict_files
 from desktop_nn.train.config import TrainConfig
 from desktop_nn.train.trainer import Trainer
-
-
-@pytest.fixture(scope="module")
-def onnx():
-    return need("onnx")
-
-
-@pytest.fixture(scope="module")
-def ort():
-    return need("onnxruntime")
 
 
 def _sample_files(split: str, per_class: int) -> tuple[list[Path], np.ndarray]:

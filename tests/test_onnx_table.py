@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from onnx_support import TOLERANCE, need
+from onnx_support import TOLERANCE
 from table_factory import FEATURES, write_table
 
 from desktop_nn.backend import select_backend
@@ -23,16 +23,6 @@ from desktop_nn.nn.network import Network, NetworkSpec
 from desktop_nn.predict import TablePredictor
 from desktop_nn.train.config import TrainConfig
 from desktop_nn.train.trainer import Trainer
-
-
-@pytest.fixture(scope="module")
-def onnx():
-    return need("onnx")
-
-
-@pytest.fixture(scope="module")
-def ort():
-    return need("onnxruntime")
 
 
 @pytest.fixture(scope="module")

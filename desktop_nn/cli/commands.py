@@ -10,7 +10,7 @@ import numpy as np
 from desktop_nn.backend import BackendError, select_backend
 from desktop_nn.cli.checks import UsageError, hidden_activations, naming
 from desktop_nn.cli.common import LoadProgress, check_folder_memory, load_options
-from desktop_nn.cli.output import json_text, printable
+from desktop_nn.cli.output import json_text, prediction_line, printable
 from desktop_nn.cli.toy_data import inspect_toy
 from desktop_nn.nn.activations import HIDDEN_ACTIVATIONS
 from desktop_nn.nn.costs import VALID_PAIRS
@@ -156,10 +156,5 @@ def cmd_predict(args) -> int:
         print(json_text({"model": str(args.model), "results": results}))
     else:  # names from the user's files and from the model: escaped (cli/output.py)
         for r in results:
-            if "error" in r:
-                print(f"{printable(r['path'])}: error: {printable(r['error'])}")
-                continue
-            top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:args.top]
-            shown = "  ".join(f"{printable(name)} {p:.3f}" for name, p in top)
-            print(f"{printable(r['path'])}: {printable(r['class'])}   ({shown})")
+            print(prediction_line(r, args.top, printable(r["path"])))
     return 1 if failed else 0

@@ -58,6 +58,17 @@ def printable(text: object, keep_newlines: bool = False) -> str:
     return "\n".join(_UNSAFE.sub(_escape, line) for line in text.split("\n"))
 
 
+def prediction_line(result: dict, top: int, where: str) -> str:
+    """One ``predict`` result as a line: ``WHERE: CLASS   (name p  name p ...)`` with the
+    ``top`` most probable classes, or ``WHERE: error: ...``. ``where`` is already printable
+    (the file, and a table's row)."""
+    if "error" in result:
+        return f"{where}: error: {printable(result['error'])}"
+    best = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:top]
+    shown_top = "  ".join(f"{printable(name)} {p:.3f}" for name, p in best)
+    return f"{where}: {printable(result['class'])}   ({shown_top})"
+
+
 def json_text(obj: object) -> str:
     """``obj`` as one line of JSON, non-ASCII text kept readable, with the characters JSON
     would leave raw that a terminal acts on (DEL, C1 controls, bidirectional marks, line

@@ -4,7 +4,7 @@ checks, ``inspect-data TABLE.csv [--target COLUMN]`` and ``predict MODEL.npz ROW
 from __future__ import annotations
 
 from desktop_nn.cli.checks import UsageError
-from desktop_nn.cli.output import json_text, printable
+from desktop_nn.cli.output import json_text, prediction_line, printable
 
 SHOWN_FEATURES = 20  # inspect-data names this many features on its features line
 
@@ -155,12 +155,8 @@ def cmd_predict_table(args, model) -> int:
         print(json_text({"model": str(args.model), "results": results, "files": files}))
         return 1 if failed else 0
     for r in results:
-        if "error" in r:
-            print(f"{printable(r['path'])}: error: {printable(r['error'])}")
-            continue
-        top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:args.top]
-        shown = "  ".join(f"{printable(name)} {p:.3f}" for name, p in top)
-        print(f"{printable(r['path'])} row {r['row']}: {printable(r['class'])}   ({shown})")
+        where = printable(r["path"]) + ("" if "error" in r else f" row {r['row']}")
+        print(prediction_line(r, args.top, where))
     for f in files:
         if f["accuracy"] is not None:
             print(f"{printable(f['path'])}: accuracy {f['accuracy']:.2%} over "
