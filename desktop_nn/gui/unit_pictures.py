@@ -90,7 +90,7 @@ class UnitPictures(QWidget):
                        f"{format_value(lo)} blue … {format_value((lo + hi) / 2)} white … "
                        f"{format_value(hi)} red")
             tiles = [(to_qimage(rgb[j]),
-                      f"unit {l}.{j + 1}\n{format_value(a.min())} … {format_value(a.max())}")
+                      f"unit {l}.{j + 1}\n{format_value(a.min())}…{format_value(a.max())}")
                      for j, a in enumerate(u[:MAX_UNITS])]
             self.layers.append((heading, tiles))
         self._fit()
