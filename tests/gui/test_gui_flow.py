@@ -5,24 +5,11 @@ run and marked on the curves, Step showing each step, and a pause the status bar
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QPushButton
+from test_gui import click, find  # noqa: F401 (find: for the tests importing it from here)
 
 from desktop_nn.gui.plot_style import MAX_MARKED_POINTS, show_markers
 from desktop_nn.gui.run_flow import SPEEDS
 from desktop_nn.train.live_settings import SettingChange
-
-
-def find(window, name: str):
-    w = window.findChild(QObject, name)
-    assert w is not None, f"no widget named {name!r}"
-    return w
-
-
-def click(qtbot, window, name: str) -> None:
-    button = find(window, name)
-    assert isinstance(button, QPushButton) and button.isEnabled(), name
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def train_epochs(qtbot, window, epochs: int) -> None:
