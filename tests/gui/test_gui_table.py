@@ -21,6 +21,7 @@ def open_table(qtbot, window, monkeypatch, path: Path) -> None:
     data to load."""
     monkeypatch.setattr(QFileDialog, "getOpenFileName",
                         staticmethod(lambda *args, **kwargs: (str(path), "")))
+    qtbot.waitUntil(find(window, "openTableButton").isEnabled, timeout=30_000)  # a load ended
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
         click(qtbot, window, "openTableButton")
 

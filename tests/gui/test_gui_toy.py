@@ -23,6 +23,13 @@ def choose(qtbot, window, name: str, n: int | None = None, noise: float | None =
         combo.activated.emit(combo.currentIndex())  # what a click on the item sends
 
 
+def press_load(qtbot, window) -> None:
+    """Click the chooser's Load once it is enabled again: data_loaded comes before the end
+    of the load's job, which turns the panel's buttons back on."""
+    qtbot.waitUntil(window.data_panel.toy_source.load_button.isEnabled, timeout=10_000)
+    click(qtbot, window, "toyLoadButton")
+
+
 def test_choosing_spiral_loads_its_points(qtbot, window):
     panel = window.data_panel
     assert panel.thumbnails.isVisible()  # the sample's images
@@ -43,7 +50,7 @@ def test_choosing_spiral_loads_its_points(qtbot, window):
     assert not panel.thumbnails.isVisible() and not panel.skipped_table.isVisible()
     assert window.designer.sizes_and_activations()[0][0] == 2  # the network's 2 inputs
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
-        click(qtbot, window, "toyLoadButton")  # Load: the values shown, again
+        press_load(qtbot, window)  # Load: the values shown, again
     assert panel.data.source == "toy:spiral,n=300,noise=0.1,seed=2"
 
 
@@ -69,11 +76,11 @@ def test_load_with_nothing_changed_loads_a_typed_spec_exactly(qtbot, window):
         panel.load(typed)
     assert (toy.noise_spin.value(), toy.seed_spin.value()) == (0.12, 2**31 - 1)
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
-        click(qtbot, window, "toyLoadButton")
+        press_load(qtbot, window)
     assert panel.data.source == typed
     toy.points_spin.setValue(41)
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
-        click(qtbot, window, "toyLoadButton")
+        press_load(qtbot, window)
     assert panel.data.source == "toy:gauss,n=41,noise=0.12,seed=2147483647"
 
 
@@ -118,9 +125,7 @@ def test_no_set_shows_as_chosen_while_other_data_are_loaded(qtbot, window):
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
         panel.load("sample")
     assert combo.currentIndex() == -1
-    load = panel.toy_source.load_button
-    qtbot.waitUntil(load.isEnabled)  # once the load's job has ended
     with qtbot.waitSignal(window.data_loaded, timeout=30_000):
-        click(qtbot, window, "toyLoadButton")
+        press_load(qtbot, window)
     assert panel.data.source == "toy:spiral,n=400,noise=0,seed=0"
     assert combo.currentData() == "spiral"
